@@ -1,0 +1,53 @@
+"""Configuration: one validated dataclass tree, loaded from YAML, saved with every checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r3d_ros.config.loader import ConfigError, from_dict, merge, parse_override, read_yaml, to_dict
+from r3d_ros.config.schema import (
+    AnticipationConfig,
+    EBRConfig,
+    EncoderConfig,
+    FuserConfig,
+    InputConfig,
+    ModelConfig,
+    R3DConfig,
+    TemporalConfig,
+)
+
+__all__ = [
+    "AnticipationConfig",
+    "ConfigError",
+    "EBRConfig",
+    "EncoderConfig",
+    "FuserConfig",
+    "InputConfig",
+    "ModelConfig",
+    "R3DConfig",
+    "TemporalConfig",
+    "config_from_dict",
+    "config_to_yaml",
+    "load_config",
+]
+
+
+def config_from_dict(data: dict[str, Any]) -> R3DConfig:
+    """Validate a plain mapping into an :class:`R3DConfig`."""
+    return from_dict(R3DConfig, data)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> R3DConfig:
+    """Load a YAML config (defaults when ``path`` is None) with ``key.path=value`` overrides."""
+    data = read_yaml(path) if path is not None else {}
+    for override in overrides:
+        data = merge(data, parse_override(override))
+    return config_from_dict(data)
+
+
+def config_to_yaml(config: R3DConfig) -> str:
+    """Serialise a config tree to YAML that :func:`load_config` reads back identically."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)

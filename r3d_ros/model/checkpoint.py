@@ -1,0 +1,110 @@
+"""Model files: safetensors weights plus the full config, written atomically, read safely.
+
+A model file carries everything needed to rebuild the network and reproduce
+its inputs (the config tree: input size, frame rate, window, horizon, class
+names), so nothing about the model has to be repeated in node parameters.
+Nothing is ever unpickled. A missing, truncated, foreign or mismatched file is
+refused with a :class:`ModelFileError` that names the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
+from r3d_ros.config.loader import from_dict
+from r3d_ros.model.r3d import R3DModel
+
+FORMAT = "r3d_ros.model"
+FORMAT_VERSION = "1"
+
+
+class ModelFileError(RuntimeError):
+    """A model file cannot be used: missing, corrupt, or not matching its config."""
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path``, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """Short content hash of a state dict, used as the model id."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def save_model(path: str | Path, model: R3DModel, metadata: dict[str, str] | None = None) -> str:
+    """Write ``model`` and its config to ``path`` (.safetensors); return the model id."""
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    model_id = state_digest(state)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config_to_yaml(model.config),
+        "model_id": model_id,
+        **(metadata or {}),
+    }
+    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=header))
+    return model_id
+
+
+def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Return (state dict, metadata) of a model file, refusing anything that is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({error})") from None
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an r3d_ros model file (format={metadata.get('format')!r})")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {metadata.get('format_version')!r} is not supported "
+            f"(this r3d_ros reads version {FORMAT_VERSION})"
+        )
+    return state, metadata
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3DModel, dict[str, str]]:
+    """Rebuild the model a file describes and load its weights (eval mode)."""
+    state, metadata = read_model_file(path)
+    try:
+        config = from_dict(R3DConfig, yaml.safe_load(metadata["config"]))
+    except (KeyError, ConfigError, yaml.YAMLError) as error:
+        raise ModelFileError(f"{path}: embedded config is missing or invalid: {error}") from None
+    model = R3DModel(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ModelFileError(f"{path}: weights do not match the embedded config: {error}") from None
+    if state_digest(state) != metadata.get("model_id"):
+        raise ModelFileError(f"{path}: weights do not match the recorded model id (file altered or corrupt)")
+    return model.to(device).eval(), metadata

@@ -1,0 +1,114 @@
+"""The R3D network, split into a per-frame path and a temporal path.
+
+Per-frame path (``encode_frames``): RGB and depth encoders, optional EBR
+projection/decoding (with substitution of a missing modality), and the token
+fuser. It sees one frame at a time, so a streaming runtime runs it once per
+frame and caches the fused token. Temporal path (``forward_temporal``): the
+anticipation transformer over a window of cached tokens. ``forward`` chains
+both over padded batches for training; only real frames (``mask`` True) are
+encoded, so padding never reaches BatchNorm statistics, and in eval mode the
+result equals running the two paths separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from r3d_ros.config import ConfigError, R3DConfig
+from r3d_ros.model.ebr import ExplicitBasisReallocation
+from r3d_ros.model.encoders import DepthEncoder, RGBEncoder
+from r3d_ros.model.fuser import build_fuser
+from r3d_ros.model.temporal import TemporalAnticipator, TemporalOutput
+
+
+@dataclass
+class FrameFeatures:
+    """Per-frame representations of N frames, each (N, C)."""
+
+    fused: torch.Tensor
+    rgb: torch.Tensor  # RGB token entering the fuser (decoded by EBR when enabled)
+    depth: torch.Tensor  # depth token entering the fuser
+    rgb_projection: torch.Tensor | None = None  # EBR h_rgb(f_rgb(x))
+    depth_projection: torch.Tensor | None = None  # EBR h_depth(f_depth(x))
+
+
+@dataclass
+class R3DOutput:
+    """Outputs of a full forward pass over padded windows."""
+
+    temporal: TemporalOutput
+    frames: FrameFeatures  # features of the real frames only, in mask order
+    fused_tokens: torch.Tensor  # (B, T, C), zeros at padded positions
+
+
+class R3DModel(nn.Module):
+    """Encoders + (EBR) + token fuser + FUTR-style temporal model."""
+
+    def __init__(self, config: R3DConfig) -> None:
+        super().__init__()
+        model = config.model
+        if model.num_classes < 2:
+            raise ConfigError("model.class_names: a model needs at least two classes (set them or train on a dataset)")
+        self.config = config
+        self.rgb_encoder = RGBEncoder(model.rgb_encoder, model.token_dim, model.input)
+        self.depth_encoder = DepthEncoder(model.depth_encoder, model.token_dim, model.input)
+        self.ebr = ExplicitBasisReallocation(model.token_dim, model.ebr) if model.ebr.enabled else None
+        self.fuser = build_fuser(model.token_dim, model.fuser)
+        self.temporal = TemporalAnticipator(
+            model.token_dim, model.num_classes, config.anticipation.window, model.temporal
+        )
+
+    @property
+    def can_substitute(self) -> bool:
+        """True when a missing modality is reconstructed (EBR) rather than zeroed."""
+        return self.ebr is not None
+
+    def encode_frames(
+        self,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        rgb_present: torch.Tensor | None = None,
+        depth_present: torch.Tensor | None = None,
+    ) -> FrameFeatures:
+        """Per-frame path. ``rgb`` (N, 3, H, W) in [0, 1]; ``depth`` (N, 2, H, W) (scaled depth, valid mask).
+
+        ``*_present`` are (N,) bool flags; a missing modality is substituted by
+        EBR when the model has it, and zeroed otherwise (the token carries no
+        information; it is never invented).
+        """
+        rgb_token = self.rgb_encoder(rgb)
+        depth_token = self.depth_encoder(depth)
+        if self.ebr is not None:
+            rgb_token, depth_token, z_rgb, z_depth = self.ebr(rgb_token, depth_token, rgb_present, depth_present)
+            return FrameFeatures(self.fuser(rgb_token, depth_token), rgb_token, depth_token, z_rgb, z_depth)
+        if rgb_present is not None:
+            rgb_token = rgb_token * rgb_present[:, None].to(rgb_token.dtype)
+        if depth_present is not None:
+            depth_token = depth_token * depth_present[:, None].to(depth_token.dtype)
+        return FrameFeatures(self.fuser(rgb_token, depth_token), rgb_token, depth_token)
+
+    def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
+        """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames."""
+        return self.temporal(tokens, mask)
+
+    def forward(
+        self,
+        rgb: torch.Tensor,
+        depth: torch.Tensor,
+        mask: torch.Tensor,
+        rgb_present: torch.Tensor | None = None,
+        depth_present: torch.Tensor | None = None,
+    ) -> R3DOutput:
+        """Full pass over padded windows: rgb (B, T, 3, H, W), depth (B, T, 2, H, W), mask (B, T)."""
+        frames = self.encode_frames(
+            rgb[mask],
+            depth[mask],
+            None if rgb_present is None else rgb_present[mask],
+            None if depth_present is None else depth_present[mask],
+        )
+        tokens = frames.fused.new_zeros(*mask.shape, frames.fused.shape[-1])
+        tokens[mask] = frames.fused
+        return R3DOutput(self.forward_temporal(tokens, mask), frames, tokens)

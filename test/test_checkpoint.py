@@ -1,0 +1,78 @@
+"""Model files: round trip, and refusal of anything that is not a valid model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import small_config
+from safetensors.torch import save_file
+
+from r3d_ros.model import ModelFileError, R3DModel, load_model, save_model
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, R3DModel, str]:
+    model = R3DModel(small_config("model.ebr.enabled=true")).eval()
+    path = tmp_path / "model.safetensors"
+    return path, model, save_model(path, model)
+
+
+def test_round_trip_restores_config_and_outputs(saved: tuple[Path, R3DModel, str]) -> None:
+    path, model, model_id = saved
+    loaded, metadata = load_model(path)
+    assert loaded.config == model.config
+    assert metadata["model_id"] == model_id
+    rgb, depth = torch.rand(1, 3, 24, 32), torch.rand(1, 2, 24, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode_frames(rgb, depth).fused, model.encode_frames(rgb, depth).fused)
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "nothing.safetensors")
+
+
+def test_truncated_file_is_refused(saved: tuple[Path, R3DModel, str]) -> None:
+    path = saved[0]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ModelFileError, match="not a readable safetensors"):
+        load_model(path)
+
+
+def test_altered_weights_are_refused(saved: tuple[Path, R3DModel, str]) -> None:
+    path = saved[0]
+    data = bytearray(path.read_bytes())
+    data[-8:] = b"\x00\x00\x80\x7f" * 2  # overwrite the last weights with inf
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="recorded model id"):
+        load_model(path)
+
+
+def test_foreign_safetensors_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(ModelFileError, match="not an r3d_ros model file"):
+        load_model(path)
+
+
+def test_weights_from_another_config_are_refused(saved: tuple[Path, R3DModel, str], tmp_path: Path) -> None:
+    path = saved[0]
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from r3d_ros.config import config_to_yaml
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+    metadata["config"] = config_to_yaml(small_config("model.token_dim=64"))
+    other = tmp_path / "mismatched.safetensors"
+    save_file(load_file(str(path)), str(other), metadata=metadata)
+    with pytest.raises(ModelFileError, match="do not match the embedded config"):
+        load_model(other)
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(saved: tuple[Path, R3DModel, str]) -> None:
+    path = saved[0]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]

@@ -1,0 +1,175 @@
+"""The R3D network: shapes, padding, streaming equals batch, missing modalities, losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import CLASSES, small_config
+from safetensors.torch import save_file
+
+from r3d_ros.config import R3DConfig
+from r3d_ros.model import IGNORE, AnticipationTargets, R3DModel, anticipation_losses
+from r3d_ros.model.encoders import small_cnn
+
+K = len(CLASSES)
+
+
+def frames(batch: int, length: int, config: R3DConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    h, w = config.model.input.height, config.model.input.width
+    rgb = torch.rand(batch, length, 3, h, w)
+    depth = torch.rand(batch, length, 2, h, w)
+    depth[:, :, 1] = (depth[:, :, 1] > 0.1).float()
+    return rgb, depth
+
+
+def test_forward_shapes(config: R3DConfig) -> None:
+    model = R3DModel(config)
+    rgb, depth = frames(3, 12, config)
+    mask = torch.ones(3, 12, dtype=torch.bool)
+    out = model(rgb, depth, mask)
+    q = config.model.temporal.num_queries
+    assert out.temporal.segmentation_logits.shape == (3, 12, K)
+    assert out.temporal.action_logits.shape == (3, q, K + 1)
+    assert out.temporal.durations.shape == (3, q)
+    assert out.fused_tokens.shape == (3, 12, config.model.token_dim)
+    assert ((out.temporal.durations > 0) & (out.temporal.durations < 1)).all()
+
+
+def test_padding_does_not_change_the_real_frames_outputs(config: R3DConfig) -> None:
+    model = R3DModel(config).eval()
+    rgb, depth = frames(1, 12, config)
+    short = torch.ones(1, 7, dtype=torch.bool)
+    padded_mask = torch.zeros(1, 12, dtype=torch.bool)
+    padded_mask[:, :7] = True
+    rgb[:, 7:] = 1e4  # garbage in padded frames must not leak anywhere
+    with torch.no_grad():
+        alone = model(rgb[:, :7], depth[:, :7], short).temporal
+        padded = model(rgb, depth, padded_mask).temporal
+    torch.testing.assert_close(padded.segmentation_logits[:, :7], alone.segmentation_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded.action_logits, alone.action_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded.durations, alone.durations, atol=1e-5, rtol=1e-5)
+
+
+def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
+    rgb, depth = frames(2, 12, config)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 5:] = False
+    stats = []
+    for padding_value in (0.0, 1e4):
+        torch.manual_seed(0)
+        model = R3DModel(config).train()
+        rgb[1, 5:] = padding_value
+        model(rgb, depth, mask)
+        stats.append(torch.cat([b for n, b in model.named_buffers() if "running_mean" in n]))
+    torch.testing.assert_close(stats[0], stats[1])
+
+
+@pytest.mark.parametrize("overrides", [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",)])
+def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
+    config = small_config(*overrides)
+    model = R3DModel(config).eval()
+    rgb, depth = frames(1, 12, config)
+    with torch.no_grad():
+        batch = model(rgb, depth, torch.ones(1, 12, dtype=torch.bool)).temporal
+        cache = [model.encode_frames(rgb[0, t : t + 1], depth[0, t : t + 1]).fused for t in range(12)]
+        tokens = torch.cat(cache)[None]
+        streamed = model.forward_temporal(tokens, torch.ones(1, 12, dtype=torch.bool))
+    torch.testing.assert_close(streamed.action_logits, batch.action_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(streamed.segmentation_logits, batch.segmentation_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(streamed.durations, batch.durations, atol=1e-5, rtol=1e-5)
+
+
+def test_window_longer_than_trained_is_refused(config: R3DConfig) -> None:
+    model = R3DModel(config).eval()
+    with pytest.raises(ValueError, match="exceeds the model's maximum"):
+        model.forward_temporal(torch.zeros(1, 13, config.model.token_dim), torch.ones(1, 13, dtype=torch.bool))
+
+
+def test_missing_depth_without_ebr_is_zeroed_not_invented(config: R3DConfig) -> None:
+    model = R3DModel(config).eval()
+    rgb, depth = frames(1, 4, config)
+    absent = torch.zeros(4, dtype=torch.bool)
+    with torch.no_grad():
+        a = model.encode_frames(rgb[0], depth[0], depth_present=absent)
+        b = model.encode_frames(rgb[0], torch.rand_like(depth[0]), depth_present=absent)
+    assert not model.can_substitute
+    assert torch.count_nonzero(a.depth) == 0
+    torch.testing.assert_close(a.fused, b.fused)
+
+
+def test_missing_depth_with_ebr_is_decoded_from_the_rgb_projection() -> None:
+    model = R3DModel(small_config("model.ebr.enabled=true")).eval()
+    rgb, depth = frames(1, 4, model.config)
+    absent = torch.zeros(4, dtype=torch.bool)
+    with torch.no_grad():
+        substituted = model.encode_frames(rgb[0], depth[0], depth_present=absent)
+        other_depth = model.encode_frames(rgb[0], torch.rand_like(depth[0]), depth_present=absent)
+        expected = model.ebr.decoders[1](model.ebr.projectors[0](model.rgb_encoder(rgb[0])))
+    assert model.can_substitute
+    torch.testing.assert_close(substituted.depth, expected)
+    torch.testing.assert_close(substituted.fused, other_depth.fused)
+    assert torch.count_nonzero(substituted.depth) > 0
+
+
+def test_losses_ignore_padding_and_after_end_queries(config: R3DConfig) -> None:
+    model = R3DModel(config)
+    rgb, depth = frames(2, 12, config)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 6:] = False
+    q = config.model.temporal.num_queries
+    segmentation = torch.randint(0, K, (2, 12))
+    segmentation[~mask] = IGNORE
+    future = torch.full((2, q), IGNORE)
+    future[:, 0], future[:, 1] = 2, K  # one segment, then the end token
+    durations = torch.zeros(2, q)
+    durations[:, 0] = 0.6
+    targets = AnticipationTargets(segmentation, future, durations)
+    out = model(rgb, depth, mask)
+    out.temporal.segmentation_logits.retain_grad()
+    out.temporal.action_logits.retain_grad()
+    losses = anticipation_losses(out.temporal, targets)
+    losses["total"].backward()
+    assert torch.isfinite(losses["total"])
+    assert set(losses) == {"segmentation", "action", "duration", "total"}
+    assert torch.count_nonzero(out.temporal.segmentation_logits.grad[1, 6:]) == 0
+    assert torch.count_nonzero(out.temporal.action_logits.grad[:, 2:]) == 0
+
+
+def test_duration_loss_covers_only_real_segments(config: R3DConfig) -> None:
+    model = R3DModel(config)
+    rgb, depth = frames(1, 12, config)
+    q = config.model.temporal.num_queries
+    future = torch.full((1, q), IGNORE)
+    future[0, 0] = K
+    targets = AnticipationTargets(torch.zeros(1, 12, dtype=torch.long), future, torch.full((1, q), 0.9))
+    losses = anticipation_losses(model(rgb, depth, torch.ones(1, 12, dtype=torch.bool)).temporal, targets)
+    assert losses["duration"].item() == 0.0
+
+
+def test_user_backbone_weights_load_from_safetensors(tmp_path: Path) -> None:
+    backbone = small_cnn(3, [8, 16])
+    for parameter in backbone.parameters():
+        torch.nn.init.constant_(parameter, 0.123)
+    path = tmp_path / "rgb_backbone.safetensors"
+    save_file(backbone.state_dict(), str(path))
+    model = R3DModel(small_config(f"model.rgb_encoder.weights={path}"))
+    assert torch.all(model.rgb_encoder.backbone[0].weight == 0.123)
+
+
+def test_user_backbone_weights_refuse_pickled_code(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+
+    class Payload:
+        def __reduce__(self) -> tuple:
+            return (print, ("executed",))
+
+    torch.save({"x": Payload()}, path)
+    with pytest.raises(Exception, match=r"[Ww]eights only load failed|Unsupported"):
+        R3DModel(small_config(f"model.rgb_encoder.weights={path}"))
+
+
+def test_input_size_that_does_not_fit_the_token_grid_is_refused() -> None:
+    with pytest.raises(ValueError, match="token grid"):
+        R3DModel(small_config("model.input.height=20"))
