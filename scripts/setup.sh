@@ -59,7 +59,7 @@ install_python_packages() {
 
 colcon_build() {
   local want
-  want=$( (cd "$ROOT" && cat package.xml setup.py setup.cfg r3d_msgs/package.xml r3d_msgs/CMakeLists.txt r3d_msgs/msg/*.msg; ls launch config models) | sha256sum | cut -d' ' -f1)
+  want=$( (cd "$ROOT" && cat package.xml setup.py setup.cfg r3d_msgs/package.xml r3d_msgs/CMakeLists.txt r3d_msgs/msg/*.msg; ls launch config models 2>/dev/null || true) | sha256sum | cut -d' ' -f1)
   if [ -f "$ROOT/install/setup.sh" ] && stamp_matches "$ROOT/build/.r3d-colcon" "$want"; then
     log "colcon workspace up to date"
     return
