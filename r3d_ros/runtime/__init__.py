@@ -1,0 +1,1 @@
+"""Inference runtime: preprocessing, synchronization, streaming anticipation, backends (no ROS)."""

@@ -1,0 +1,95 @@
+"""The one preprocessing function: raw color + depth images -> the network's input tensors.
+
+Training, bag replay and the node all call :func:`preprocess_frame`, so the
+inputs the model sees at run time cannot drift from those it was trained on.
+
+- Geometry: the central crop with the model's aspect ratio, resized to
+  ``model.input`` height x width (area interpolation). Color and aligned depth
+  get the same crop, so they stay registered.
+- Color: any accepted encoding -> RGB in [0, 1].
+- Depth: metric (metres from 16UC1 millimetres or the device's depth scale, or
+  32FC1 metres), invalid readings (0, NaN, inf, below ``min_depth_m``) masked;
+  the resize averages valid pixels only, so holes do not drag edges towards 0.
+  The network gets depth / ``max_depth_m`` (clipped to 1) and the valid mask,
+  never a per-frame min-max normalisation.
+- A missing depth image, or one with no valid pixel, yields ``depth_present``
+  False and an all-zero depth input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from r3d_ros.config import InputConfig
+from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
+
+# A resized depth pixel is valid when at least this fraction of its source area was.
+MIN_VALID_FRACTION = 0.5
+
+
+@dataclass
+class ModelFrame:
+    """One preprocessed frame, ready for the per-frame path."""
+
+    rgb: np.ndarray  # (3, H, W) float32 in [0, 1]
+    depth: np.ndarray  # (2, H, W) float32: depth / max_depth_m (0 where invalid), valid mask
+    depth_present: bool
+
+
+def center_crop_box(height: int, width: int, target_height: int, target_width: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the largest central crop with the target aspect ratio."""
+    if height * target_width > width * target_height:
+        crop_height = max(1, round(width * target_height / target_width))
+        top = (height - crop_height) // 2
+        return top, top + crop_height, 0, width
+    crop_width = max(1, round(height * target_width / target_height))
+    left = (width - crop_width) // 2
+    return 0, height, left, left + crop_width
+
+
+def _crop_resize(array: np.ndarray, size: InputConfig) -> np.ndarray:
+    top, bottom, left, right = center_crop_box(array.shape[0], array.shape[1], size.height, size.width)
+    return cv2.resize(array[top:bottom, left:right], (size.width, size.height), interpolation=cv2.INTER_AREA)
+
+
+def prepare_rgb(rgb: np.ndarray, size: InputConfig) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (3, h, w) float32 in [0, 1]."""
+    return np.ascontiguousarray(_crop_resize(rgb, size).transpose(2, 0, 1), dtype=np.float32) * np.float32(1 / 255)
+
+
+def prepare_depth(metres: np.ndarray | None, size: InputConfig) -> tuple[np.ndarray, bool]:
+    """(H, W) float32 metres (0 = invalid) -> ((2, h, w) network depth input, depth_present)."""
+    out = np.zeros((2, size.height, size.width), dtype=np.float32)
+    if metres is None:
+        return out, False
+    valid = (metres >= size.min_depth_m) & np.isfinite(metres)
+    if not valid.any():
+        return out, False
+    weight = _crop_resize(valid.astype(np.float32), size)
+    total = _crop_resize(np.where(valid, metres, 0.0).astype(np.float32), size)
+    mask = weight >= MIN_VALID_FRACTION
+    depth = np.divide(total, weight, out=np.zeros_like(total), where=mask)
+    out[0] = np.minimum(depth / np.float32(size.max_depth_m), 1.0)
+    out[1] = mask
+    return out, bool(mask.any())
+
+
+def preprocess_frame(
+    color: RawImage,
+    depth: RawImage | None,
+    size: InputConfig,
+    depth_scale: float = 0.001,
+) -> ModelFrame:
+    """Decode, crop, resize and normalise one RGB-D frame (``depth`` None = missing).
+
+    ``depth_scale`` is the size of one 16-bit depth unit in metres (read it from
+    the device; 0.001 is the RealSense default). Raises ImageError for a
+    malformed image.
+    """
+    rgb = prepare_rgb(decode_color(color), size)
+    metres = None if depth is None else decode_depth(depth, depth_scale)
+    depth_input, present = prepare_depth(metres, size)
+    return ModelFrame(rgb, depth_input, present)

@@ -1,0 +1,44 @@
+"""Frame-rate subsampling by timestamp, shared by offline datasets and the streaming runtime.
+
+Cameras run at 15, 30 or 60 frames/s and drop frames; the model was trained at
+one rate (``anticipation.fps``). Keeping a frame whenever its stamp reaches the
+next due time (and scheduling the next one a period later, re-anchoring after a
+gap) gives the same model input whatever the camera rate, and the offline
+:func:`subsample_indices` is literally the streaming :class:`FrameRateLimiter`
+run over a list, so training and deployment select frames identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# A frame this fraction of a period early still counts as on time (timestamp jitter).
+JITTER_TOLERANCE = 0.25
+
+
+class FrameRateLimiter:
+    """Decides, frame by frame, which stamps to keep for a target rate."""
+
+    def __init__(self, fps: float) -> None:
+        self.period = 1.0 / fps
+        self.next_due: float | None = None
+
+    def reset(self) -> None:
+        """Forget the schedule (after a reset of the stream)."""
+        self.next_due = None
+
+    def accept(self, stamp: float) -> bool:
+        """True when the frame at ``stamp`` (seconds) is the next one the model should see."""
+        if self.next_due is not None and stamp < self.next_due - JITTER_TOLERANCE * self.period:
+            return False
+        if self.next_due is None or stamp > self.next_due + self.period:
+            self.next_due = stamp + self.period  # first frame, or re-anchor after a gap
+        else:
+            self.next_due += self.period
+        return True
+
+
+def subsample_indices(stamps: Sequence[float], fps: float) -> list[int]:
+    """Indices of the frames a :class:`FrameRateLimiter` at ``fps`` keeps from ``stamps``."""
+    limiter = FrameRateLimiter(fps)
+    return [i for i, stamp in enumerate(stamps) if limiter.accept(float(stamp))]
