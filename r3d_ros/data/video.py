@@ -9,7 +9,7 @@ same preprocessing function as live camera images.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,9 +35,21 @@ class Video:
     labels: np.ndarray  # (N,) int64 class id per frame; -1 = unlabeled
     load: Callable[[int], Frame]
     meta: dict[str, str] = field(default_factory=dict)  # subject, camera, setup, source path...
+    # Optional fast path for reading many frames in increasing index order (one pass
+    # over a video file or a bag instead of a seek per frame).
+    load_many: Callable[[list[int]], Iterator[Frame]] | None = None
 
     def __len__(self) -> int:
         return len(self.stamps)
+
+    def frames(self, indices: Iterable[int]) -> Iterator[Frame]:
+        """Frames at ``indices`` (increasing), through ``load_many`` when the source has it."""
+        indices = list(indices)
+        if self.load_many is not None:
+            yield from self.load_many(indices)
+        else:
+            for index in indices:
+                yield self.load(index)
 
 
 @dataclass
