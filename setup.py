@@ -25,6 +25,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "r3d-train = r3d_ros.train.cli:main",
+        ],
     },
 )

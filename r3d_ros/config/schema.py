@@ -167,8 +167,189 @@ class AnticipationConfig:
 
 
 @dataclass
+class RecordingConfig:
+    """One of the user's own recordings: a rosbag2 (folder or file) and its label file."""
+
+    bag: str
+    labels: str
+
+
+@dataclass
+class DataConfig:
+    """Where training and evaluation videos come from."""
+
+    source: Literal["synthetic", "ntu", "utkinect", "darai", "rosbag"] = "synthetic"
+    # Dataset root folder (ntu, utkinect, darai).
+    root: str | None = None
+    # Standard split protocol of the dataset (e.g. cross_subject, cross_view for NTU).
+    protocol: str = "default"
+    # ntu: 60 or 120 classes.
+    ntu_version: int = 60
+    # darai: label level used as classes.
+    darai_level: str = "L2"
+    # rosbag: recordings for training and for testing, plus topic names and pairing.
+    train_recordings: list[RecordingConfig] = field(default_factory=list)
+    test_recordings: list[RecordingConfig] = field(default_factory=list)
+    color_topic: str | None = None
+    depth_topic: str | None = None
+    sync_policy: Literal["exact", "approximate"] = "exact"
+    sync_slop_s: float = 0.02
+    # raise: a corrupt file stops loading with its name; skip: skip it and count it.
+    on_error: Literal["raise", "skip"] = "raise"
+    # Folder for preprocessed frames of file-backed datasets (None = keep in memory only).
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        check(self.ntu_version in (60, 120), "ntu_version", f"must be 60 or 120, got {self.ntu_version}")
+        check(self.sync_slop_s >= 0, "sync_slop_s", f"must be >= 0, got {self.sync_slop_s}")
+        if self.source in ("ntu", "utkinect", "darai"):
+            check(self.root is not None, "root", f"is required for source={self.source}")
+        if self.source == "rosbag":
+            check(bool(self.train_recordings), "train_recordings", "is required for source=rosbag")
+
+
+@dataclass
+class EBRTrainConfig:
+    """The adversarial game of EBR: psi identifies the modality, encoders+projectors confuse it."""
+
+    # grl: one backward pass through a gradient-reversal layer;
+    # alternating: a discriminator step on detached projections, then an encoder step against frozen psi.
+    mode: Literal["grl", "alternating"] = "grl"
+    # Weight of the adversarial term in the encoders' loss, reached after ramp_epochs (0 = no ramp).
+    weight: float = 0.1
+    ramp_epochs: int = 2
+    discriminator_lr: float = 1e-3
+    # Weight of ||h^-1(h(f)) - f||^2 keeping each decoder an inverse of its projector (0 = off).
+    reconstruction_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")
+        check(self.ramp_epochs >= 0, "ramp_epochs", f"must be >= 0, got {self.ramp_epochs}")
+        check(self.discriminator_lr > 0, "discriminator_lr", f"must be > 0, got {self.discriminator_lr}")
+        check(self.reconstruction_weight >= 0, "reconstruction_weight", "must be >= 0")
+
+
+@dataclass
+class DistillConfig:
+    """Cross-modal knowledge distillation on per-frame action predictions of each modality."""
+
+    enabled: bool = False
+    # Teacher and student branches; the teacher's predictions are detached.
+    teacher: Literal["rgb", "depth", "fused"] = "rgb"
+    student: Literal["rgb", "depth"] = "depth"
+    weight: float = 0.5
+    temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        check(self.teacher != self.student, "student", "must differ from the teacher")
+        check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")
+        check(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+
+
+@dataclass
+class RSCConfig:
+    """RSC-MD-style balancing: per-modality auxiliary heads and gradient amplification."""
+
+    enabled: bool = False
+    # Weight of each modality's auxiliary per-frame classification loss.
+    aux_weight: float = 0.5
+    # Amplify the suppressed modality's encoder gradient by the measured imbalance.
+    amplify: bool = True
+    # Upper bound of the amplification factor.
+    max_gain: float = 4.0
+    # Exponent on the imbalance ratio (gain = ratio ** power, clipped to [1, max_gain]).
+    power: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(self.aux_weight >= 0, "aux_weight", f"must be >= 0, got {self.aux_weight}")
+        check(self.max_gain >= 1, "max_gain", f"must be >= 1, got {self.max_gain}")
+        check(self.power > 0, "power", f"must be > 0, got {self.power}")
+
+
+@dataclass
+class MonitorConfig:
+    """Rank monitoring during training."""
+
+    # Frames of the evaluation set used for spectra, ranks and CKA.
+    max_frames: int = 2048
+    # Warn when a modality's rank or contribution falls below this fraction of its early value.
+    collapse_fraction: float = 0.5
+    # The epoch whose values are the "early" reference (1 = after the first epoch).
+    reference_epoch: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.max_frames >= 16, "max_frames", f"must be >= 16, got {self.max_frames}")
+        check(0 < self.collapse_fraction < 1, "collapse_fraction", f"must be in (0, 1), got {self.collapse_fraction}")
+        check(self.reference_epoch >= 1, "reference_epoch", f"must be >= 1, got {self.reference_epoch}")
+
+
+@dataclass
+class EvalConfig:
+    """Anticipation metrics (FUTR/R3D protocol)."""
+
+    alphas: list[float] = field(default_factory=lambda: [0.2, 0.3])
+    betas: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
+    # Fraction of frames whose depth is removed for the depth-missing accuracy.
+    depth_missing_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        check(all(0 < a < 1 for a in self.alphas), "alphas", f"must be in (0, 1), got {self.alphas}")
+        check(all(0 < b <= 1 for b in self.betas), "betas", f"must be in (0, 1], got {self.betas}")
+        check(0 <= self.depth_missing_fraction <= 1, "depth_missing_fraction", "must be in [0, 1]")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, sampling, remedies for modality collapse, monitoring and checkpoints."""
+
+    epochs: int = 20
+    # Videos per optimisation step (all their frames are encoded once), split across processes.
+    batch_videos: int = 8
+    # Observation windows sampled per video per step (they share the encoded frames).
+    windows_per_video: int = 8
+    # Shortest observed window, in frames.
+    min_observed: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 5e-3
+    warmup_epochs: int = 2
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    loss_segmentation: float = 1.0
+    loss_action: float = 1.0
+    loss_duration: float = 1.0
+    # Per-frame probability of removing depth (or RGB) during training, so the fusion
+    # head learns to work with substituted (EBR) or zeroed inputs.
+    modality_dropout_depth: float = 0.0
+    modality_dropout_rgb: float = 0.0
+    ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    rsc: RSCConfig = field(default_factory=RSCConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    # Evaluate (metrics + rank monitoring) every this many epochs, and after the last.
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        check(self.batch_videos >= 1, "batch_videos", f"must be >= 1, got {self.batch_videos}")
+        check(self.windows_per_video >= 1, "windows_per_video", f"must be >= 1, got {self.windows_per_video}")
+        check(self.min_observed >= 1, "min_observed", f"must be >= 1, got {self.min_observed}")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        check(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")
+        check(self.grad_clip >= 0, "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        for name in ("modality_dropout_depth", "modality_dropout_rgb"):
+            value = getattr(self, name)
+            check(0 <= value < 1, name, f"must be in [0, 1), got {value}")
+        check(self.eval_every >= 1, "eval_every", f"must be >= 1, got {self.eval_every}")
+
+
+@dataclass
 class R3DConfig:
     """Root of the configuration tree."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     anticipation: AnticipationConfig = field(default_factory=AnticipationConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

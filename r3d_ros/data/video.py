@@ -63,6 +63,8 @@ class VideoDataset:
     splits: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # One line per file that was skipped (on_error="skip"), naming the file and why.
     skipped: list[str] = field(default_factory=list)
+    # Classes whose accuracy is reported separately (the synthetic benchmark's depth-only classes).
+    focus_classes: list[str] = field(default_factory=list)
 
     def subset(self, names: list[str]) -> VideoDataset:
         """The videos named in ``names`` (a split), in that order."""
@@ -70,4 +72,6 @@ class VideoDataset:
         missing = [n for n in names if n not in by_name]
         if missing:
             raise KeyError(f"{self.name}: split names unknown videos: {missing[:5]}")
-        return VideoDataset(self.name, self.class_names, [by_name[n] for n in names], {}, self.skipped)
+        return VideoDataset(
+            self.name, self.class_names, [by_name[n] for n in names], {}, self.skipped, self.focus_classes
+        )

@@ -4,7 +4,8 @@ Targets use ``IGNORE`` (-100) wherever there is nothing to learn: padded frames
 of the observed window, and the queries after the end token of the future
 sequence. Cross-entropy skips them, and durations are regressed only for
 queries that stand for a real future segment, so padding can neither dilute
-nor bias any term.
+nor bias any term. A duration is unknown (NaN) when the recording ends inside
+the horizon: the last segment may go on, so its length is not regressed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class AnticipationTargets:
 
     segmentation: torch.Tensor  # (B, T) long: class per observed frame, IGNORE on padding
     future_classes: torch.Tensor  # (B, Q) long: class per future segment, K = end, IGNORE after it
-    future_durations: torch.Tensor  # (B, Q) float: fraction of the horizon, 0 where unused
+    future_durations: torch.Tensor  # (B, Q) float: fraction of the horizon; NaN where unknown or unused
 
 
 @dataclass
@@ -54,6 +55,7 @@ def anticipation_losses(
         ignore_index=IGNORE,
     )
     real_segment = (targets.future_classes >= 0) & (targets.future_classes < num_classes)
+    real_segment &= torch.isfinite(targets.future_durations)
     if real_segment.any():
         duration = F.mse_loss(output.durations[real_segment], targets.future_durations[real_segment])
     else:

@@ -1,0 +1,99 @@
+"""Videos subsampled to the model rate and run through the one preprocessing function.
+
+Training reads every frame many times, so each video is prepared once: frames
+are picked by timestamp at ``anticipation.fps`` (the streaming runtime's
+:class:`~r3d_ros.runtime.timebase.FrameRateLimiter`), preprocessed exactly as the
+node preprocesses camera images, and kept as compact arrays. With a cache
+folder, prepared videos of file-backed datasets are stored as ``.npz`` (read
+with ``allow_pickle=False``) keyed by the source and every setting that
+changes the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from r3d_ros.config import InputConfig
+from r3d_ros.data.video import Video, VideoDataset
+from r3d_ros.runtime.image import ImageError
+from r3d_ros.runtime.preprocess import preprocess_frame
+from r3d_ros.runtime.timebase import subsample_indices
+
+
+class PreparationError(ValueError):
+    """A frame of a video could not be preprocessed."""
+
+
+@dataclass
+class PreparedVideo:
+    """A video at the model rate, ready for the network."""
+
+    name: str
+    rgb: np.ndarray  # (N, 3, H, W) float16 in [0, 1]
+    depth: np.ndarray  # (N, 2, H, W) float16: scaled depth, valid mask
+    depth_present: np.ndarray  # (N,) bool
+    labels: np.ndarray  # (N,) int64, -1 unlabeled
+    stamps: np.ndarray  # (N,) float64 seconds
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def prepare_video(video: Video, size: InputConfig, fps: float) -> PreparedVideo:
+    """Subsample ``video`` to ``fps`` by timestamp and preprocess every kept frame."""
+    indices = subsample_indices(video.stamps, fps)
+    count = len(indices)
+    rgb = np.empty((count, 3, size.height, size.width), dtype=np.float16)
+    depth = np.empty((count, 2, size.height, size.width), dtype=np.float16)
+    present = np.empty(count, dtype=bool)
+    for row, (index, frame) in enumerate(zip(indices, video.frames(indices), strict=True)):
+        try:
+            prepared = preprocess_frame(frame.color, frame.depth, size, frame.depth_scale)
+        except ImageError as error:
+            raise PreparationError(f"{video.name} frame {index}: {error}") from None
+        rgb[row], depth[row], present[row] = prepared.rgb, prepared.depth, prepared.depth_present
+    return PreparedVideo(
+        video.name, rgb, depth, present, video.labels[indices].astype(np.int64), video.stamps[indices].astype(float)
+    )
+
+
+def _cache_path(cache_dir: Path, dataset: str, video: Video, size: InputConfig, fps: float) -> Path:
+    key = json.dumps([dataset, video.name, video.meta, asdict(size), fps, len(video)], sort_keys=True)
+    return cache_dir / f"{video.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _load_cached(path: Path, name: str) -> PreparedVideo:
+    with np.load(path, allow_pickle=False) as data:
+        return PreparedVideo(name, *(data[k] for k in ("rgb", "depth", "depth_present", "labels", "stamps")))
+
+
+def prepare_dataset(
+    dataset: VideoDataset,
+    size: InputConfig,
+    fps: float,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[PreparedVideo]:
+    """Prepare every video of ``dataset`` (through the cache when one is given)."""
+    cache = Path(cache_dir) if cache_dir else None
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+    prepared = []
+    for video in tqdm(dataset.videos, desc=f"preparing {dataset.name}", unit="video", disable=not progress):
+        path = _cache_path(cache, dataset.name, video, size, fps) if cache else None
+        if path is not None and path.is_file():
+            prepared.append(_load_cached(path, video.name))
+            continue
+        item = prepare_video(video, size, fps)
+        if path is not None:
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, **{k: v for k, v in asdict(item).items() if k != "name"})
+            tmp.replace(path)
+        prepared.append(item)
+    return prepared

@@ -1,0 +1,1 @@
+"""Evaluation: anticipation metrics shared by training, replay and benchmarks."""

@@ -1,0 +1,153 @@
+"""Anticipation metrics on prepared videos: MoC at alpha/beta, segmentation, missing modalities.
+
+Mean over classes (MoC, FUTR/R3D): observe the first ``alpha`` of each video,
+predict the next ``beta`` of it frame by frame, count correct frames per
+ground-truth class over the whole test set, and average the per-class
+accuracies. Observed-segmentation accuracy scores the per-frame labels of the
+observed part. When a video's observed part is longer than the model's window,
+the model sees its last ``window`` frames (as the streaming runtime would).
+
+Each video's frames go through the per-frame path once; modalities can be
+removed per frame (``rgb_present`` / ``depth_present`` False), which exercises
+exactly the substitution (EBR) or zeroing the runtime uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.data.sampling import protocol_window
+from r3d_ros.model.decode import future_segments, segments_to_frames
+from r3d_ros.model.r3d import FrameFeatures, R3DModel
+
+
+@dataclass
+class ClassAccuracy:
+    """Correct and total frame counts per ground-truth class."""
+
+    num_classes: int
+    correct: np.ndarray = field(init=False)
+    total: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.correct = np.zeros(self.num_classes, dtype=np.int64)
+        self.total = np.zeros(self.num_classes, dtype=np.int64)
+
+    def add(self, predicted: np.ndarray, truth: np.ndarray) -> None:
+        """Count frames; unlabeled ground truth (-1) is skipped."""
+        keep = truth >= 0
+        np.add.at(self.total, truth[keep], 1)
+        np.add.at(self.correct, truth[keep], (predicted[keep] == truth[keep]).astype(np.int64))
+
+    def mean_over_classes(self, classes: Sequence[int] | None = None) -> float:
+        """Average accuracy over the classes that occur (optionally only ``classes``)."""
+        chosen = np.arange(self.num_classes) if classes is None else np.asarray(classes, dtype=np.int64)
+        present = chosen[self.total[chosen] > 0]
+        if len(present) == 0:
+            return float("nan")
+        return float(np.mean(self.correct[present] / self.total[present]))
+
+    def frame_accuracy(self) -> float:
+        """Fraction of all counted frames that are correct."""
+        return float(self.correct.sum() / max(1, self.total.sum()))
+
+
+@torch.no_grad()
+def encode_video(
+    model: R3DModel,
+    video: PreparedVideo,
+    device: torch.device,
+    rgb_present: np.ndarray | None = None,
+    depth_present: np.ndarray | None = None,
+    chunk: int = 256,
+) -> FrameFeatures:
+    """Per-frame features of every frame of ``video`` (eval mode, on the CPU)."""
+    depth_flags = video.depth_present if depth_present is None else video.depth_present & depth_present
+    parts = []
+    for start in range(0, len(video), chunk):
+        stop = start + chunk
+        features = model.encode_frames(
+            torch.from_numpy(video.rgb[start:stop]).to(device, torch.float32),
+            torch.from_numpy(video.depth[start:stop]).to(device, torch.float32),
+            None if rgb_present is None else torch.from_numpy(rgb_present[start:stop]).to(device),
+            torch.from_numpy(depth_flags[start:stop]).to(device),
+        )
+        parts.append(features)
+
+    def join(name: str) -> torch.Tensor | None:
+        values = [getattr(p, name) for p in parts]
+        return None if values[0] is None else torch.cat(values).cpu()
+
+    return FrameFeatures(*(join(n) for n in ("fused", "rgb", "depth", "rgb_projection", "depth_projection")))
+
+
+@dataclass
+class AnticipationScores:
+    """MoC per (alpha, beta), on all classes and on a subset, plus observed segmentation."""
+
+    moc: dict[str, float]
+    moc_subset: dict[str, float]
+    segmentation_accuracy: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat mapping for logs and JSON."""
+        out = {f"moc/{k}": v for k, v in self.moc.items()}
+        out.update({f"moc_subset/{k}": v for k, v in self.moc_subset.items()})
+        out["segmentation_accuracy"] = self.segmentation_accuracy
+        return out
+
+
+def protocol_key(alpha: float, beta: float) -> str:
+    """Name of an (alpha, beta) setting in reports, e.g. ``a0.3_b0.5``."""
+    return f"a{alpha:g}_b{beta:g}"
+
+
+@torch.no_grad()
+def evaluate_anticipation(
+    model: R3DModel,
+    videos: Sequence[PreparedVideo],
+    alphas: Sequence[float],
+    betas: Sequence[float],
+    device: torch.device,
+    subset_classes: Sequence[int] = (),
+    depth_present: Sequence[np.ndarray] | None = None,
+    rgb_present: Sequence[np.ndarray] | None = None,
+) -> AnticipationScores:
+    """Score ``model`` on ``videos`` with the alpha/beta protocol (optional per-video presence masks)."""
+    model.eval()
+    config = model.config
+    window = config.anticipation.window
+    horizon = config.anticipation.horizon_s * config.anticipation.fps
+    num_classes = config.model.num_classes
+    accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
+    segmentation = ClassAccuracy(num_classes)
+    for index, video in enumerate(videos):
+        features = encode_video(
+            model,
+            video,
+            device,
+            None if rgb_present is None else rgb_present[index],
+            None if depth_present is None else depth_present[index],
+        )
+        for alpha in alphas:
+            observed, _ = protocol_window(len(video), alpha, max(betas))
+            start = max(0, observed - window)
+            tokens = features.fused[start:observed].to(device)[None]
+            output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
+            seg = output.segmentation_logits[0].argmax(-1).cpu().numpy()
+            segmentation.add(seg, video.labels[start:observed])
+            segments = future_segments(output.action_logits[0].cpu().numpy(), output.durations[0].cpu().numpy())
+            for beta in betas:
+                _, predicted = protocol_window(len(video), alpha, beta)
+                frames = segments_to_frames(segments, predicted, horizon)
+                accuracy[protocol_key(alpha, beta)].add(frames, video.labels[observed : observed + predicted])
+    return AnticipationScores(
+        moc={k: v.mean_over_classes() for k, v in accuracy.items()},
+        moc_subset={k: v.mean_over_classes(subset_classes) for k, v in accuracy.items()} if subset_classes else {},
+        segmentation_accuracy=segmentation.mean_over_classes(),
+    )

@@ -1,0 +1,1 @@
+"""Training: the trainer, collapse remedies, rank monitoring, checkpoints, distributed set-up."""

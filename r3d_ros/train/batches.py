@@ -1,0 +1,96 @@
+"""Training batches: every frame of a few videos, plus many observation windows over them.
+
+Overlapping windows share frames, so a step encodes each frame of its videos
+once (the per-frame path, as in deployment) and gathers the windows from the
+encoded tokens by index. This makes a step's cost proportional to the frames
+it touches, not to windows x window length. Modality dropout removes RGB or
+depth per frame with the configured probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from r3d_ros.config import R3DConfig
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.data.sampling import sample_window_ends, window_targets
+from r3d_ros.model.losses import IGNORE, AnticipationTargets
+
+
+@dataclass
+class Batch:
+    """Frames of the step's videos and the windows over them."""
+
+    rgb: torch.Tensor  # (F, 3, H, W)
+    depth: torch.Tensor  # (F, 2, H, W)
+    rgb_present: torch.Tensor  # (F,) bool
+    depth_present: torch.Tensor  # (F,) bool
+    frame_labels: torch.Tensor  # (F,) long, IGNORE where unlabeled
+    window_index: torch.Tensor  # (S, W) long into the F frames; F means padding
+    window_mask: torch.Tensor  # (S, W) bool, True for real frames
+    targets: AnticipationTargets
+
+    def to(self, device: torch.device) -> Batch:
+        """Move every tensor to ``device``."""
+        return Batch(
+            *(getattr(self, name).to(device) for name in list(self.__dataclass_fields__)[:-1]),
+            AnticipationTargets(
+                self.targets.segmentation.to(device),
+                self.targets.future_classes.to(device),
+                self.targets.future_durations.to(device),
+            ),
+        )
+
+
+def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequence[np.random.Generator]) -> Batch:
+    """Sample ``train.windows_per_video`` windows from each video and collect their frames.
+
+    Each video has its own random stream (``rngs``), so the windows and dropout
+    a video gets do not depend on which process or batch it lands in.
+    """
+    train, timing = config.train, config.anticipation
+    window = timing.window
+    horizon = max(1, round(timing.horizon_s * timing.fps))
+    num_queries = config.model.temporal.num_queries
+    num_classes = config.model.num_classes
+    total = sum(len(v) for v in videos)
+    indices, masks, segmentation, classes, durations, rgb_present, depth_present = [], [], [], [], [], [], []
+    offset = 0
+    for video, rng in zip(videos, rngs, strict=True):
+        for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
+            start = max(0, int(end) - window)
+            length = int(end) - start
+            row = np.full(window, total, dtype=np.int64)
+            row[:length] = np.arange(offset + start, offset + int(end))
+            targets = window_targets(video.labels, int(end), window, horizon, num_queries, num_classes)
+            seg = np.full(window, IGNORE, dtype=np.int64)
+            seg[:length] = targets.segmentation
+            indices.append(row)
+            masks.append(np.arange(window) < length)
+            segmentation.append(seg)
+            classes.append(targets.future_classes)
+            durations.append(targets.future_durations)
+        offset += len(video)
+        depth = video.depth_present & (rng.random(len(video)) >= train.modality_dropout_depth)
+        rgb = (rng.random(len(video)) >= train.modality_dropout_rgb) | ~depth  # never drop both of a frame
+        depth_present.append(depth)
+        rgb_present.append(rgb)
+    labels = np.concatenate([v.labels for v in videos])
+    return Batch(
+        rgb=torch.from_numpy(np.concatenate([v.rgb for v in videos])).float(),
+        depth=torch.from_numpy(np.concatenate([v.depth for v in videos])).float(),
+        rgb_present=torch.from_numpy(np.concatenate(rgb_present)),
+        depth_present=torch.from_numpy(np.concatenate(depth_present)),
+        frame_labels=torch.from_numpy(np.where(labels >= 0, labels, IGNORE)),
+        window_index=torch.from_numpy(np.stack(indices)),
+        window_mask=torch.from_numpy(np.stack(masks)),
+        targets=AnticipationTargets(
+            torch.from_numpy(np.stack(segmentation)),
+            torch.from_numpy(np.stack(classes)),
+            torch.from_numpy(np.stack(durations)),
+        ),
+    )

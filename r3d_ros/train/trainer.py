@@ -1,0 +1,309 @@
+"""The R3D trainer: data, optimisation, remedies, evaluation, rank monitoring, checkpoints.
+
+Runs as one process or under ``torchrun`` (DistributedDataParallel; the
+global batch of videos is split across processes and BatchNorm statistics
+are all-reduced). Every epoch's randomness is derived from (seed, epoch,
+video position), so a run resumed from a checkpoint ends exactly where an
+uninterrupted run would, and the windows a video gets do not depend on the
+number of processes. A non-finite loss stops training with a message naming
+the term and the step, leaving the last good checkpoint in place.
+
+Run folder contents: ``config.yaml`` (the full config), ``checkpoint.safetensors``
+(resumable state after the last completed epoch), ``model.safetensors`` (the
+final model for export and the node), ``metrics.csv`` / ``metrics.jsonl``,
+``rank_curves.png``, ``spectra.png``, ``tensorboard/``, ``train.log``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
+from r3d_ros.data.prepared import prepare_dataset
+from r3d_ros.data.sources import load_datasets
+from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
+from r3d_ros.model.checkpoint import save_model
+from r3d_ros.model.r3d import R3DModel
+from r3d_ros.train.batches import make_batch
+from r3d_ros.train.distributed import (
+    DistributedContext,
+    all_reduce_mean,
+    convert_batchnorm,
+    init_distributed,
+    shutdown_distributed,
+)
+from r3d_ros.train.monitor import RankMonitor, representation_stats
+from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
+from r3d_ros.train.state import TrainingState, load_training_state, save_training_state
+from r3d_ros.train.step import TrainStep
+from r3d_ros.train.substitution import fit_substitution
+
+LOG = logging.getLogger("r3d_ros.train")
+# The headline anticipation setting of the experiment table (alpha 0.3, beta 0.5).
+MAIN_PROTOCOL = (0.3, 0.5)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` means CUDA when available, else CPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda requested but no CUDA device is available")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to zero."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def epoch_rngs(seed: int, epoch: int, count: int) -> list[np.random.Generator]:
+    """One generator per position in the epoch's video order."""
+    return [np.random.default_rng([seed, epoch, position]) for position in range(count)]
+
+
+class Trainer:
+    """Trains one configuration into one run folder."""
+
+    def __init__(
+        self,
+        config: R3DConfig,
+        run_dir: str | Path,
+        resume: bool = False,
+        progress: bool = True,
+        datasets: tuple | None = None,
+    ) -> None:
+        self.device = pick_device(config.train.device)
+        self.dist: DistributedContext = init_distributed(self.device)
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.run_dir = Path(run_dir)
+        self.progress = progress and self.dist.is_main
+        train_set, test_set = datasets if datasets is not None else load_datasets(config.data)
+        config = self._with_classes(config, train_set.class_names)
+        self.config = config
+        self.subset_classes = [config.model.class_names.index(c) for c in train_set.focus_classes]
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._log_to_file()
+            (self.run_dir / "config.yaml").write_text(config_to_yaml(config))
+            for skipped in train_set.skipped + test_set.skipped:
+                LOG.warning("skipped: %s", skipped)
+        size, fps = config.model.input, config.anticipation.fps
+        cache = config.data.cache_dir
+        self.train_videos = prepare_dataset(train_set, size, fps, cache, self.progress)
+        self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress)
+        self._build(resume)
+
+    @staticmethod
+    def _with_classes(config: R3DConfig, dataset_classes: Sequence[str]) -> R3DConfig:
+        names = list(config.model.class_names)
+        if names and names != list(dataset_classes):
+            raise ConfigError(
+                f"model.class_names {names} differ from the dataset's classes {list(dataset_classes)}; "
+                "leave model.class_names empty to take the dataset's"
+            )
+        model = dataclasses.replace(config.model, class_names=list(dataset_classes))
+        return dataclasses.replace(config, model=model)
+
+    def _log_to_file(self) -> None:
+        handler = logging.FileHandler(self.run_dir / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+
+    def _build(self, resume: bool) -> None:
+        config = self.config
+        torch.manual_seed(config.train.seed)
+        self.model = R3DModel(config)
+        self.step_module = TrainStep(self.model, config).to(self.device)
+        discriminator = set(self.model.ebr.discriminator.parameters()) if self.model.ebr is not None else set()
+        main = [p for p in self.step_module.parameters() if p not in discriminator]
+        self.optimizers = {"main": torch.optim.AdamW(main, lr=config.train.lr, weight_decay=config.train.weight_decay)}
+        if discriminator:
+            self.optimizers["discriminator"] = torch.optim.AdamW(
+                list(discriminator), lr=config.train.ebr.discriminator_lr, weight_decay=config.train.weight_decay
+            )
+        self.base_lr = {"main": config.train.lr, "discriminator": config.train.ebr.discriminator_lr}
+        self.steps_per_epoch = max(1, len(self.train_videos) // config.train.batch_videos)
+        self.start_epoch = 1
+        history: list[dict[str, Any]] = []
+        if resume:
+            state = load_training_state(self.run_dir / "checkpoint.safetensors", config)
+            self.step_module.load_state_dict(state.modules["step"])
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state.optimizers[name])
+            self.start_epoch = state.epoch + 1
+            history = state.history
+            LOG.info("resuming after epoch %d", state.epoch)
+        self.monitor = RankMonitor(self.run_dir, config.train.monitor, history) if self.dist.is_main else None
+        self.wrapped: nn.Module = self.step_module
+        if self.dist.enabled:
+            convert_batchnorm(self.step_module, self.device)
+            self.wrapped = DistributedDataParallel(
+                self.step_module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
+
+    def _schedule(self, global_step: int) -> float:
+        train = self.config.train
+        total = train.epochs * self.steps_per_epoch
+        return cosine_with_warmup(global_step, train.warmup_epochs * self.steps_per_epoch, total)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training videos; returns mean loss terms."""
+        config = self.config.train
+        self.wrapped.train()
+        torch.manual_seed(config.seed * 1_000_003 + epoch)
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(self.train_videos))
+        rngs = epoch_rngs(config.seed, epoch, len(order))
+        sums: dict[str, float] = {}
+        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {epoch}/{config.epochs}", disable=not self.progress)
+        for step in bar:
+            global_step = (epoch - 1) * self.steps_per_epoch + step
+            positions = list(range(step * config.batch_videos, (step + 1) * config.batch_videos))
+            mine = positions[self.dist.rank :: self.dist.world_size]
+            batch = make_batch([self.train_videos[order[p]] for p in mine], self.config, [rngs[p] for p in mine])
+            losses = self._optimise(batch.to(self.device), epoch, step, global_step)
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.set_postfix(loss=f"{losses['total']:.3f}")
+        return {f"train/{k}": v / self.steps_per_epoch for k, v in sums.items()}
+
+    def _optimise(self, batch: Any, epoch: int, step: int, global_step: int) -> dict[str, float]:
+        config = self.config.train
+        factor = self._schedule(global_step)
+        for name, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = self.base_lr[name] * factor
+            optimizer.zero_grad(set_to_none=True)
+        weight = adversarial_weight(config.ebr, epoch - 1 + step / self.steps_per_epoch)
+        losses = self.wrapped(batch, adversarial_weight=weight, step=global_step)
+        aux_logits = losses.pop("aux_logits", None)
+        scalars = {k: v.detach() for k, v in losses.items()}
+        total_value = all_reduce_mean(scalars["total"].reshape(1), self.dist)
+        if not torch.isfinite(total_value).all():
+            bad = [k for k, v in scalars.items() if not torch.isfinite(v)]
+            raise TrainingDiverged(
+                f"loss is {total_value.item()} at epoch {epoch}, step {step} (non-finite terms: {', '.join(bad)}); "
+                f"stopping. The last good checkpoint is {self.run_dir / 'checkpoint.safetensors'}"
+            )
+        losses["total"].backward()
+        if config.rsc.enabled and aux_logits is not None:
+            self._amplify_weak_branch(aux_logits, batch.frame_labels, scalars)
+        if config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.step_module.parameters(), config.grad_clip)
+        for optimizer in self.optimizers.values():
+            optimizer.step()
+        return {k: float(all_reduce_mean(v.reshape(1), self.dist)) for k, v in scalars.items()}
+
+    def _amplify_weak_branch(self, logits: dict, labels: torch.Tensor, scalars: dict) -> None:
+        gains = imbalance_gains(logits, labels, self.config.train.rsc)
+        reduced = all_reduce_mean(torch.tensor([gains["rgb"], gains["depth"]]), self.dist)
+        for branch, gain in zip(("rgb", "depth"), reduced.tolist(), strict=True):
+            scalars[f"gain_{branch}"] = torch.tensor(gain)
+            if gain != 1.0:
+                for parameter in getattr(self.model, f"{branch}_encoder").parameters():
+                    if parameter.grad is not None:
+                        parameter.grad.mul_(gain)
+
+    def evaluate(self, epoch: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+        """Anticipation metrics, contributions, depth-missing accuracy and rank statistics."""
+        config = self.config.train
+        model, videos, device = self.model, self.test_videos, self.device
+        alphas, betas = config.eval.alphas, config.eval.betas
+        main = protocol_key(*MAIN_PROTOCOL)
+        full = evaluate_anticipation(model, videos, alphas, betas, device, self.subset_classes)
+        row: dict[str, Any] = {"epoch": epoch, **full.as_dict(), "moc_main": full.moc.get(main, float("nan"))}
+        absent = [np.zeros(len(v), dtype=bool) for v in videos]
+        for branch, kwargs in (("rgb", {"depth_present": absent}), ("depth", {"rgb_present": absent})):
+            only = evaluate_anticipation(model, videos, [MAIN_PROTOCOL[0]], [MAIN_PROTOCOL[1]], device, **kwargs)
+            row[f"contribution/{branch}"] = only.moc[main]
+            row[f"segmentation_accuracy/{branch}_only"] = only.segmentation_accuracy
+        rng = np.random.default_rng([config.seed, 7919])
+        missing = [rng.random(len(v)) >= config.eval.depth_missing_fraction for v in videos]
+        dropped = evaluate_anticipation(
+            model, videos, [MAIN_PROTOCOL[0]], [MAIN_PROTOCOL[1]], device, self.subset_classes, depth_present=missing
+        )
+        row["moc_depth_missing"] = dropped.moc[main]
+        row["segmentation_accuracy/depth_missing"] = dropped.segmentation_accuracy
+        ranks, spectra = representation_stats(model, videos, device, config.monitor.max_frames)
+        row.update(ranks)
+        return row, spectra
+
+    def fit(self) -> dict[str, Any]:
+        """Train the remaining epochs, evaluate, checkpoint; write the final model."""
+        config = self.config.train
+        last: dict[str, Any] = {}
+        for epoch in range(self.start_epoch, config.epochs + 1):
+            started = time.perf_counter()
+            train_metrics = self.train_epoch(epoch)
+            if self.dist.is_main:
+                row: dict[str, Any] = {"epoch": epoch, **train_metrics, "epoch_seconds": time.perf_counter() - started}
+                if epoch % config.eval_every == 0 or epoch == config.epochs:
+                    evaluation, spectra = self.evaluate(epoch)
+                    row.update(evaluation)
+                    self.monitor.record(row, spectra)
+                    LOG.info(
+                        "epoch %d: loss %.3f, MoC(a0.3,b0.5) %.3f, ranks rgb %.1f depth %.1f fused %.1f",
+                        epoch, row["train/total"], row["moc_main"],
+                        row["rank/rgb"], row["rank/depth"], row["rank/fused"],
+                    )  # fmt: skip
+                last = row
+                self._save_checkpoint(epoch)
+            self._barrier()
+        if self.dist.is_main:
+            self._finish(last)
+        self._barrier()
+        if self.monitor is not None:
+            self.monitor.close()
+        shutdown_distributed(self.dist)
+        return last
+
+    def _save_checkpoint(self, epoch: int) -> None:
+        state = TrainingState(
+            epoch=epoch,
+            modules={"step": self.step_module.state_dict()},
+            optimizers={name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
+            history=self.monitor.history,
+        )
+        save_training_state(self.run_dir / "checkpoint.safetensors", self.config, state)
+
+    def _finish(self, last: dict[str, Any]) -> None:
+        if self.model.ebr is not None:
+            error = fit_substitution(self.model, self.train_videos, self.device)
+            LOG.info("EBR substitution fitted on training data: relative error %s", error)
+            last["substitution_error"] = error
+        model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu())
+        self.model.to(self.device)
+        LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
+
+    def _barrier(self) -> None:
+        if self.dist.enabled:
+            torch.distributed.barrier()
+
+
+def train(config: R3DConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train ``config`` into ``run_dir`` and return the last epoch's metrics."""
+    return Trainer(config, run_dir, resume=resume, progress=progress).fit()
