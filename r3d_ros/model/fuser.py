@@ -54,10 +54,13 @@ def leave_one_out_rank_drop(features: torch.Tensor) -> torch.Tensor:
 
 
 def weakest_channel_mask(scores: torch.Tensor, count: int) -> torch.Tensor:
-    """(M, C) scores -> (M, C) float mask with ones on the ``count`` lowest-scoring channels per row."""
+    """(M, C) scores -> (M, C) float mask with ones on the ``count`` lowest-scoring channels per row.
+
+    Ties go to the lower channel index (stable sort), so every runtime picks the same channels.
+    """
     mask = torch.zeros_like(scores)
     if count > 0:
-        mask.scatter_(1, scores.topk(count, dim=1, largest=False).indices, 1.0)
+        mask.scatter_(1, torch.argsort(scores, dim=1, stable=True)[:, :count], 1.0)
     return mask
 
 
@@ -73,6 +76,9 @@ class RankEnhancingTokenFuser(nn.Module):
         # Mix logits per modality and channel; sigmoid keeps each blend weight in (0, 1).
         self.mix_logits = nn.Parameter(torch.zeros(2, dim))
         self.register_buffer("running_scores", torch.zeros(2, dim))
+        # The channels handed over at inference: fixed when the module leaves training mode,
+        # saved with the weights, and exported as a constant.
+        self.register_buffer("selection", torch.zeros(2, dim))
         self.modality_embedding = nn.Parameter(torch.randn(2, dim) * 0.02)
         self.attention_norm = nn.LayerNorm(dim)
         self.attention = nn.MultiheadAttention(dim, config.attention_heads, batch_first=True)
@@ -80,11 +86,11 @@ class RankEnhancingTokenFuser(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
         self.project = nn.Linear(dim, dim)
 
-    def channel_scores(self, rgb: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    def channel_scores(self, rgb: torch.Tensor | None, depth: torch.Tensor | None) -> torch.Tensor:
         """(2, C) informativeness of each channel of the normalised RGB and depth tokens."""
         if self.rule == "bn_gain":
             return torch.stack([norm.weight.abs() for norm in self.norms]).detach()
-        if self.training and rgb.shape[0] > 1:
+        if self.training and rgb is not None and rgb.shape[0] > 1:
             batch_scores = torch.stack([leave_one_out_rank_drop(rgb), leave_one_out_rank_drop(depth)])
             with torch.no_grad():
                 self.running_scores.lerp_(batch_scores, self.momentum)
@@ -92,7 +98,16 @@ class RankEnhancingTokenFuser(nn.Module):
 
     def blend_mask(self, rgb: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         """(2, C) mask of the channels each modality hands over to the other."""
+        if not self.training:
+            return self.selection
         return weakest_channel_mask(self.channel_scores(rgb, depth), self.num_blend)
+
+    def train(self, mode: bool = True) -> RankEnhancingTokenFuser:
+        """Switch mode; leaving training freezes the current channel selection."""
+        if self.training and not mode:
+            with torch.no_grad():
+                self.selection.copy_(weakest_channel_mask(self.channel_scores(None, None), self.num_blend))
+        return super().train(mode)
 
     def blend(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalise both tokens and blend each one's weakest channels with the other's."""

@@ -76,7 +76,7 @@ class RGBDSynchronizer:
         policy: str = "exact",
         slop_s: float = 0.02,
         depth_timeout_s: float = 0.5,
-        queue_size: int = 30,
+        queue_size: int = 64,  # at least fps * depth_timeout_s, or a depth dropout drops color frames
         jump_back_s: float = 1.0,
     ) -> None:
         if policy not in POLICIES:

@@ -1,0 +1,269 @@
+"""The user's own rosbag2 recordings as labelled RGB-D videos for training and evaluation.
+
+A robotics user records their robot's camera with ``ros2 bag record`` (a rosbag2
+folder with ``metadata.yaml`` and sqlite3 ``.db3`` or MCAP files, or a single
+``.mcap``/``.db3`` file) and writes a label file per recording
+(:mod:`r3d_ros.data.labels`). **Label times are seconds since the header stamp of
+the recording's first synchronized color frame**, i.e. the first frame of the
+video; a label ending well after the last frame is an error, since it almost
+always means another time base (bag time, wall clock).
+
+Color and depth are paired by header stamp with the same
+:class:`~r3d_ros.runtime.sync.RGBDSynchronizer` the node uses on live topics,
+so the model is trained on the pairs it will see. Loading is lazy: indexing
+reads every message once for its stamp, and frames are deserialized only when
+loaded (``load_many`` in a single pass over the bag), so recordings far larger
+than memory can be used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import apsw
+import cv2
+import numpy as np
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.rosbag2 import ReaderError
+from rosbags.typesys import Stores, get_typestore
+
+from r3d_ros.data.errors import DatasetError, ErrorPolicy, OnError
+from r3d_ros.data.labels import LabelFileError, Segment, frame_labels, read_label_file
+from r3d_ros.data.video import Frame, Video, VideoDataset
+from r3d_ros.runtime.image import COLOR_ENCODINGS, DEPTH_ENCODINGS, ImageError, RawImage
+from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame, synchronize
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+# A label may end this long after the last frame (an annotator marking the end of the action).
+LABEL_SLACK_S = 1.0
+# Humble's sqlite3 bags carry no message definitions; the image types are the same in every distro.
+DEFAULT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+# What reading a damaged bag raises: rosbags' own errors, sqlite's, I/O, and bad field values.
+BAG_ERRORS = (AnyReaderError, ReaderError, apsw.Error, OSError, ValueError)
+
+
+class _Ref(NamedTuple):
+    """Where one message is: its topic, bag timestamp and header stamp (unique within a bag)."""
+
+    topic: str
+    bag_ns: int
+    stamp_ns: int
+
+
+def _stamp_ns(message: Any) -> int:
+    return message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
+
+
+@contextmanager
+def _open_bag(bag: Path) -> Iterator[AnyReader]:
+    """An open reader on ``bag``; any failure to read it is a DatasetError naming the bag."""
+    if not bag.exists():
+        raise DatasetError(f"bag not found: {bag}")
+    try:
+        with AnyReader([bag], default_typestore=DEFAULT_TYPESTORE) as reader:
+            yield reader
+    except DatasetError:
+        raise
+    except BAG_ERRORS as error:
+        raise DatasetError(f"{bag}: cannot read the bag ({type(error).__name__}: {error})") from error
+
+
+def _role(msgtype: str, message: Any) -> tuple[str | None, str]:
+    """("color", "depth" or None, description) of an image topic, judged by its first message."""
+    if msgtype == COMPRESSED:
+        return (None if "compressedDepth" in message.format else "color"), f"compressed {message.format}"
+    encoding = message.encoding
+    role = "depth" if encoding in DEPTH_ENCODINGS else "color" if encoding in COLOR_ENCODINGS else None
+    return role, encoding
+
+
+def _select_topics(
+    reader: AnyReader, bag: Path, color_topic: str | None, depth_topic: str | None
+) -> tuple[str, str]:
+    """The color and depth topics: the given names, checked, or the only candidate of each role.
+
+    Raw images are preferred to compressed ones; anything ambiguous is an error
+    listing the image topics, so the caller can name the right ones.
+    """
+    described = {}  # topic -> (msgtype, role, description)
+    for name, info in reader.topics.items():
+        if info.msgtype in (IMAGE, COMPRESSED):
+            first = next(reader.messages(info.connections), None)
+            role, text = (None, "no messages") if first is None else _role(info.msgtype, reader.deserialize(first[2], info.msgtype))
+            described[name] = (info.msgtype, role, text)
+    listing = ", ".join(f"{name} ({text})" for name, (_, _, text) in sorted(described.items())) or "none"
+
+    def pick(role: str, given: str | None, msgtypes: tuple[str, ...]) -> str:
+        if given is not None:
+            if given not in described or described[given][0] not in msgtypes or described[given][1] != role:
+                raise DatasetError(f"{bag}: {given!r} is not a {role} image topic; image topics: {listing}")
+            return given
+        for msgtype in msgtypes:
+            candidates = sorted(n for n, (t, r, _) in described.items() if t == msgtype and r == role)
+            if len(candidates) == 1:
+                return candidates[0]
+            if candidates:
+                raise DatasetError(f"{bag}: several {role} topics ({', '.join(candidates)}); pass {role}_topic")
+        raise DatasetError(f"{bag}: no {role} image topic; image topics: {listing}")
+
+    return pick("color", color_topic, (IMAGE, COMPRESSED)), pick("depth", depth_topic, (IMAGE,))
+
+
+def _raw_image(message: Any, msgtype: str) -> RawImage:
+    """A deserialized image message as a RawImage; compressed color is decoded here."""
+    if msgtype == COMPRESSED:
+        bgr = cv2.imdecode(message.data, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ImageError(f"compressed image ({message.format}) at stamp {_stamp_ns(message)} ns cannot be decoded")
+        return RawImage.from_array(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgb8")
+    return RawImage(
+        message.data, message.height, message.width, message.encoding, message.step, bool(message.is_bigendian)
+    )
+
+
+class _BagFrames:
+    """Loads synchronized frames of one bag on demand; holds only paths and message refs, so it pickles."""
+
+    def __init__(self, bag: Path, pairs: list[tuple[_Ref, _Ref | None]]) -> None:
+        self.bag = bag
+        self.pairs = pairs
+        self.topics = {ref.topic for pair in pairs for ref in pair if ref is not None}
+
+    def load(self, index: int) -> Frame:
+        """Frame ``index``."""
+        return next(self.load_many([index]))
+
+    def load_many(self, indices: list[int]) -> Iterator[Frame]:
+        """Frames at ``indices`` (increasing), in one pass over the part of the bag that holds them."""
+        wanted = [self.pairs[i] for i in indices]
+        uses = Counter(ref for pair in wanted for ref in pair if ref is not None)
+        if not uses:
+            return
+        by_key = defaultdict(set)
+        for ref in uses:
+            by_key[ref.topic, ref.bag_ns].add(ref)
+        images: dict[_Ref, RawImage] = {}
+        done = 0
+        with _open_bag(self.bag) as reader:
+            connections = [c for c in reader.connections if c.topic in self.topics]
+            start, stop = min(r.bag_ns for r in uses), max(r.bag_ns for r in uses) + 1
+            for connection, bag_ns, raw in reader.messages(connections, start, stop):
+                if (connection.topic, bag_ns) not in by_key:
+                    continue
+                message = reader.deserialize(raw, connection.msgtype)
+                ref = _Ref(connection.topic, bag_ns, _stamp_ns(message))
+                if ref not in by_key[connection.topic, bag_ns] or ref in images:
+                    continue
+                images[ref] = _raw_image(message, connection.msgtype)
+                while done < len(wanted) and all(r is None or r in images for r in wanted[done]):
+                    color, depth = wanted[done]
+                    yield Frame(images[color], None if depth is None else images[depth])
+                    for used in (color, depth):
+                        uses[used] -= 1
+                        if used is not None and not uses[used]:
+                            del images[used]
+                    done += 1
+        if done < len(wanted):
+            raise DatasetError(f"{self.bag}: messages of frame {indices[done]} are missing; was the bag changed?")
+
+
+def _read_streams(reader: AnyReader, topics: tuple[str, str]) -> tuple[list, list]:
+    """(color, depth) lists of (header stamp seconds, message ref), in bag order."""
+    streams: dict[str, list[tuple[float, _Ref]]] = {topic: [] for topic in topics}
+    connections = [c for c in reader.connections if c.topic in streams]
+    for connection, bag_ns, raw in reader.messages(connections):
+        stamp_ns = _stamp_ns(reader.deserialize(raw, connection.msgtype))
+        streams[connection.topic].append((stamp_ns / 1e9, _Ref(connection.topic, bag_ns, stamp_ns)))
+    return streams[topics[0]], streams[topics[1]]
+
+
+@dataclasses.dataclass
+class _Recording:
+    """One bag indexed and checked against its labels; becomes a Video once the classes are known."""
+
+    bag: Path
+    label_path: Path
+    topics: tuple[str, str]
+    frames: list[SyncedFrame]
+    segments: list[Segment]
+    sync_stats: str
+
+    def video(self, name: str, class_names: Sequence[str]) -> Video:
+        stamps = np.array([frame.stamp_s for frame in self.frames], dtype=np.float64)
+        loader = _BagFrames(self.bag, [(frame.color, frame.depth) for frame in self.frames])
+        meta = {
+            "source": str(self.bag),
+            "labels": str(self.label_path),
+            "color_topic": self.topics[0],
+            "depth_topic": self.topics[1],
+            "sync": self.sync_stats,
+        }
+        labels = frame_labels(stamps - stamps[0], self.segments, class_names)
+        return Video(name, stamps, labels, loader.load, meta, loader.load_many)
+
+
+def _index_recording(
+    bag: Path,
+    label_path: Path,
+    class_names: Sequence[str] | None,
+    topics: tuple[str | None, str | None],
+    sync: RGBDSynchronizer,
+) -> _Recording:
+    try:
+        segments = read_label_file(label_path, class_names)
+    except LabelFileError as error:
+        raise DatasetError(str(error)) from None
+    with _open_bag(bag) as reader:
+        chosen = _select_topics(reader, bag, *topics)
+        colors, depths = _read_streams(reader, chosen)
+    frames = synchronize(colors, depths, sync)
+    if not frames:
+        raise DatasetError(f"{bag}: no color frames on {chosen[0]}")
+    duration = frames[-1].stamp_s - frames[0].stamp_s
+    for segment in segments:
+        if segment.end > duration + LABEL_SLACK_S:
+            raise DatasetError(
+                f"{label_path}: segment {segment.start:g}-{segment.end:g} {segment.action!r} is outside the recording: "
+                f"{bag} has {duration:.3f} s of synchronized frames "
+                "(label times are seconds since the first synchronized color frame)"
+            )
+    stats = ", ".join(f"{key}={value}" for key, value in dataclasses.asdict(sync.stats).items())
+    return _Recording(bag, label_path, chosen, frames, segments, stats)
+
+
+def load_recordings(
+    recordings: Sequence[tuple[str | Path, str | Path]],
+    class_names: Sequence[str] | None = None,
+    color_topic: str | None = None,
+    depth_topic: str | None = None,
+    policy: str = "exact",
+    slop_s: float = 0.02,
+    depth_timeout_s: float = 0.5,
+    on_error: OnError = "raise",
+) -> VideoDataset:
+    """``(bag, label file)`` pairs -> a VideoDataset of lazily loaded, synchronized RGB-D videos.
+
+    Topics are taken by name, or found by type and first message's encoding when
+    there is one color and one depth image topic. ``class_names`` defaults to the
+    sorted actions of all label files. A bad recording raises DatasetError, or
+    with ``on_error="skip"`` is left out and listed in ``dataset.skipped``.
+    """
+    policy_check = ErrorPolicy(on_error)
+    indexed = []
+    for bag, label_path in recordings:
+        sync = RGBDSynchronizer(policy, slop_s, depth_timeout_s)
+        step = _index_recording, Path(bag), Path(label_path), class_names, (color_topic, depth_topic), sync
+        recording = policy_check.attempt(str(bag), *step)
+        if recording is not None:
+            indexed.append(recording)
+    names = list(class_names) if class_names is not None else sorted({s.action for r in indexed for s in r.segments})
+    stems = [r.bag.stem if r.bag.is_file() else r.bag.name for r in indexed]
+    video_names = stems if len(set(stems)) == len(stems) else [str(r.bag) for r in indexed]
+    videos = [r.video(name, names) for r, name in zip(indexed, video_names, strict=True)]
+    return VideoDataset("rosbag", names, videos, skipped=policy_check.skipped)
