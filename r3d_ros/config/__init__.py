@@ -23,6 +23,7 @@ from r3d_ros.config.schema import (
     R3DConfig,
     RecordingConfig,
     RSCConfig,
+    RuntimeConfig,
     TemporalConfig,
     TrainConfig,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "R3DConfig",
     "RSCConfig",
     "RecordingConfig",
+    "RuntimeConfig",
     "TemporalConfig",
     "TrainConfig",
     "config_from_dict",

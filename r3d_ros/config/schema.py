@@ -346,6 +346,31 @@ class TrainConfig:
 
 
 @dataclass
+class RuntimeConfig:
+    """Deployment choices: which backend runs the graphs and how (not part of what was trained)."""
+
+    # auto: TensorRT if a CUDA GPU and TensorRT are present, else ONNX Runtime, else PyTorch.
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
+    # Where exported ONNX files and built TensorRT engines are cached (None = ~/.cache/r3d_ros).
+    cache_dir: str | None = None
+    # ONNX Runtime: intra-op threads (0 = library default) and execution providers to try in order.
+    threads: int = 0
+    onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    # PyTorch: device (auto = CUDA when available) and optional torch.compile.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_compile: bool = False
+    # TensorRT: engine precision, builder workspace limit, version-compatible engines.
+    precision: Literal["fp16", "fp32"] = "fp16"
+    workspace_mb: int = 1024
+    version_compatible: bool = False
+
+    def __post_init__(self) -> None:
+        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check(self.workspace_mb >= 16, "workspace_mb", f"must be >= 16, got {self.workspace_mb}")
+        check(bool(self.onnx_providers), "onnx_providers", "needs at least one provider")
+
+
+@dataclass
 class R3DConfig:
     """Root of the configuration tree."""
 
@@ -353,3 +378,4 @@ class R3DConfig:
     anticipation: AnticipationConfig = field(default_factory=AnticipationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)

@@ -1,0 +1,218 @@
+"""Streaming anticipation: frames in one at a time, the anticipated actions out on request.
+
+``push`` takes one synchronized (color, depth, stamp) frame. Frames are kept at
+the model's rate by timestamp; each kept frame goes through preprocessing and
+the per-frame graph exactly once and its fused token is cached in a ring
+buffer of ``window`` frames. ``tick`` runs only the temporal graph over the
+cached window and decodes the result, so a tick costs the same whatever the
+camera rate.
+
+The stream resets (cleanly, with a log line) when time goes backwards (a bag
+looping), when the gap since the last frame is longer than the window, and
+when the color resolution changes. Missing depth (no depth frame, or one with
+no valid pixel) is substituted by EBR when the model has it and reported as
+substituted; a model without EBR reports depth missing and lowers its
+confidence (probabilities are blended towards uniform by half the fraction of
+the window that lacks depth) instead of inventing data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from r3d_ros.model.decode import future_segments, next_action, softmax
+from r3d_ros.rank import effective_rank
+from r3d_ros.runtime.backends import LoadedModel, check_finite
+from r3d_ros.runtime.image import ImageError, RawImage
+from r3d_ros.runtime.preprocess import preprocess_frame
+from r3d_ros.runtime.timebase import FrameRateLimiter
+
+# Confidence blend towards uniform per unit of missing-depth fraction (model without EBR).
+MISSING_DEPTH_PENALTY = 0.5
+
+
+@dataclass
+class SegmentEstimate:
+    """An action segment relative to the anticipation's stamp (seconds)."""
+
+    class_id: int
+    label: str
+    confidence: float
+    start_offset_s: float
+    duration_s: float
+
+
+@dataclass
+class Anticipation:
+    """Everything one tick says about the observed window and the future."""
+
+    stamp: float  # stamp of the last observed frame
+    window_start: float
+    num_frames: int
+    horizon_s: float
+    next_class_id: int
+    next_label: str
+    next_confidence: float
+    next_probabilities: np.ndarray
+    future: list[SegmentEstimate]
+    current: SegmentEstimate
+    rgb_present: bool
+    depth_present: bool
+    rgb_substituted: bool
+    depth_substituted: bool
+    depth_missing_fraction: float
+    fused_effective_rank: float
+    model_id: str
+
+
+@dataclass
+class StreamStats:
+    """Counters of what happened to pushed frames."""
+
+    pushed: int = 0
+    used: int = 0
+    skipped_rate: int = 0
+    invalid: int = 0
+    resets: int = 0
+    depth_missing: int = 0
+    last_reset_reason: str = ""
+    last_invalid_reason: str = ""
+
+
+class StreamingAnticipator:
+    """Per-frame work once per frame, temporal model per tick."""
+
+    def __init__(self, loaded: LoadedModel, logger: logging.Logger | None = None) -> None:
+        config = loaded.model.config
+        self.backend = loaded.backend
+        self.model_id = loaded.model_id
+        self.class_names = list(config.model.class_names)
+        self.size = config.model.input
+        self.fps = config.anticipation.fps
+        self.window = config.anticipation.window
+        self.horizon_s = config.anticipation.horizon_s
+        self.can_substitute = loaded.model.can_substitute
+        self.log = logger or logging.getLogger("r3d_ros.runtime")
+        self.stats = StreamStats()
+        self.tokens = np.zeros((self.window, config.model.token_dim), dtype=np.float32)
+        self.stamps = np.zeros(self.window, dtype=np.float64)
+        self.depth_flags = np.zeros(self.window, dtype=bool)
+        self.limiter = FrameRateLimiter(self.fps)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.count = 0  # frames in the ring (<= window)
+        self.head = 0  # next write position
+        self.last_stamp: float | None = None
+        self.resolution: tuple[int, int] | None = None
+        self.limiter.reset()
+
+    def reset(self, reason: str) -> None:
+        """Drop the buffered window (logged with ``reason``)."""
+        self.stats.resets += 1
+        self.stats.last_reset_reason = reason
+        self.log.warning("anticipation buffer reset: %s", reason)
+        self._clear()
+
+    def _check_continuity(self, stamp: float, color: RawImage) -> None:
+        if self.last_stamp is not None:
+            if stamp < self.last_stamp:
+                self.reset(f"time went backwards by {self.last_stamp - stamp:.3f} s (bag loop or clock jump)")
+            elif stamp - self.last_stamp > self.window / self.fps:
+                self.reset(
+                    f"gap of {stamp - self.last_stamp:.2f} s is longer than the {self.window / self.fps:.1f} s window"
+                )
+        resolution = (color.height, color.width)
+        if self.resolution is not None and resolution != self.resolution:
+            before = f"{self.resolution[1]}x{self.resolution[0]}"
+            self.reset(f"color resolution changed from {before} to {color.width}x{color.height}")
+        self.resolution = resolution
+        self.last_stamp = stamp
+
+    def push(self, stamp: float, color: RawImage, depth: RawImage | None, depth_scale: float = 0.001) -> str:
+        """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped)."""
+        self.stats.pushed += 1
+        self._check_continuity(stamp, color)
+        if not self.limiter.accept(stamp):
+            self.stats.skipped_rate += 1
+            return "skipped"
+        try:
+            frame = preprocess_frame(color, depth, self.size, depth_scale)
+            check_finite("preprocessed rgb", frame.rgb)
+            check_finite("preprocessed depth", frame.depth)
+        except (ImageError, ValueError) as error:
+            self.stats.invalid += 1
+            self.stats.last_invalid_reason = str(error)
+            return "invalid"
+        token = self.backend.encode(frame.rgb, frame.depth, True, frame.depth_present)
+        self.tokens[self.head] = token
+        self.stamps[self.head] = stamp
+        self.depth_flags[self.head] = frame.depth_present
+        self.head = (self.head + 1) % self.window
+        self.count = min(self.count + 1, self.window)
+        self.stats.used += 1
+        self.stats.depth_missing += int(not frame.depth_present)
+        return "used"
+
+    def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        order = (np.arange(self.count) + self.head - self.count) % self.window
+        return self.tokens[order], self.stamps[order], self.depth_flags[order]
+
+    def tick(self) -> Anticipation | None:
+        """Run the temporal model over the cached window (None while it is empty)."""
+        if self.count == 0:
+            return None
+        tokens, stamps, depth_flags = self._ordered()
+        padded = np.zeros_like(self.tokens)
+        padded[: self.count] = tokens
+        mask = np.arange(self.window) < self.count
+        result = self.backend.temporal(padded, mask)
+        missing = float(1.0 - depth_flags.mean())
+        penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
+        current = self._current_segment(result.segmentation[: self.count], stamps, penalty)
+        next_id, probabilities = next_action(result.actions, current.class_id)
+        probabilities = (1.0 - penalty) * probabilities + penalty / len(probabilities)
+        future = [
+            SegmentEstimate(
+                s.class_id,
+                self.class_names[s.class_id],
+                (1.0 - penalty) * s.confidence,
+                s.start * self.horizon_s,
+                s.duration * self.horizon_s,
+            )
+            for s in future_segments(result.actions, result.durations)
+        ]
+        depth_now = bool(depth_flags[-1])
+        return Anticipation(
+            stamp=float(stamps[-1]),
+            window_start=float(stamps[0]),
+            num_frames=self.count,
+            horizon_s=self.horizon_s,
+            next_class_id=next_id,
+            next_label=self.class_names[next_id],
+            next_confidence=float(probabilities[next_id]),
+            next_probabilities=probabilities.astype(np.float32),
+            future=future,
+            current=current,
+            rgb_present=True,
+            depth_present=depth_now,
+            rgb_substituted=False,
+            depth_substituted=not depth_now and self.can_substitute,
+            depth_missing_fraction=missing,
+            fused_effective_rank=effective_rank(tokens, center=True) if self.count > 1 else 1.0,
+            model_id=self.model_id,
+        )
+
+    def _current_segment(self, segmentation: np.ndarray, stamps: np.ndarray, penalty: float) -> SegmentEstimate:
+        """The action at the last frame and how long it has been going on within the window."""
+        labels = segmentation.argmax(axis=1)
+        current = int(labels[-1])
+        first = len(labels) - 1
+        while first > 0 and labels[first - 1] == current:
+            first -= 1
+        confidence = float(softmax(segmentation[-1])[current]) * (1.0 - penalty)
+        start = float(stamps[first] - stamps[-1])
+        return SegmentEstimate(current, self.class_names[current], confidence, start, -start + 1.0 / self.fps)
