@@ -1,9 +1,11 @@
 """Frame-rate subsampling by timestamp, shared by offline datasets and the streaming runtime.
 
 Cameras run at 15, 30 or 60 frames/s and drop frames; the model was trained at
-one rate (``anticipation.fps``). Keeping a frame whenever its stamp reaches the
-next due time (and scheduling the next one a period later, re-anchoring after a
-gap) gives the same model input whatever the camera rate, and the offline
+one rate (``anticipation.fps``). Keeping the first frame whose stamp reaches the
+next due time on a fixed grid (scheduling the next one a period later, and
+re-anchoring the grid after a gap) gives the same model input whatever the
+camera rate, and jitter delays a pick by at most one camera frame instead of
+making the grid drift. The offline
 :func:`subsample_indices` is literally the streaming :class:`FrameRateLimiter`
 run over a list, so training and deployment select frames identically.
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# A frame this fraction of a period early still counts as on time (timestamp jitter).
-JITTER_TOLERANCE = 0.25
+# A frame this early still counts as on time (timestamp jitter): a tenth of the model
+# period, at most 5 ms, so the frame nearest the due time wins at any camera rate.
+JITTER_FRACTION = 0.1
+JITTER_MAX_S = 0.005
 
 
 class FrameRateLimiter:
@@ -21,6 +25,7 @@ class FrameRateLimiter:
 
     def __init__(self, fps: float) -> None:
         self.period = 1.0 / fps
+        self.tolerance = min(JITTER_FRACTION * self.period, JITTER_MAX_S)
         self.next_due: float | None = None
 
     def reset(self) -> None:
@@ -29,7 +34,7 @@ class FrameRateLimiter:
 
     def accept(self, stamp: float) -> bool:
         """True when the frame at ``stamp`` (seconds) is the next one the model should see."""
-        if self.next_due is not None and stamp < self.next_due - JITTER_TOLERANCE * self.period:
+        if self.next_due is not None and stamp < self.next_due - self.tolerance:
             return False
         if self.next_due is None or stamp > self.next_due + self.period:
             self.next_due = stamp + self.period  # first frame, or re-anchor after a gap

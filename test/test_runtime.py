@@ -1,0 +1,238 @@
+"""Streaming anticipator, ONNX export and the backends (PyTorch and ONNX Runtime run here)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from conftest import small_config
+
+from r3d_ros.config import RuntimeConfig
+from r3d_ros.model import R3DModel, save_model
+from r3d_ros.runtime.anticipator import StreamingAnticipator
+from r3d_ros.runtime.backends import BackendError, check_finite, choose_backend, create_backend
+from r3d_ros.runtime.backends.onnx_backend import OnnxRuntimeBackend
+from r3d_ros.runtime.backends.tensorrt_backend import engine_key
+from r3d_ros.runtime.export import export_model, onnx_paths
+from r3d_ros.runtime.graphs import GraphShapes
+from r3d_ros.runtime.image import RawImage
+from r3d_ros.runtime.preprocess import preprocess_frame
+
+
+def write_model(path: Path, *overrides: str) -> Path:
+    torch.manual_seed(0)
+    model = R3DModel(small_config(*overrides))
+    model.train()
+    with torch.no_grad():  # a few batches of BatchNorm statistics so eval mode is not the identity
+        model(torch.rand(2, 12, 3, 24, 32), torch.rand(2, 12, 2, 24, 32), torch.ones(2, 12, dtype=torch.bool))
+    save_model(path, model.eval())
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model(tmp_path_factory.mktemp("model") / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def ebr_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model(tmp_path_factory.mktemp("ebr") / "model.safetensors", "model.ebr.enabled=true")
+
+
+def runtime(tmp_path: Path, backend: str) -> RuntimeConfig:
+    return RuntimeConfig(backend=backend, cache_dir=str(tmp_path / "cache"), threads=1)
+
+
+def camera_frames(count: int, fps: float = 30.0, seed: int = 0):
+    """A moving synthetic scene: (stamp, color bgr8, depth 16UC1) at ``fps``."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    for i in range(count):
+        color = np.roll(base, i, axis=1)
+        depth = (1000 + 20 * i + rng.integers(0, 50, (60, 80))).astype(np.uint16)
+        yield i / fps, RawImage.from_array(color, "bgr8"), RawImage.from_array(depth, "16UC1")
+
+
+def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+
+    model, metadata = load_model(model_file)
+    result = export_model(model, metadata["model_id"], tmp_path)
+    for path, role in ((result.per_frame, "per_frame"), (result.temporal, "temporal")):
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+        tags = {p.key: p.value for p in proto.metadata_props}
+        assert tags["r3d_graph"] == role and tags["r3d_model_id"] == metadata["model_id"]
+    assert set(result.max_abs_error) == {"fused", "segmentation", "actions", "durations"}
+    assert max(result.max_abs_error.values()) < 1e-4
+
+
+def test_onnx_from_another_model_is_refused(model_file: Path, ebr_model_file: Path, tmp_path: Path) -> None:
+    create_backend(ebr_model_file, runtime(tmp_path, "onnxruntime"))  # exports the EBR model's graphs
+    loaded = create_backend(model_file, runtime(tmp_path, "torch"))
+    ebr_id = create_backend(ebr_model_file, runtime(tmp_path, "torch")).model_id
+    per_frame, temporal = onnx_paths(tmp_path / "cache", ebr_id)
+    with pytest.raises(BackendError, match="exported from model"):
+        OnnxRuntimeBackend(per_frame, temporal, GraphShapes.of(loaded.model), loaded.model_id)
+
+
+def test_truncated_onnx_is_refused(model_file: Path, tmp_path: Path) -> None:
+    loaded = create_backend(model_file, runtime(tmp_path, "onnxruntime"))
+    per_frame, temporal = onnx_paths(tmp_path / "cache", loaded.model_id)
+    per_frame.write_bytes(per_frame.read_bytes()[:1000])
+    with pytest.raises(BackendError, match="not a loadable ONNX model"):
+        OnnxRuntimeBackend(per_frame, temporal, GraphShapes.of(loaded.model), loaded.model_id)
+
+
+def test_streaming_tick_equals_the_batch_forward(model_file: Path, tmp_path: Path) -> None:
+    loaded = create_backend(model_file, runtime(tmp_path, "torch"))
+    stream = StreamingAnticipator(loaded)
+    frames = list(camera_frames(30, fps=10.0))  # already at the model rate: every frame is used
+    inputs = [preprocess_frame(c, d, loaded.model.config.model.input) for _, c, d in frames]
+    for stamp, color, depth in frames:
+        assert stream.push(stamp, color, depth) == "used"
+    window = loaded.model.config.anticipation.window
+    last = inputs[-window:]
+    rgb = torch.from_numpy(np.stack([f.rgb for f in last]))[None]
+    depth = torch.from_numpy(np.stack([f.depth for f in last]))[None]
+    with torch.no_grad():
+        batch = loaded.model(rgb, depth, torch.ones(1, window, dtype=torch.bool)).temporal
+    result = stream.backend.temporal(*_window(stream))
+    np.testing.assert_allclose(result.actions, batch.action_logits[0].numpy(), atol=1e-5)
+    anticipation = stream.tick()
+    assert anticipation.num_frames == window
+    assert anticipation.stamp == pytest.approx(frames[-1][0])
+    assert anticipation.window_start == pytest.approx(frames[-window][0])
+
+
+def _window(stream: StreamingAnticipator) -> tuple[np.ndarray, np.ndarray]:
+    tokens, _, _ = stream._ordered()
+    padded = np.zeros_like(stream.tokens)
+    padded[: len(tokens)] = tokens
+    return padded, np.arange(stream.window) < len(tokens)
+
+
+def test_onnxruntime_and_torch_backends_anticipate_alike(model_file: Path, tmp_path: Path) -> None:
+    results = []
+    for backend in ("torch", "onnxruntime"):
+        stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, backend)))
+        for stamp, color, depth in camera_frames(45):
+            stream.push(stamp, color, depth)
+        results.append(stream.tick())
+    torch_result, onnx_result = results
+    assert onnx_result.next_class_id == torch_result.next_class_id
+    np.testing.assert_allclose(onnx_result.next_probabilities, torch_result.next_probabilities, atol=1e-5)
+    assert onnx_result.fused_effective_rank == pytest.approx(torch_result.fused_effective_rank, rel=1e-4)
+
+
+def test_frames_are_subsampled_to_the_model_rate(model_file: Path, tmp_path: Path) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    outcomes = [stream.push(stamp, c, d) for stamp, c, d in camera_frames(60, fps=30.0)]
+    assert outcomes.count("used") == 20 and outcomes.count("skipped") == 40
+
+
+def test_probabilities_sum_to_one_and_segments_cover_the_horizon(model_file: Path, tmp_path: Path) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    assert stream.tick() is None  # nothing observed yet
+    for stamp, color, depth in camera_frames(40):
+        stream.push(stamp, color, depth)
+    result = stream.tick()
+    assert result.next_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+    assert all(0.0 <= s.start_offset_s <= result.horizon_s for s in result.future)
+    assert result.current.start_offset_s <= 0.0
+
+
+@pytest.mark.parametrize(
+    ("second_stamp", "second_size", "reason"),
+    [(-1.0, (60, 80), "time went backwards"), (60.0, (60, 80), "gap of"), (0.1, (120, 160), "resolution changed")],
+)
+def test_stream_resets_cleanly_with_a_log_line(
+    model_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, second_stamp, second_size, reason
+) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    for stamp, color, depth in camera_frames(10, fps=10.0):
+        stream.push(stamp, color, depth)
+    color = RawImage.from_array(np.zeros((*second_size, 3), np.uint8), "rgb8")
+    with caplog.at_level(logging.WARNING):
+        assert stream.push(0.9 + second_stamp, color, None) == "used"
+    assert reason in caplog.text
+    assert stream.stats.resets == 1 and stream.count == 1
+
+
+def test_malformed_image_is_counted_and_dropped(model_file: Path, tmp_path: Path) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    bad = RawImage(b"\0" * 10, 60, 80, "rgb8", 240)
+    assert stream.push(0.0, bad, None) == "invalid"
+    assert stream.stats.invalid == 1 and "expected step*height" in stream.stats.last_invalid_reason
+    _, color, depth = next(camera_frames(1))
+    assert stream.push(0.1, color, depth) == "used"
+
+
+def test_nan_never_reaches_a_network() -> None:
+    with pytest.raises(ValueError, match="NaN or inf"):
+        check_finite("tokens", np.array([1.0, np.nan]))
+
+
+def anticipate_with_depth_dropping(model_file: Path, tmp_path: Path, drop: bool):
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    for i, (stamp, color, depth) in enumerate(camera_frames(90)):
+        stream.push(stamp, color, None if drop and i >= 45 else depth)
+    return stream.tick()
+
+
+def test_missing_depth_without_ebr_is_reported_and_lowers_confidence(model_file: Path, tmp_path: Path) -> None:
+    full = anticipate_with_depth_dropping(model_file, tmp_path, drop=False)
+    dropped = anticipate_with_depth_dropping(model_file, tmp_path, drop=True)
+    assert not dropped.depth_present and not dropped.depth_substituted
+    assert dropped.depth_missing_fraction > 0.5
+    assert (
+        dropped.next_probabilities.max() < full.next_probabilities.max() or dropped.next_class_id != full.next_class_id
+    )
+    assert dropped.next_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_missing_depth_with_ebr_is_substituted(ebr_model_file: Path, tmp_path: Path) -> None:
+    dropped = anticipate_with_depth_dropping(ebr_model_file, tmp_path, drop=True)
+    assert not dropped.depth_present and dropped.depth_substituted
+
+
+def test_auto_backend_picks_onnxruntime_without_a_gpu(model_file: Path, tmp_path: Path, caplog) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present: auto may pick TensorRT here")
+    assert choose_backend("auto") == "onnxruntime"
+    with caplog.at_level(logging.INFO):
+        loaded = create_backend(model_file, runtime(tmp_path, "auto"))
+    assert loaded.backend.name == "onnxruntime" and "backend auto -> onnxruntime" in caplog.text
+
+
+def test_engine_cache_key_changes_with_every_build_input(tmp_path: Path) -> None:
+    onnx_file = tmp_path / "graph.onnx"
+    onnx_file.write_bytes(b"graph-1")
+    base = engine_key(onnx_file, "fp16", "10.3.0", "Orin", "8.7")
+    assert engine_key(onnx_file, "fp16", "10.3.0", "Orin", "8.7") == base
+    changed = [
+        engine_key(onnx_file, "fp32", "10.3.0", "Orin", "8.7"),
+        engine_key(onnx_file, "fp16", "10.7.0", "Orin", "8.7"),
+        engine_key(onnx_file, "fp16", "10.3.0", "RTX 4090", "8.9"),
+    ]
+    onnx_file.write_bytes(b"graph-2")
+    changed.append(engine_key(onnx_file, "fp16", "10.3.0", "Orin", "8.7"))
+    assert base not in changed and len(set(changed)) == 4
+
+
+def test_tensorrt_backend_builds_and_matches_onnxruntime(model_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorrt", reason="TensorRT is not installed (needs an NVIDIA GPU and its wheel/JetPack)")
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT needs a CUDA GPU; none is available")
+    results = []
+    for backend in ("onnxruntime", "tensorrt"):
+        config = RuntimeConfig(backend=backend, cache_dir=str(tmp_path / "cache"), precision="fp32")
+        stream = StreamingAnticipator(create_backend(model_file, config))
+        for stamp, color, depth in camera_frames(45):
+            stream.push(stamp, color, depth)
+        results.append(stream.tick())
+    np.testing.assert_allclose(results[1].next_probabilities, results[0].next_probabilities, atol=1e-3)
