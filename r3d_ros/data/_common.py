@@ -120,6 +120,8 @@ class ImageSequence:
 
     def load(self, index: int) -> Frame:
         """Frame ``index``, decoded now (depth None where the frame has no depth partner)."""
+        if not 0 <= index < len(self.color):
+            raise IndexError(f"{self.color[0].parent}: frame {index} out of range (0..{len(self.color) - 1})")
         color = read_color(self.color[index])
         path = self.depth[index]
         if path is None or self.guard is None:
@@ -139,6 +141,30 @@ def pair_frame_numbers(color: np.ndarray, depth: np.ndarray, max_offset: int) ->
     before = np.clip(after - 1, 0, len(depth) - 1)
     nearest = np.where(np.abs(depth[before] - color) <= np.abs(depth[after] - color), before, after)
     return np.where(np.abs(depth[nearest] - color) <= max_offset, nearest, -1).astype(np.int64)
+
+
+def paired_sequence(
+    color: dict[int, Path],
+    depth: dict[int, Path],
+    max_offset: int,
+    read_depth: DepthReader,
+    depth_scale: float = 0.001,
+) -> tuple[np.ndarray, ImageSequence, dict[str, str]]:
+    """Numbered color and depth files as one video: color frame numbers, the frames, and the unpaired counts."""
+    numbers = np.array(sorted(color), dtype=np.int64)
+    depth_numbers = np.array(sorted(depth), dtype=np.int64)
+    paired = pair_frame_numbers(numbers, depth_numbers, max_offset)
+    frames = ImageSequence(
+        [color[n] for n in numbers],
+        [depth[depth_numbers[i]] if i >= 0 else None for i in paired],
+        read_depth,
+        depth_scale,
+    )
+    counts = {
+        "unpaired_color_frames": str(int(np.sum(paired < 0))),
+        "unpaired_depth_frames": str(len(depth_numbers) - len(np.unique(paired[paired >= 0]))),
+    }
+    return numbers, frames, counts
 
 
 @dataclass(frozen=True)
@@ -169,7 +195,9 @@ def parse_segment(action: str, start: str, end: str, source: str) -> FrameSegmen
     return segment
 
 
-def label_frame_numbers(numbers: np.ndarray, segments: Iterable[FrameSegment], class_names: Sequence[str]) -> np.ndarray:
+def label_frame_numbers(
+    numbers: np.ndarray, segments: Iterable[FrameSegment], class_names: Sequence[str]
+) -> np.ndarray:
     """Class id of each frame number; UNLABELED outside every segment.
 
     An unknown action or two segments sharing more than a boundary frame is an

@@ -155,10 +155,15 @@ NTU120_CLASSES: tuple[str, ...] = (
     "finger-guessing game (playing rock-paper-scissors)",
 )
 
+
+def _ids(text: str) -> frozenset[int]:
+    return frozenset(int(field) for field in text.split())
+
+
 # Official training performers of the cross-subject protocols (NTU-60: CVPR 2016; NTU-120: TPAMI 2019).
-NTU60_TRAIN_SUBJECTS = frozenset(int(p) for p in "1 2 4 5 8 9 13 14 15 16 17 18 19 25 27 28 31 34 35 38".split())
-NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS | frozenset(
-    int(p) for p in "45 46 47 49 50 52 53 54 55 56 57 58 59 70 74 78 80 81 82 83 84 85 86 89 91 92 93 94 95 97 98 100 103".split()
+NTU60_TRAIN_SUBJECTS = _ids("1 2 4 5 8 9 13 14 15 16 17 18 19 25 27 28 31 34 35 38")
+NTU120_TRAIN_SUBJECTS = NTU60_TRAIN_SUBJECTS | _ids(
+    "45 46 47 49 50 52 53 54 55 56 57 58 59 70 74 78 80 81 82 83 84 85 86 89 91 92 93 94 95 97 98 100 103"
 )
 NTU60_TRAIN_CAMERAS = frozenset((2, 3))  # cross-view: cameras 2 and 3 train, camera 1 tests
 # NTU-60 is setups S001-S017 of NTU-120; cross-setup trains on the even setups.

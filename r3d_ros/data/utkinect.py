@@ -26,10 +26,9 @@ import numpy as np
 
 from r3d_ros.data._common import (
     FrameSegment,
-    ImageSequence,
     label_frame_numbers,
     numbered_files,
-    pair_frame_numbers,
+    paired_sequence,
     parse_segment,
     split,
     stamps_from_numbers,
@@ -98,7 +97,12 @@ def _segments(path: Path, lines: list[tuple[int, str]]) -> tuple[list[FrameSegme
 
 
 def _utkinect_video(
-    name: str, root: Path, labels_path: Path, lines: list[tuple[int, str]] | None, max_frame_offset: int, depth_bits: int
+    name: str,
+    root: Path,
+    labels_path: Path,
+    lines: list[tuple[int, str]] | None,
+    max_frame_offset: int,
+    depth_bits: int,
 ) -> Video:
     if lines is None:
         raise DatasetError(f"{labels_path}: no entry for sequence {name}")
@@ -110,15 +114,11 @@ def _utkinect_video(
     depth = numbered_files(depth_folder, r"depthImg(\d+)\.xml")
     if not color:
         raise DatasetError(f"{rgb_folder}: no colorImg<N>.jpg frames")
+    if not depth:
+        raise DatasetError(f"{depth_folder}: no depthImg<N>.xml frames")
     segments, missing = _segments(labels_path, lines)
-    numbers = np.array(sorted(color), dtype=np.int64)
-    depth_numbers = np.array(sorted(depth), dtype=np.int64)
-    paired = pair_frame_numbers(numbers, depth_numbers, max_frame_offset)
-    frames = ImageSequence(
-        [color[n] for n in numbers],
-        [depth[depth_numbers[i]] if i >= 0 else None for i in paired],
-        functools.partial(read_utkinect_depth, player_index_bits=depth_bits),
-    )
+    read_depth = functools.partial(read_utkinect_depth, player_index_bits=depth_bits)
+    numbers, frames, unpaired = paired_sequence(color, depth, max_frame_offset, read_depth)
     subject, episode = (int(group) for group in _SEQUENCE.fullmatch(name).groups())
     meta = {
         "subject": str(subject),
@@ -126,9 +126,8 @@ def _utkinect_video(
         "rgb_path": str(rgb_folder),
         "depth_path": str(depth_folder),
         "first_frame_number": str(numbers[0]),
-        "unpaired_color_frames": str(int(np.sum(paired < 0))),
-        "unpaired_depth_frames": str(len(depth_numbers) - len(np.unique(paired[paired >= 0]))),
         "unlabelled_actions": ",".join(missing),
+        **unpaired,
     }
     return Video(
         name=name,
@@ -163,7 +162,7 @@ def load_utkinect(
     labels_path = root / "actionLabel.txt"
     entries = read_action_labels(labels_path)
     rgb_root = root / "RGB"
-    on_disk = {path.name for path in rgb_root.iterdir() if _SEQUENCE.fullmatch(path.name)} if rgb_root.is_dir() else set()
+    on_disk = {p.name for p in rgb_root.iterdir() if _SEQUENCE.fullmatch(p.name)} if rgb_root.is_dir() else set()
     policy = ErrorPolicy(on_error)
     videos = []
     for name in sorted(set(entries) | on_disk):
