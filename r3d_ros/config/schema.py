@@ -185,8 +185,8 @@ class DataConfig:
     protocol: str = "default"
     # ntu: 60 or 120 classes.
     ntu_version: int = 60
-    # darai: label level used as classes.
-    darai_level: str = "L2"
+    # darai: label level used as classes (1 = activity, 2 = action, 3 = fine-grained).
+    darai_level: int = 2
     # rosbag: recordings for training and for testing, plus topic names and pairing.
     train_recordings: list[RecordingConfig] = field(default_factory=list)
     test_recordings: list[RecordingConfig] = field(default_factory=list)
@@ -201,6 +201,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check(self.ntu_version in (60, 120), "ntu_version", f"must be 60 or 120, got {self.ntu_version}")
+        check(self.darai_level in (1, 2, 3), "darai_level", f"must be 1, 2 or 3, got {self.darai_level}")
         check(self.sync_slop_s >= 0, "sync_slop_s", f"must be >= 0, got {self.sync_slop_s}")
         if self.source in ("ntu", "utkinect", "darai"):
             check(self.root is not None, "root", f"is required for source={self.source}")

@@ -32,7 +32,7 @@ TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 BAG_VERSION = 8
 
 
-def _image_message(image: RawImage, stamp_ns: int, frame_id: str) -> object:
+def image_message(image: RawImage, stamp_ns: int, frame_id: str) -> object:
     """A sensor_msgs/msg/Image with ``image``'s bytes, layout and the given stamp."""
     types = TYPESTORE.types
     data = image.data if isinstance(image.data, np.ndarray) else np.frombuffer(image.data, dtype=np.uint8)
@@ -76,7 +76,7 @@ def write_rgbd_bag(
             stamp_ns = round(stamp_s * 1e9)
             for connection, image in ((color, color_image), (depth, depth_image)):
                 if image is not None:
-                    message = _image_message(image, stamp_ns, frame_id)
+                    message = image_message(image, stamp_ns, frame_id)
                     writer.write(connection, stamp_ns, TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
     return path
 

@@ -19,9 +19,9 @@ than memory can be used.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,6 +56,9 @@ class _Ref(NamedTuple):
     stamp_ns: int
 
 
+Stream = list[tuple[float, _Ref]]  # (header stamp in seconds, message) of one topic
+
+
 def _stamp_ns(message: Any) -> int:
     return message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
 
@@ -83,9 +86,7 @@ def _role(msgtype: str, message: Any) -> tuple[str | None, str]:
     return role, encoding
 
 
-def _select_topics(
-    reader: AnyReader, bag: Path, color_topic: str | None, depth_topic: str | None
-) -> tuple[str, str]:
+def _select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_topic: str | None) -> tuple[str, str]:
     """The color and depth topics: the given names, checked, or the only candidate of each role.
 
     Raw images are preferred to compressed ones; anything ambiguous is an error
@@ -93,10 +94,13 @@ def _select_topics(
     """
     described = {}  # topic -> (msgtype, role, description)
     for name, info in reader.topics.items():
-        if info.msgtype in (IMAGE, COMPRESSED):
-            first = next(reader.messages(info.connections), None)
-            role, text = (None, "no messages") if first is None else _role(info.msgtype, reader.deserialize(first[2], info.msgtype))
-            described[name] = (info.msgtype, role, text)
+        if info.msgtype not in (IMAGE, COMPRESSED):
+            continue
+        first = next(reader.messages(info.connections), None)
+        if first is None:
+            described[name] = (info.msgtype, None, "no messages")
+        else:
+            described[name] = (info.msgtype, *_role(info.msgtype, reader.deserialize(first[2], info.msgtype)))
     listing = ", ".join(f"{name} ({text})" for name, (_, _, text) in sorted(described.items())) or "none"
 
     def pick(role: str, given: str | None, msgtypes: tuple[str, ...]) -> str:
@@ -137,7 +141,8 @@ class _BagFrames:
 
     def load(self, index: int) -> Frame:
         """Frame ``index``."""
-        return next(self.load_many([index]))
+        with closing(self.load_many([index])) as frames:  # closes the bag now, not at garbage collection
+            return next(frames)
 
     def load_many(self, indices: list[int]) -> Iterator[Frame]:
         """Frames at ``indices`` (increasing), in one pass over the part of the bag that holds them."""
@@ -145,37 +150,35 @@ class _BagFrames:
         uses = Counter(ref for pair in wanted for ref in pair if ref is not None)
         if not uses:
             return
-        by_key = defaultdict(set)
-        for ref in uses:
-            by_key[ref.topic, ref.bag_ns].add(ref)
+        keys = {(ref.topic, ref.bag_ns) for ref in uses}  # to skip other messages undeserialized
         images: dict[_Ref, RawImage] = {}
         done = 0
         with _open_bag(self.bag) as reader:
             connections = [c for c in reader.connections if c.topic in self.topics]
             start, stop = min(r.bag_ns for r in uses), max(r.bag_ns for r in uses) + 1
             for connection, bag_ns, raw in reader.messages(connections, start, stop):
-                if (connection.topic, bag_ns) not in by_key:
+                if (connection.topic, bag_ns) not in keys:
                     continue
                 message = reader.deserialize(raw, connection.msgtype)
                 ref = _Ref(connection.topic, bag_ns, _stamp_ns(message))
-                if ref not in by_key[connection.topic, bag_ns] or ref in images:
+                if not uses[ref] or ref in images:
                     continue
                 images[ref] = _raw_image(message, connection.msgtype)
                 while done < len(wanted) and all(r is None or r in images for r in wanted[done]):
                     color, depth = wanted[done]
                     yield Frame(images[color], None if depth is None else images[depth])
-                    for used in (color, depth):
+                    for used in (ref for ref in (color, depth) if ref is not None):
                         uses[used] -= 1
-                        if used is not None and not uses[used]:
+                        if not uses[used]:
                             del images[used]
                     done += 1
         if done < len(wanted):
             raise DatasetError(f"{self.bag}: messages of frame {indices[done]} are missing; was the bag changed?")
 
 
-def _read_streams(reader: AnyReader, topics: tuple[str, str]) -> tuple[list, list]:
+def _read_streams(reader: AnyReader, topics: tuple[str, str]) -> tuple[Stream, Stream]:
     """(color, depth) lists of (header stamp seconds, message ref), in bag order."""
-    streams: dict[str, list[tuple[float, _Ref]]] = {topic: [] for topic in topics}
+    streams: dict[str, Stream] = {topic: [] for topic in topics}
     connections = [c for c in reader.connections if c.topic in streams]
     for connection, bag_ns, raw in reader.messages(connections):
         stamp_ns = _stamp_ns(reader.deserialize(raw, connection.msgtype))
@@ -258,8 +261,10 @@ def load_recordings(
     indexed = []
     for bag, label_path in recordings:
         sync = RGBDSynchronizer(policy, slop_s, depth_timeout_s)
-        step = _index_recording, Path(bag), Path(label_path), class_names, (color_topic, depth_topic), sync
-        recording = policy_check.attempt(str(bag), *step)
+        topics = (color_topic, depth_topic)
+        recording = policy_check.attempt(
+            str(bag), _index_recording, Path(bag), Path(label_path), class_names, topics, sync
+        )
         if recording is not None:
             indexed.append(recording)
     names = list(class_names) if class_names is not None else sorted({s.action for r in indexed for s in r.segments})

@@ -19,7 +19,8 @@ Rules:
 - Depth dropout never stalls the stream: a color frame is forced out (with the
   best depth at hand, or alone) once a color frame more than ``depth_timeout_s``
   newer arrives, and :meth:`RGBDSynchronizer.flush` forces out the rest at the end
-  of a stream. Frames come out in color-stamp order, each at most once.
+  of a stream. Frames come out in color-stamp order, each color frame exactly
+  once unless a queue bound, a reset or its late arrival drops it (counted in ``stats``).
 - Queues are bounded (``queue_size`` per stream, oldest dropped and counted).
   A frame too old to be used any more is dropped and counted as out of order;
   a stream going back in time by more than ``jump_back_s`` (a bag loop, a
