@@ -24,6 +24,7 @@ from r3d_ros.config.schema import (
     RecordingConfig,
     RSCConfig,
     RuntimeConfig,
+    StreamConfig,
     TemporalConfig,
     TrainConfig,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "RSCConfig",
     "RecordingConfig",
     "RuntimeConfig",
+    "StreamConfig",
     "TemporalConfig",
     "TrainConfig",
     "config_from_dict",

@@ -372,6 +372,42 @@ class RuntimeConfig:
 
 
 @dataclass
+class StreamConfig:
+    """How a live or replayed RGB-D stream becomes anticipations (node and bag replay share it)."""
+
+    # exact: color and depth stamps equal (realsense2_camera stamps aligned pairs identically);
+    # approximate: nearest depth within sync_slop_s.
+    sync_policy: Literal["exact", "approximate"] = "exact"
+    sync_slop_s: float = 0.02
+    # A color frame waits at most this long (stamp time) for its depth, then goes on without it.
+    depth_timeout_s: float = 0.3
+    # Synchronizer queue bound per stream (frames).
+    sync_queue: int = 64
+    # Anticipations per second of stream time.
+    publish_rate_hz: float = 10.0
+    # Metres per unit of 16-bit depth images (0.001 = millimetres, what realsense2_camera publishes).
+    depth_scale: float = 0.001
+    # EMA over ticks of the next-action probabilities: weight of the newest tick (1 = off).
+    smoothing_alpha: float = 1.0
+    # Hysteresis: the published next action changes only after being held this long (0 = off) ...
+    hold_s: float = 0.0
+    # ... and only to a class at least this confident (0 = off).
+    min_confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(self.sync_slop_s >= 0, "sync_slop_s", f"must be >= 0, got {self.sync_slop_s}")
+        if self.sync_policy == "approximate":
+            check(self.sync_slop_s > 0, "sync_slop_s", "must be > 0 for approximate sync")
+        check(self.depth_timeout_s > 0, "depth_timeout_s", f"must be > 0, got {self.depth_timeout_s}")
+        check(self.sync_queue >= 1, "sync_queue", f"must be >= 1, got {self.sync_queue}")
+        check(0 < self.publish_rate_hz <= 100, "publish_rate_hz", f"must be in (0, 100], got {self.publish_rate_hz}")
+        check(self.depth_scale > 0, "depth_scale", f"must be > 0, got {self.depth_scale}")
+        check(0 < self.smoothing_alpha <= 1, "smoothing_alpha", f"must be in (0, 1], got {self.smoothing_alpha}")
+        check(self.hold_s >= 0, "hold_s", f"must be >= 0, got {self.hold_s}")
+        check(0 <= self.min_confidence <= 1, "min_confidence", f"must be in [0, 1], got {self.min_confidence}")
+
+
+@dataclass
 class R3DConfig:
     """Root of the configuration tree."""
 
@@ -380,3 +416,4 @@ class R3DConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -28,11 +29,11 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 # sensor_msgs/Image is the same in every ROS 2 distro, so Humble's definitions suit them all.
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
-# Bag format version 8 (Jazzy): the older of the two rosbags writes, read by more rosbag2 releases.
+# rosbag2 format version 8 (ROS 2 Jazzy): the oldest one rosbags can write, so the most readers accept it.
 BAG_VERSION = 8
 
 
-def image_message(image: RawImage, stamp_ns: int, frame_id: str) -> object:
+def image_message(image: RawImage, stamp_ns: int, frame_id: str) -> Any:
     """A sensor_msgs/msg/Image with ``image``'s bytes, layout and the given stamp."""
     types = TYPESTORE.types
     data = image.data if isinstance(image.data, np.ndarray) else np.frombuffer(image.data, dtype=np.uint8)

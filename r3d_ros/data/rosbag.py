@@ -257,18 +257,16 @@ def load_recordings(
     sorted actions of all label files. A bad recording raises DatasetError, or
     with ``on_error="skip"`` is left out and listed in ``dataset.skipped``.
     """
-    policy_check = ErrorPolicy(on_error)
+    errors = ErrorPolicy(on_error)
     indexed = []
     for bag, label_path in recordings:
         sync = RGBDSynchronizer(policy, slop_s, depth_timeout_s)
         topics = (color_topic, depth_topic)
-        recording = policy_check.attempt(
-            str(bag), _index_recording, Path(bag), Path(label_path), class_names, topics, sync
-        )
+        recording = errors.attempt(str(bag), _index_recording, Path(bag), Path(label_path), class_names, topics, sync)
         if recording is not None:
             indexed.append(recording)
     names = list(class_names) if class_names is not None else sorted({s.action for r in indexed for s in r.segments})
     stems = [r.bag.stem if r.bag.is_file() else r.bag.name for r in indexed]
     video_names = stems if len(set(stems)) == len(stems) else [str(r.bag) for r in indexed]
     videos = [r.video(name, names) for r, name in zip(indexed, video_names, strict=True)]
-    return VideoDataset("rosbag", names, videos, skipped=policy_check.skipped)
+    return VideoDataset("rosbag", names, videos, skipped=errors.skipped)

@@ -47,3 +47,26 @@ def subsample_indices(stamps: Sequence[float], fps: float) -> list[int]:
     """Indices of the frames a :class:`FrameRateLimiter` at ``fps`` keeps from ``stamps``."""
     limiter = FrameRateLimiter(fps)
     return [i for i, stamp in enumerate(stamps) if limiter.accept(float(stamp))]
+
+
+class StampEpoch:
+    """Exact conversion between integer-nanosecond stamps and small float seconds.
+
+    A float64 holding seconds since 1970 resolves only ~0.2 µs, so a stamp
+    converted to float and back would not equal the image's stamp. Seconds are
+    therefore counted from the first stamp seen; published stamps are rebuilt
+    from that epoch and are bit-exact copies of the input stamps.
+    """
+
+    def __init__(self) -> None:
+        self.epoch_ns: int | None = None
+
+    def seconds(self, stamp_ns: int) -> float:
+        """Seconds since the first stamp (which defines the epoch)."""
+        if self.epoch_ns is None:
+            self.epoch_ns = stamp_ns
+        return (stamp_ns - self.epoch_ns) * 1e-9
+
+    def nanoseconds(self, seconds: float) -> int:
+        """The integer-nanosecond stamp that ``seconds`` came from."""
+        return (self.epoch_ns or 0) + round(seconds * 1e9)

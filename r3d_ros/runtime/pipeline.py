@@ -1,0 +1,126 @@
+"""From raw color and depth frames to anticipations, identically in the node and in bag replay.
+
+The pipeline chains the project's synchronizer, the streaming anticipator and
+a tick schedule in *stream time*: a tick happens when a frame's stamp reaches
+the next multiple of ``1 / publish_rate_hz`` after the stream started. Ticks
+driven by stamps rather than a wall-clock timer make replay deterministic and
+make the live node (when it keeps up) publish exactly what offline replay of
+the same recording computes.
+
+Optional output filtering for consumers such as behaviour trees (off by
+default): an exponential moving average of the next-action probabilities over
+ticks, and hysteresis (the published next action changes only to a class
+with at least ``min_confidence``, and not before the current one was held for
+``hold_s`` seconds of stream time).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from r3d_ros.config import StreamConfig
+from r3d_ros.runtime.anticipator import Anticipation, StreamingAnticipator
+from r3d_ros.runtime.backends import LoadedModel
+from r3d_ros.runtime.image import RawImage
+from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame
+
+
+class OutputFilter:
+    """EMA smoothing and hysteresis of the next action across ticks."""
+
+    def __init__(self, config: StreamConfig, class_names: list[str]) -> None:
+        self.config = config
+        self.class_names = class_names
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history (after a stream reset)."""
+        self.average: np.ndarray | None = None
+        self.held_class: int | None = None
+        self.held_since = 0.0
+
+    def __call__(self, result: Anticipation) -> Anticipation:
+        """The filtered version of ``result``."""
+        alpha = self.config.smoothing_alpha
+        new = result.next_probabilities
+        self.average = new if self.average is None else alpha * new + (1.0 - alpha) * self.average
+        probabilities = (self.average / self.average.sum()).astype(np.float32)
+        candidate = int(probabilities.argmax())
+        if self.held_class is None:
+            self.held_class, self.held_since = candidate, result.stamp
+        elif candidate != self.held_class:
+            held_long_enough = result.stamp - self.held_since >= self.config.hold_s
+            if held_long_enough and probabilities[candidate] >= self.config.min_confidence:
+                self.held_class, self.held_since = candidate, result.stamp
+        chosen = self.held_class
+        return replace(
+            result,
+            next_class_id=chosen,
+            next_label=self.class_names[chosen],
+            next_confidence=float(probabilities[chosen]),
+            next_probabilities=probabilities,
+        )
+
+
+class AnticipationPipeline:
+    """Synchronizer -> streaming anticipator -> stream-time ticks -> output filter."""
+
+    def __init__(self, loaded: LoadedModel, config: StreamConfig, logger: logging.Logger | None = None) -> None:
+        self.config = config
+        self.log = logger or logging.getLogger("r3d_ros.runtime")
+        self.sync = RGBDSynchronizer(config.sync_policy, config.sync_slop_s, config.depth_timeout_s, config.sync_queue)
+        self.anticipator = StreamingAnticipator(loaded, self.log)
+        self.filter = OutputFilter(config, self.anticipator.class_names)
+        self.period = 1.0 / config.publish_rate_hz
+        self.next_tick: float | None = None
+        self.ticks = 0
+
+    def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
+        if self.sync.jumped_back:
+            self.anticipator.reset("synchronizer saw time go backwards")
+            self._restart()
+        results = []
+        for frame in frames:
+            results.extend(self.add_pair(frame.stamp_s, frame.color, frame.depth))
+        return results
+
+    def _restart(self) -> None:
+        self.next_tick = None
+        self.filter.reset()
+
+    def add_color(self, stamp: float, image: RawImage) -> list[Anticipation]:
+        """A color image from a topic; returns the anticipations that became due."""
+        return self._after_sync(self.sync.add_color(stamp, image))
+
+    def add_depth(self, stamp: float, image: RawImage) -> list[Anticipation]:
+        """A depth image from a topic; returns the anticipations that became due."""
+        return self._after_sync(self.sync.add_depth(stamp, image))
+
+    def flush(self) -> list[Anticipation]:
+        """End of stream: process the frames still waiting for depth."""
+        return self._after_sync(self.sync.flush())
+
+    def add_pair(self, stamp: float, color: RawImage, depth: RawImage | None) -> list[Anticipation]:
+        """An already synchronized frame (RealSense source, or from the synchronizer)."""
+        resets = self.anticipator.stats.resets
+        outcome = self.anticipator.push(stamp, color, depth, self.config.depth_scale)
+        if self.anticipator.stats.resets != resets:
+            self._restart()
+        if outcome == "invalid":
+            self.log.warning(
+                "dropped an invalid frame at %.3f s: %s", stamp, self.anticipator.stats.last_invalid_reason
+            )
+            return []
+        if self.next_tick is None:
+            self.next_tick = stamp
+        if stamp + 1e-6 < self.next_tick or self.anticipator.count == 0:
+            return []
+        if stamp - self.next_tick > self.period:
+            self.next_tick = stamp  # fell behind (a gap): re-anchor instead of bursting ticks
+        self.next_tick += self.period
+        result = self.anticipator.tick()
+        self.ticks += 1
+        return [self.filter(result)]
