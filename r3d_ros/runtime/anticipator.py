@@ -103,6 +103,17 @@ class StreamingAnticipator:
         self.limiter = FrameRateLimiter(self.fps)
         self._clear()
 
+    def warm_up(self) -> None:
+        """Run both graphs and the rank computation once, so the first real frame pays no lazy initialisation."""
+        shapes = self.backend.shapes
+        rgb = np.zeros((3, shapes.height, shapes.width), dtype=np.float32)
+        depth = np.zeros((2, shapes.height, shapes.width), dtype=np.float32)
+        token = self.backend.encode(rgb, depth, True, False)
+        tokens = np.zeros_like(self.tokens)
+        tokens[:2] = token
+        self.backend.temporal(tokens, np.arange(self.window) < 2)
+        effective_rank(tokens[:2], center=True)
+
     def _clear(self) -> None:
         self.count = 0  # frames in the ring (<= window)
         self.head = 0  # next write position

@@ -103,10 +103,13 @@ class AnticipationPipeline:
         """End of stream: process the frames still waiting for depth."""
         return self._after_sync(self.sync.flush())
 
-    def add_pair(self, stamp: float, color: RawImage, depth: RawImage | None) -> list[Anticipation]:
-        """An already synchronized frame (RealSense source, or from the synchronizer)."""
+    def add_pair(
+        self, stamp: float, color: RawImage, depth: RawImage | None, depth_scale: float | None = None
+    ) -> list[Anticipation]:
+        """An already synchronized frame (RealSense source with its device depth scale, or the synchronizer)."""
         resets = self.anticipator.stats.resets
-        outcome = self.anticipator.push(stamp, color, depth, self.config.depth_scale)
+        scale = self.config.depth_scale if depth_scale is None else depth_scale
+        outcome = self.anticipator.push(stamp, color, depth, scale)
         if self.anticipator.stats.resets != resets:
             self._restart()
         if outcome == "invalid":

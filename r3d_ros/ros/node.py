@@ -1,0 +1,447 @@
+"""The anticipation node: RGB-D in, ``r3d_msgs/AnticipatedAction`` out on ``/anticipated_action``.
+
+A lifecycle node. *configure* validates the parameters and loads the model
+(building or loading the TensorRT engine when that backend runs); *activate*
+starts the input and the worker; *deactivate* stops them; *cleanup* releases
+the model. With ``autostart`` (default) a plain launch goes straight to active.
+
+Data flow: image callbacks (topics) or the RealSense reader thread only wrap
+frames and put them in a bounded queue (drop-oldest, counted), so a slow tick
+never blocks reception. One worker thread takes frames from the queue and runs
+the same :class:`~r3d_ros.runtime.pipeline.AnticipationPipeline` that bag
+replay runs (synchronizer, per-frame path once per frame, temporal model at
+``publish_rate_hz`` of stream time), and publishes. A timer publishes
+``/diagnostics``. Nothing raised while processing a frame escapes a callback:
+it is logged, counted and shown in the diagnostics.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from r3d_msgs.msg import ActionLabels, AnticipatedAction
+from r3d_ros.config import ConfigError
+from r3d_ros.model.checkpoint import ModelFileError
+from r3d_ros.ros.convert import (
+    anticipation_message,
+    diagnostic_status,
+    image_to_raw,
+    labels_message,
+    time_to_ns,
+)
+from r3d_ros.ros.parameters import PARAMETERS, check_value, runtime_config, stream_config
+from r3d_ros.runtime.anticipator import Anticipation
+from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.runtime.pipeline import AnticipationPipeline
+from r3d_ros.runtime.timebase import StampEpoch
+
+ACTION_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DEFAULT_MODEL = "r3d_default.safetensors"
+# Samples kept for the latency and rate statistics in /diagnostics.
+STATS_WINDOW = 300
+
+
+def shipped_model() -> Path:
+    """The default model: installed share folder first, then the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        installed = Path(get_package_share_directory("r3d_ros")) / "models" / DEFAULT_MODEL
+        if installed.is_file():
+            return installed
+    except (ImportError, LookupError):
+        pass
+    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL
+
+
+@dataclass
+class NodeStats:
+    """Counters and recent samples behind /diagnostics (written by the worker and callbacks)."""
+
+    received: dict[str, int] = field(default_factory=lambda: {"color": 0, "depth": 0})
+    arrivals: dict[str, collections.deque] = field(
+        default_factory=lambda: {k: collections.deque(maxlen=STATS_WINDOW) for k in ("color", "depth")}
+    )
+    queue_dropped: int = 0
+    processed: int = 0
+    errors: int = 0
+    last_error: str = ""
+    published: int = 0
+    tick_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
+    stamp_to_publish_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
+    ranks: list[float] = field(default_factory=list)
+    last: Anticipation | None = None
+
+    def rate(self, stream: str) -> float:
+        """Messages per second over the recent arrivals of ``stream``."""
+        times = self.arrivals[stream]
+        if len(times) < 2 or times[-1] <= times[0]:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+
+def percentile(values: collections.deque, q: float) -> float:
+    """q-th percentile of recent samples (NaN when there are none)."""
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+class RosLogHandler(logging.Handler):
+    """Forwards the core's standard-library log records to the node's rclpy logger."""
+
+    def __init__(self, node: LifecycleNode) -> None:
+        super().__init__()
+        self.logger = node.get_logger()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Log ``record`` at the matching rclpy severity."""
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            self.logger.error(message)
+        elif record.levelno >= logging.WARNING:
+            self.logger.warning(message)
+        else:
+            self.logger.info(message)
+
+
+class AnticipationNode(LifecycleNode):
+    """Lifecycle node running the streaming anticipator on RealSense or image topics."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("r3d_anticipation", **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, spec.descriptor())
+        self.values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        for name, value in self.values.items():
+            check_value(name, value)
+        self.stream = stream_config(self.values)
+        self.runtime = runtime_config(self.values)
+        self.loaded: LoadedModel | None = None
+        self.pipeline: AnticipationPipeline | None = None
+        self.stats = NodeStats()
+        self.queue: collections.deque = collections.deque()
+        self.queue_ready = threading.Condition()
+        self.running = False
+        self.worker: threading.Thread | None = None
+        self.reader: threading.Thread | None = None
+        self.epoch = StampEpoch()
+        self.frame_id = self.values["frame_id"]
+        self.input_group = MutuallyExclusiveCallbackGroup()
+        self.timer_group = MutuallyExclusiveCallbackGroup()
+        self.subscriptions_: list = []
+        self.action_publisher = None
+        self.labels_publisher = None
+        core_logger = logging.getLogger("r3d_ros")
+        core_logger.addHandler(RosLogHandler(self))
+        core_logger.setLevel(logging.INFO)
+        core_logger.propagate = False
+        self.diagnostics_publisher = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.diagnostics_timer = self.create_timer(
+            self.values["diagnostics_period_s"], self.publish_diagnostics, self.timer_group
+        )
+
+    # ----- lifecycle ---------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model and create the publishers."""
+        model_path = Path(self.values["model_path"]) if self.values["model_path"] else shipped_model()
+        try:
+            self.loaded = create_backend(model_path, self.runtime)
+        except (ConfigError, ModelFileError, BackendError) as error:
+            self.get_logger().error(f"cannot load the model: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.pipeline = AnticipationPipeline(self.loaded, self.stream)
+        self.pipeline.anticipator.warm_up()
+        self.action_publisher = self.create_lifecycle_publisher(AnticipatedAction, "anticipated_action", ACTION_QOS)
+        self.labels_publisher = self.create_lifecycle_publisher(ActionLabels, "anticipated_action/labels", LABELS_QOS)
+        self.get_logger().info(
+            f"model {self.loaded.model_id} ({len(self.loaded.model.config.model.class_names)} classes) "
+            f"on {self.loaded.backend.describe()}"
+        )
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the worker and the input; publish the labels once."""
+        result = super().on_activate(state)
+        self.running = True
+        self.worker = threading.Thread(target=self._work, name="r3d_worker", daemon=True)
+        self.worker.start()
+        self._start_input()
+        config = self.loaded.model.config
+        self.labels_publisher.publish(
+            labels_message(config.model.class_names, self.loaded.model_id, self.get_clock().now().to_msg())
+        )
+        self.get_logger().info(f"active: input {self.values['input_source']}, output /anticipated_action")
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop input and worker."""
+        self._stop()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model and publishers."""
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop everything."""
+        self._stop()
+        self._release()
+        return super().on_shutdown(state)
+
+    def _release(self) -> None:
+        if self.loaded is not None:
+            self.loaded.backend.close()
+        for publisher in (self.action_publisher, self.labels_publisher):
+            if publisher is not None:
+                self.destroy_lifecycle_publisher(publisher)
+        self.action_publisher = self.labels_publisher = None
+        self.loaded = self.pipeline = None
+
+    # ----- input -------------------------------------------------------------------
+    def _start_input(self) -> None:
+        if self.values["input_source"] == "realsense":
+            self.reader = threading.Thread(target=self._read_realsense, name="r3d_realsense", daemon=True)
+            self.reader.start()
+            return
+        reliability = (
+            ReliabilityPolicy.RELIABLE
+            if self.values["qos_reliability"] == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT
+        )
+        qos = QoSProfile(depth=self.values["qos_depth"], reliability=reliability, history=HistoryPolicy.KEEP_LAST)
+        for stream, topic in (("color", self.values["color_topic"]), ("depth", self.values["depth_topic"])):
+            self.subscriptions_.append(
+                self.create_subscription(
+                    Image, topic, lambda msg, s=stream: self._on_image(s, msg), qos, callback_group=self.input_group
+                )
+            )
+
+    def _on_image(self, stream: str, message: Image) -> None:
+        """Subscription callback: wrap and queue, nothing else."""
+        self.stats.received[stream] += 1
+        self.stats.arrivals[stream].append(time.monotonic())
+        if stream == "color" and not self.frame_id:
+            self.frame_id = message.header.frame_id
+        self._enqueue((stream, time_to_ns(message.header.stamp), image_to_raw(message)))
+
+    def _enqueue(self, item: tuple) -> None:
+        with self.queue_ready:
+            if len(self.queue) >= self.values["input_queue_size"]:
+                self.queue.popleft()
+                self.stats.queue_dropped += 1
+            self.queue.append(item)
+            self.queue_ready.notify()
+
+    def _read_realsense(self) -> None:
+        from r3d_ros.runtime.realsense import RealSenseConfig, RealSenseSource
+
+        config = RealSenseConfig(
+            serial=self.values["realsense_serial"] or None,
+            width=self.values["realsense_width"],
+            height=self.values["realsense_height"],
+            fps=self.values["realsense_fps"],
+            playback_file=self.values["realsense_playback_file"] or None,
+            loop=self.values["realsense_loop"],
+        )
+        source = RealSenseSource(config, logger=self.get_logger())
+        if not self.frame_id:
+            self.frame_id = "camera_color_optical_frame"
+        try:
+            source.start()
+            while self.running:
+                frame = source.read(timeout_s=1.0)
+                if frame is None:
+                    continue
+                for stream in ("color", "depth") if frame.depth is not None else ("color",):
+                    self.stats.received[stream] += 1
+                    self.stats.arrivals[stream].append(time.monotonic())
+                self._enqueue(("pair", round(frame.stamp_s * 1e9), (frame.color, frame.depth, frame.depth_scale)))
+        except Exception as error:  # the reader must never die silently
+            self._record_error(f"RealSense input stopped: {error}")
+        finally:
+            source.stop()
+
+    # ----- worker ------------------------------------------------------------------
+    def _work(self) -> None:
+        while self.running:
+            with self.queue_ready:
+                while self.running and not self.queue:
+                    self.queue_ready.wait(timeout=0.2)
+                if not self.running:
+                    return
+                item = self.queue.popleft()
+            try:
+                self._process(*item)
+            except Exception as error:  # one bad frame must not stop the node
+                self._record_error(f"frame processing failed: {error!r}")
+            self.stats.processed += 1
+
+    def _process(self, stream: str, stamp_ns: int, payload: Any) -> None:
+        stamp = self.epoch.seconds(stamp_ns)
+        started = time.perf_counter()
+        if stream == "color":
+            results = self.pipeline.add_color(stamp, payload)
+        elif stream == "depth":
+            results = self.pipeline.add_depth(stamp, payload)
+        else:
+            results = self.pipeline.add_pair(stamp, *payload)
+        for result in results:
+            self._publish(result, started)
+
+    def _publish(self, result: Anticipation, started: float) -> None:
+        message = anticipation_message(result, self.epoch, self.frame_id)
+        self.action_publisher.publish(message)
+        now_ns = self.get_clock().now().nanoseconds
+        self.stats.published += 1
+        self.stats.tick_ms.append((time.perf_counter() - started) * 1e3)
+        self.stats.stamp_to_publish_ms.append((now_ns - self.epoch.nanoseconds(result.stamp)) * 1e-6)
+        self.stats.last = result
+        if len(self.stats.ranks) < self.values["rank_calibration_ticks"]:
+            self.stats.ranks.append(result.fused_effective_rank)
+
+    def _record_error(self, message: str) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = message
+        self.get_logger().error(message)
+
+    def _stop(self) -> None:
+        self.running = False
+        with self.queue_ready:
+            self.queue_ready.notify_all()
+        for thread in (self.worker, self.reader):
+            if thread is not None:
+                thread.join(timeout=5.0)
+        self.worker = self.reader = None
+        for subscription in self.subscriptions_:
+            self.destroy_subscription(subscription)
+        self.subscriptions_ = []
+        self.queue.clear()
+
+    # ----- diagnostics -------------------------------------------------------------
+    def publish_diagnostics(self) -> None:
+        """Publish /diagnostics: rates, sync, drops, latency, backend, modalities, rank."""
+        try:
+            status = self._diagnostic_status()
+        except Exception as error:  # diagnostics must never take the node down
+            status = diagnostic_status(
+                "r3d_anticipation", DiagnosticStatus.ERROR, f"diagnostics failed: {error}", {}, ""
+            )
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_publisher.publish(array)
+
+    def _diagnostic_status(self) -> DiagnosticStatus:
+        stats, pipeline = self.stats, self.pipeline
+        level, problems = DiagnosticStatus.OK, []
+        values: dict[str, object] = {
+            "state": "active" if self.running else "inactive",
+            "input_source": self.values["input_source"],
+            "color_rate_hz": f"{stats.rate('color'):.1f}",
+            "depth_rate_hz": f"{stats.rate('depth'):.1f}",
+            "received_color": stats.received["color"],
+            "received_depth": stats.received["depth"],
+            "processed": stats.processed,
+            "queue_dropped": stats.queue_dropped,
+            "errors": stats.errors,
+            "published": stats.published,
+            "tick_ms_p50": f"{percentile(stats.tick_ms, 50):.2f}",
+            "tick_ms_p99": f"{percentile(stats.tick_ms, 99):.2f}",
+            "stamp_to_publish_ms_p50": f"{percentile(stats.stamp_to_publish_ms, 50):.1f}",
+            "stamp_to_publish_ms_p99": f"{percentile(stats.stamp_to_publish_ms, 99):.1f}",
+        }
+        if pipeline is not None:
+            sync, anticipator = pipeline.sync.stats, pipeline.anticipator.stats
+            paired = sync.matched + sync.color_only
+            values.update(
+                {
+                    "backend": self.loaded.backend.describe(),
+                    "model_id": self.loaded.model_id,
+                    "sync_matched": sync.matched,
+                    "sync_color_only": sync.color_only,
+                    "sync_success_rate": f"{sync.matched / paired:.3f}" if paired else "nan",
+                    "sync_dropped_color": sync.dropped_color,
+                    "sync_dropped_depth": sync.dropped_depth,
+                    "frames_used": anticipator.used,
+                    "frames_invalid": anticipator.invalid,
+                    "last_invalid_reason": anticipator.last_invalid_reason,
+                    "resets": anticipator.resets,
+                    "last_reset_reason": anticipator.last_reset_reason,
+                }
+            )
+            if anticipator.invalid:
+                problems.append(f"{anticipator.invalid} invalid frames dropped")
+        last = stats.last
+        if last is not None:
+            depth = "present" if last.depth_present else ("substituted" if last.depth_substituted else "missing")
+            values["depth"] = depth
+            values["fused_effective_rank"] = f"{last.fused_effective_rank:.2f}"
+            if depth == "missing":
+                level, problems = DiagnosticStatus.WARN, [*problems, "depth missing (model cannot substitute)"]
+            if stats.ranks:
+                calibrated = float(np.median(stats.ranks))
+                values["fused_effective_rank_calibrated"] = f"{calibrated:.2f}"
+                if last.fused_effective_rank < self.values["rank_collapse_fraction"] * calibrated:
+                    level = DiagnosticStatus.WARN
+                    problems.append("fused effective rank collapsed below its calibrated range")
+        if self.running and stats.rate("color") == 0.0:
+            level = DiagnosticStatus.WARN
+            problems.append("no color input")
+        if stats.errors:
+            values["last_error"] = stats.last_error
+        message = "; ".join(problems) if problems else "ok"
+        return diagnostic_status(
+            "r3d_anticipation: pipeline", level, message, values, self.loaded.model_id if self.loaded else ""
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console entry point: ``anticipation_node --ros-args --params-file config/anticipate.yaml``."""
+    rclpy.init(args=args)
+    try:
+        node = AnticipationNode()
+    except ConfigError as error:
+        rclpy.logging.get_logger("r3d_anticipation").fatal(f"invalid configuration: {error}")
+        rclpy.try_shutdown()
+        return 2
+    except rclpy.exceptions.InvalidParameterValueException as error:
+        rclpy.logging.get_logger("r3d_anticipation").fatal(f"invalid parameter: {error}")
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=3)
+    executor.add_node(node)
+    status = 0
+    if node.values["autostart"]:
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            status = 2
+        elif node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            status = 2
+    if status == 0:
+        try:
+            executor.spin()
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+    node._stop()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The anticipation node in its own process over Fast DDS: output, faults and start-up errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
+from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, Collector, image, node_exit, node_process
+from ros_util import ros_node, spin_until
+from sensor_msgs.msg import Image
+from test_runtime import write_model
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+START_NS = 1_700_000_000_123_456_789
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_model(tmp_path_factory.mktemp("node_model") / "model.safetensors")
+
+
+def scene(count: int, size: tuple[int, int] = (120, 160), seed: int = 0):
+    """A moving textured scene with metric depth."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+    for i in range(count):
+        depth = np.full(size, 1500 + 10 * i, dtype=np.uint16)
+        yield np.roll(base, 2 * i, axis=1), depth
+
+
+class Camera:
+    """Publishes color and aligned depth like realsense2_camera (identical stamps)."""
+
+    def __init__(self, node, executor, collector: Collector) -> None:
+        self.node, self.executor, self.collector = node, executor, collector
+        self.color = node.create_publisher(Image, COLOR_TOPIC, RELIABLE)
+        self.depth = node.create_publisher(Image, DEPTH_TOPIC, RELIABLE)
+        self.sent: list[int] = []
+
+    def wait_for_node(self) -> None:
+        ready = lambda: self.color.get_subscription_count() > 0 and self.depth.get_subscription_count() > 0  # noqa: E731
+        assert spin_until(self.executor, ready, 20.0), "node never subscribed"
+
+    def send(self, ns: int, color: Image | None, depth: Image | None, period: float = 0.0) -> None:
+        started = time.monotonic()
+        if color is not None:
+            self.color.publish(color)
+            self.sent.append(ns)
+        if depth is not None:
+            self.depth.publish(depth)
+        while True:
+            self.executor.spin_once(timeout_sec=0.001)
+            if time.monotonic() - started >= period:
+                break
+
+    def play(self, frames, fps: float = 30.0, speed: float = 1.0, start_ns: int = START_NS, drop_depth=()) -> int:
+        ns = start_ns
+        for i, (color, depth) in enumerate(frames):
+            ns = start_ns + round(i * 1e9 / fps)
+            depth_message = None if i in drop_depth else image(ns, depth, "16UC1")
+            self.send(ns, image(ns, color, "rgb8"), depth_message, period=1.0 / fps / speed)
+        return ns
+
+    def settle(self, seconds: float = 1.5) -> None:
+        spin_until(self.executor, lambda: False, seconds)
+
+
+@pytest.fixture
+def running(model_file: Path, tmp_path: Path):
+    with node_process(model_file, tmp_path / "cache") as process, ros_node("r3d_test_camera") as (node, executor):
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        camera.wait_for_node()
+        yield process, camera, collector
+
+
+def test_publishes_at_the_tick_rate_with_last_frame_stamps_and_labels(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(90), fps=30.0)  # 3 s of stream time, in real time
+    camera.settle()
+    actions = collector.actions
+    assert 27 <= len(actions) <= 31, f"{len(actions)} messages for 3 s at 10 Hz; {collector.last_diagnostics()}"
+    stamps = [a.header.stamp.sec * 1_000_000_000 + a.header.stamp.nanosec for a in actions]
+    assert set(stamps) <= set(camera.sent), "header stamps must be the observed frames' stamps"
+    assert stamps == sorted(stamps)
+    assert np.diff(stamps).mean() == pytest.approx(1e8, rel=0.05)
+    assert all(a.header.frame_id == "test_color_optical_frame" for a in actions)
+    assert all(sum(a.next_probabilities) == pytest.approx(1.0, abs=1e-4) for a in actions)
+    assert collector.labels and list(collector.labels[0].class_names) == ["reach", "grasp", "lift", "place", "wave"]
+    assert all(a.model_id == collector.labels[0].model_id for a in actions)
+    assert actions[-1].num_observed_frames == 12 and actions[-1].depth_present
+
+
+def test_depth_stream_stopping_and_returning(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(150), fps=30.0, speed=1.0, drop_depth=range(30, 120))  # 3 s of depth missing
+    camera.settle()
+    during = [a for a in collector.actions if START_NS + 1.5e9 <= _ns(a) <= START_NS + 3.8e9]
+    assert during and all(not a.depth_present and not a.depth_substituted for a in during)
+    assert collector.actions[-1].depth_present
+    assert "depth missing" in " ".join(d["_message"] for d in _all_diagnostics(collector))
+
+
+def test_malformed_images_are_counted_and_dropped(running) -> None:
+    process, camera, collector = running
+    camera.play(scene(15), fps=30.0, speed=3.0)
+    ns = START_NS + 10**9
+    color, depth = next(scene(1))
+    nan_depth = np.full((120, 160), np.nan, dtype=np.float32)
+    bad = [
+        (image(ns, color, "yuv422"), image(ns, depth, "16UC1")),
+        (image(ns + 10**8, np.zeros((0, 160, 3), np.uint8), "rgb8"), None),
+        (image(ns + 2 * 10**8, color, "rgb8", step=100), image(ns + 2 * 10**8, depth, "16UC1")),
+        (image(ns + 3 * 10**8, color, "rgb8"), image(ns + 3 * 10**8, nan_depth, "32FC1")),
+    ]
+    for color_message, depth_message in bad:
+        camera.send(0, color_message, depth_message, period=0.05)
+    camera.play(scene(30), fps=30.0, speed=3.0, start_ns=ns + 5 * 10**8)
+    camera.settle()
+    diagnostics = collector.last_diagnostics()
+    assert int(diagnostics["frames_invalid"]) == 3  # encoding, zero size, step; NaN depth is just missing depth
+    assert process.poll() is None
+    assert collector.actions and _ns(collector.actions[-1]) > ns
+
+
+def test_time_going_backwards_resets_the_buffer(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(30), fps=30.0, speed=3.0)
+    camera.play(scene(30), fps=30.0, speed=3.0, start_ns=START_NS - 10**10)  # the bag looped
+    camera.settle()
+    assert int(collector.last_diagnostics()["resets"]) >= 1
+    assert collector.actions[-1].num_observed_frames <= 10
+
+
+def test_color_and_depth_at_different_resolutions(running) -> None:
+    _, camera, collector = running
+    for i, (color, _) in enumerate(scene(45, size=(240, 320))):
+        ns = START_NS + round(i * 1e9 / 30)
+        depth = np.full((120, 160), 2000, dtype=np.uint16)
+        camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 60)
+    camera.settle()
+    assert collector.actions and collector.actions[-1].depth_present
+
+
+def test_burst_is_bounded_and_every_frame_is_accounted_for(model_file: Path, tmp_path: Path) -> None:
+    with node_process(model_file, tmp_path / "cache", input_queue_size=4) as process, ros_node("burst") as (node, ex):
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, ex, collector)
+        camera.wait_for_node()
+        before = _rss_kib(process.pid)
+        camera.play(scene(270, size=(480, 640)), fps=30.0, speed=3.0)  # 3x the nominal rate
+        camera.play(scene(150, size=(480, 640)), fps=30.0, speed=1000.0, start_ns=START_NS + 10**10)  # unthrottled
+        camera.settle(2.0)
+        diagnostics = collector.last_diagnostics()
+        assert process.poll() is None
+        received = int(diagnostics["received_color"]) + int(diagnostics["received_depth"])
+        assert int(diagnostics["queue_dropped"]) > 0
+        assert received == int(diagnostics["processed"]) + int(diagnostics["queue_dropped"])
+        assert _rss_kib(process.pid) - before < 50 * 1024
+        assert collector.actions
+
+
+def test_memory_stays_flat_over_a_long_stream(model_file: Path, tmp_path: Path) -> None:
+    with node_process(model_file, tmp_path / "cache") as process, ros_node("soak") as (node, executor):
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        camera.wait_for_node()
+        camera.play(scene(300), fps=30.0, speed=4.0)
+        camera.settle(1.0)
+        before = _rss_kib(process.pid)
+        camera.play(scene(1200), fps=30.0, speed=4.0, start_ns=START_NS + 10 * 10**9)  # 40 s of stream
+        camera.settle(1.0)
+        after = _rss_kib(process.pid)
+        assert len(collector.actions) > 400
+        assert after - before < 20 * 1024, f"resident memory grew by {(after - before) / 1024:.1f} MiB"
+
+
+def test_invalid_parameter_stops_startup_naming_it(model_file: Path, tmp_path: Path) -> None:
+    status, output = node_exit(model_file, tmp_path, sync_policy="sideways")
+    assert status == 2 and "parameter 'sync_policy'" in output
+
+
+def test_out_of_range_parameter_stops_startup_naming_it(model_file: Path, tmp_path: Path) -> None:
+    status, output = node_exit(model_file, tmp_path, publish_rate_hz="500.0")
+    assert status == 2 and "publish_rate_hz" in output
+
+
+def test_missing_model_fails_configure(tmp_path: Path) -> None:
+    status, output = node_exit(tmp_path / "absent.safetensors", tmp_path)
+    assert status == 2 and "model file not found" in output
+
+
+def _ns(action) -> int:
+    return action.header.stamp.sec * 1_000_000_000 + action.header.stamp.nanosec
+
+
+def _all_diagnostics(collector: Collector) -> list[dict[str, str]]:
+    out = []
+    for array in collector.diagnostics:
+        for status in array.status:
+            out.append({kv.key: kv.value for kv in status.values} | {"_message": status.message})
+    return out
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
