@@ -25,6 +25,7 @@ from r3d_ros.config.schema import (
     RSCConfig,
     RuntimeConfig,
     StreamConfig,
+    SyntheticConfig,
     TemporalConfig,
     TrainConfig,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "RecordingConfig",
     "RuntimeConfig",
     "StreamConfig",
+    "SyntheticConfig",
     "TemporalConfig",
     "TrainConfig",
     "config_from_dict",

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r3d_ros.config.schema import check
+from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.labels import Segment, frame_labels
 from r3d_ros.data.render import CAMERA_HEIGHT_M, Camera, Capsule, Room, render_figure, render_room
 from r3d_ros.data.video import Frame, Video, VideoDataset
@@ -126,69 +126,6 @@ def transition_matrix() -> np.ndarray:
 
 
 TRANSITIONS = transition_matrix()
-
-
-@dataclass
-class SyntheticConfig:
-    """Knobs of the synthetic benchmark; each is validated on construction (ConfigError names the field).
-
-    The defaults are mild; how hard the sensor effects are is the experiment's
-    choice, made in the training config.
-    """
-
-    num_train: int = 48  # videos in the "train" split
-    num_test: int = 16  # videos in the "test" split
-    seconds: float = 20.0  # length of every video
-    fps: float = 10.0  # frame rate; stamps are i / fps
-    height: int = 120  # image rows (480 x 640 gives D435-like recordings)
-    width: int = 160  # image columns; the horizontal field of view is always 69 degrees
-    min_distance_m: float = 2.4  # the figure's base distance from the camera is uniform in
-    max_distance_m: float = 3.2  # [min_distance_m, max_distance_m] per video
-    rgb_noise: float = 2.0  # std of Gaussian pixel noise, 0-255 scale
-    depth_noise: float = 0.003  # depth noise std in metres at 1 m; grows with distance squared (stereo)
-    occlusion: float = 0.05  # probability per frame of an occluding box in front of the figure
-    occlusion_size: float = 0.3  # the box's sides as a fraction of the image sides (x0.7-1.3)
-    depth_dropout: float = 0.02  # fraction of depth pixels zeroed at random (stereo holes)
-    depth_missing_frames: float = 0.0  # probability that a whole depth frame is missing (Frame.depth None)
-    lighting_gain: float = 0.15  # per-video brightness gain uniform in [1 - this, 1 + this]
-    lighting_flicker: float = 0.02  # std of the per-frame relative brightness change
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check(self.num_train >= 0, "num_train", f"must be >= 0, got {self.num_train}")
-        check(self.num_test >= 0, "num_test", f"must be >= 0, got {self.num_test}")
-        check(self.num_train + self.num_test >= 1, "num_train", "num_train + num_test must be >= 1")
-        check(0 < self.fps <= 120, "fps", f"must be in (0, 120], got {self.fps}")
-        check(0 < self.seconds <= 3600, "seconds", f"must be in (0, 3600], got {self.seconds}")
-        check(round(self.seconds * self.fps) >= 1, "seconds", "seconds * fps must give at least one frame")
-        check(32 <= self.height <= 2160, "height", f"must be in [32, 2160], got {self.height}")
-        check(32 <= self.width <= 3840, "width", f"must be in [32, 3840], got {self.width}")
-        check(1.8 <= self.min_distance_m <= 3.6, "min_distance_m", f"must be in [1.8, 3.6], got {self.min_distance_m}")
-        check(
-            self.min_distance_m <= self.max_distance_m <= 3.6,
-            "max_distance_m",
-            f"must be in [min_distance_m={self.min_distance_m}, 3.6], got {self.max_distance_m}",
-        )
-        check(0 <= self.rgb_noise <= 128, "rgb_noise", f"must be in [0, 128], got {self.rgb_noise}")
-        check(0 <= self.depth_noise <= 0.1, "depth_noise", f"must be in [0, 0.1], got {self.depth_noise}")
-        check(0 <= self.occlusion <= 1, "occlusion", f"must be in [0, 1], got {self.occlusion}")
-        check(0 < self.occlusion_size <= 1, "occlusion_size", f"must be in (0, 1], got {self.occlusion_size}")
-        check(0 <= self.depth_dropout < 1, "depth_dropout", f"must be in [0, 1), got {self.depth_dropout}")
-        check(
-            0 <= self.depth_missing_frames <= 1,
-            "depth_missing_frames",
-            f"must be in [0, 1], got {self.depth_missing_frames}",
-        )
-        check(0 <= self.lighting_gain <= 0.9, "lighting_gain", f"must be in [0, 0.9], got {self.lighting_gain}")
-        check(
-            0 <= self.lighting_flicker <= 0.5, "lighting_flicker", f"must be in [0, 0.5], got {self.lighting_flicker}"
-        )
-        check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
-
-    @property
-    def num_frames(self) -> int:
-        """Frames per video."""
-        return round(self.seconds * self.fps)
 
 
 @dataclass(frozen=True)
@@ -478,4 +415,6 @@ def generate_synthetic(config: SyntheticConfig) -> VideoDataset:
     videos = [_video(config, camera, "train", i) for i in range(config.num_train)]
     videos += [_video(config, camera, "test", i) for i in range(config.num_test)]
     splits = {split: [v.name for v in videos if v.meta["split"] == split] for split in SPLITS}
-    return VideoDataset("synthetic", list(SYNTHETIC_CLASSES), videos, {"default": splits})
+    return VideoDataset(
+        "synthetic", list(SYNTHETIC_CLASSES), videos, {"default": splits}, focus_classes=list(DEPTH_ONLY_CLASSES)
+    )

@@ -56,19 +56,28 @@ def ebr_adversarial_loss(
     config: EBRTrainConfig,
     weight: float,
     step: int,
+    count: torch.Tensor | float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(loss to add to the total, discriminator cross-entropy for logging) for one step."""
+    """(loss to add to the total, discriminator cross-entropy for logging) for one step.
+
+    The cross-entropy is summed and divided by ``count`` projections (default:
+    this batch's, i.e. a mean; a distributed run passes its global share).
+    """
     targets = modality_labels(z_rgb, z_depth)
     projections = torch.cat([z_rgb, z_depth])
+    count = len(projections) if count is None else count
+
+    def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, targets, reduction="sum") / max(float(count), 1e-6)
+
     if config.mode == "grl":
-        logits = ebr.discriminate(GradientReversal.apply(projections, weight))
-        loss = F.cross_entropy(logits, targets)
+        loss = cross_entropy(ebr.discriminate(GradientReversal.apply(projections, weight)))
         return loss, loss.detach()
     if step % 2 == 0:
-        loss = F.cross_entropy(ebr.discriminate(projections.detach()), targets)
+        loss = cross_entropy(ebr.discriminate(projections.detach()))
         return loss, loss.detach()
     frozen = {name: p.detach() for name, p in ebr.discriminator.named_parameters()}
-    loss = F.cross_entropy(functional_call(ebr.discriminator, frozen, (projections,)), targets)
+    loss = cross_entropy(functional_call(ebr.discriminator, frozen, (projections,)))
     return -weight * loss, loss.detach()
 
 
@@ -93,12 +102,15 @@ class AuxiliaryHeads(nn.Module):
         return {branch: self.heads[branch](x) for branch, x in tokens.items()}
 
 
-def distillation_loss(logits: dict[str, torch.Tensor], config: DistillConfig) -> torch.Tensor:
-    """T^2 KL(teacher || student) on per-frame class distributions, teacher detached."""
+def distillation_loss(
+    logits: dict[str, torch.Tensor], config: DistillConfig, count: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """T^2 KL(teacher || student) on per-frame class distributions, teacher detached, averaged over ``count`` frames."""
     t = config.temperature
     teacher = F.softmax(logits[config.teacher].detach() / t, dim=-1)
     student = F.log_softmax(logits[config.student] / t, dim=-1)
-    return config.weight * t * t * F.kl_div(student, teacher, reduction="batchmean")
+    count = len(teacher) if count is None else count
+    return config.weight * t * t * F.kl_div(student, teacher, reduction="sum") / max(float(count), 1e-6)
 
 
 def imbalance_gains(logits: dict[str, torch.Tensor], labels: torch.Tensor, config: RSCConfig) -> dict[str, float]:

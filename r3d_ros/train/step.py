@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from r3d_ros.config import R3DConfig
-from r3d_ros.model.losses import IGNORE, LossWeights, anticipation_losses
+from r3d_ros.model.losses import IGNORE, LossWeights, anticipation_losses, loss_counts
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.batches import Batch
 from r3d_ros.train.remedies import AuxiliaryHeads, distillation_loss, ebr_adversarial_loss
@@ -40,16 +40,28 @@ class TrainStep(nn.Module):
 
         return hook
 
-    def forward(self, batch: Batch, adversarial_weight: float = 0.0, step: int = 0) -> dict[str, torch.Tensor]:
-        """Loss terms (``total`` is what is optimised) and logging-only statistics."""
+    def forward(
+        self,
+        batch: Batch,
+        counts: dict[str, torch.Tensor] | None = None,
+        adversarial_weight: float = 0.0,
+        step: int = 0,
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms (``total`` is what is optimised) and logging-only statistics.
+
+        ``counts`` are the denominators of every averaged term (see
+        :func:`batch_counts`); a distributed run passes global counts so that
+        averaging gradients over processes equals single-process training.
+        """
         model = self.model
+        counts = counts or batch_counts(batch, model.config.model.num_classes)
         frames = model.encode_frames(batch.rgb, batch.depth, batch.rgb_present, batch.depth_present)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         output = model.forward_temporal(padded[batch.window_index], batch.window_mask)
-        losses = anticipation_losses(output, batch.targets, self.weights)
+        losses = anticipation_losses(output, batch.targets, self.weights, counts)
         total = losses["total"]
+        both = batch.rgb_present & batch.depth_present
         if model.ebr is not None:
-            both = batch.rgb_present & batch.depth_present
             adversarial, discriminator_ce = ebr_adversarial_loss(
                 model.ebr,
                 frames.rgb_projection[both],
@@ -57,31 +69,46 @@ class TrainStep(nn.Module):
                 self.config.ebr,
                 adversarial_weight,
                 step,
+                2 * counts["both"],
             )
             total = total + adversarial
             losses["discriminator_ce"] = discriminator_ce
             if self.config.ebr.reconstruction_weight > 0:
-                reconstruction = F.mse_loss(frames.rgb[both], self.encoder_tokens["rgb"][both]) + F.mse_loss(
-                    frames.depth[both], self.encoder_tokens["depth"][both]
-                )
-                losses["reconstruction"] = self.config.ebr.reconstruction_weight * reconstruction
+                squared = (frames.rgb[both] - self.encoder_tokens["rgb"][both]).pow(2).sum()
+                squared = squared + (frames.depth[both] - self.encoder_tokens["depth"][both]).pow(2).sum()
+                dim = frames.rgb.shape[1]
+                losses["reconstruction"] = self.config.ebr.reconstruction_weight * squared / (counts["both"] * dim)
                 total = total + losses["reconstruction"]
         if self.aux is not None:
             tokens = {"rgb": frames.rgb, "depth": frames.depth, "fused": frames.fused}
             logits = self.aux(tokens)
             losses["aux_logits"] = {k: v.detach() for k, v in logits.items()}
+
+            def labelled_ce(branch_logits: torch.Tensor) -> torch.Tensor:
+                ce = F.cross_entropy(branch_logits, batch.frame_labels, ignore_index=IGNORE, reduction="sum")
+                return ce / counts["labelled"].clamp_min(1e-6)
+
             if self.config.rsc.enabled:
-                aux = sum(F.cross_entropy(logits[b], batch.frame_labels, ignore_index=IGNORE) for b in ("rgb", "depth"))
-                losses["auxiliary"] = self.config.rsc.aux_weight * aux
+                losses["auxiliary"] = self.config.rsc.aux_weight * (
+                    labelled_ce(logits["rgb"]) + labelled_ce(logits["depth"])
+                )
                 total = total + losses["auxiliary"]
             if self.config.distill.enabled:
                 # The teacher head learns from labels on detached tokens, so distillation
                 # never changes the teacher branch's encoder.
                 teacher = self.config.distill.teacher
-                teacher_logits = self.aux.heads[teacher](tokens[teacher].detach())
-                teacher_fit = F.cross_entropy(teacher_logits, batch.frame_labels, ignore_index=IGNORE)
-                logits[teacher] = teacher_logits
-                losses["distillation"] = distillation_loss(logits, self.config.distill) + teacher_fit
+                logits[teacher] = self.aux.heads[teacher](tokens[teacher].detach())
+                kd = distillation_loss(logits, self.config.distill, counts["frames"])
+                losses["distillation"] = kd + labelled_ce(logits[teacher])
                 total = total + losses["distillation"]
         losses["total"] = total
         return losses
+
+
+def batch_counts(batch: Batch, num_classes: int) -> dict[str, torch.Tensor]:
+    """Denominators of every averaged loss term for this batch alone."""
+    counts = loss_counts(batch.targets, num_classes)
+    counts["both"] = (batch.rgb_present & batch.depth_present).sum()
+    counts["labelled"] = (batch.frame_labels != IGNORE).sum()
+    counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
+    return {key: value.float() for key, value in counts.items()}

@@ -47,7 +47,7 @@ from r3d_ros.train.distributed import (
 from r3d_ros.train.monitor import RankMonitor, representation_stats
 from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
 from r3d_ros.train.state import TrainingState, load_training_state, save_training_state
-from r3d_ros.train.step import TrainStep
+from r3d_ros.train.step import TrainStep, batch_counts
 from r3d_ros.train.substitution import fit_substitution
 
 LOG = logging.getLogger("r3d_ros.train")
@@ -137,12 +137,14 @@ class Trainer:
         torch.manual_seed(config.train.seed)
         self.model = R3DModel(config)
         self.step_module = TrainStep(self.model, config).to(self.device)
-        discriminator = set(self.model.ebr.discriminator.parameters()) if self.model.ebr is not None else set()
-        main = [p for p in self.step_module.parameters() if p not in discriminator]
+        # Parameter order must be the same in every process and run (optimizer state is saved by position).
+        discriminator = list(self.model.ebr.discriminator.parameters()) if self.model.ebr is not None else []
+        discriminator_ids = {id(p) for p in discriminator}
+        main = [p for p in self.step_module.parameters() if id(p) not in discriminator_ids]
         self.optimizers = {"main": torch.optim.AdamW(main, lr=config.train.lr, weight_decay=config.train.weight_decay)}
         if discriminator:
             self.optimizers["discriminator"] = torch.optim.AdamW(
-                list(discriminator), lr=config.train.ebr.discriminator_lr, weight_decay=config.train.weight_decay
+                discriminator, lr=config.train.ebr.discriminator_lr, weight_decay=config.train.weight_decay
             )
         self.base_lr = {"main": config.train.lr, "discriminator": config.train.ebr.discriminator_lr}
         self.steps_per_epoch = max(1, len(self.train_videos) // config.train.batch_videos)
@@ -199,7 +201,12 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * factor
             optimizer.zero_grad(set_to_none=True)
         weight = adversarial_weight(config.ebr, epoch - 1 + step / self.steps_per_epoch)
-        losses = self.wrapped(batch, adversarial_weight=weight, step=global_step)
+        counts = batch_counts(batch, self.config.model.num_classes)
+        if self.dist.enabled:
+            keys = sorted(counts)
+            shares = all_reduce_mean(torch.stack([counts[k] for k in keys]), self.dist)
+            counts = dict(zip(keys, shares, strict=True))
+        losses = self.wrapped(batch, counts, adversarial_weight=weight, step=global_step)
         aux_logits = losses.pop("aux_logits", None)
         scalars = {k: v.detach() for k, v in losses.items()}
         total_value = all_reduce_mean(scalars["total"].reshape(1), self.dist)

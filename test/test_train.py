@@ -1,0 +1,182 @@
+"""The trainer end to end on a tiny synthetic benchmark: outputs, resume after a kill, divergence, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from r3d_ros.config import MonitorConfig, load_config
+from r3d_ros.model import load_model
+from r3d_ros.train.monitor import RankMonitor
+from r3d_ros.train.substitution import ridge_map
+from r3d_ros.train.trainer import TrainingDiverged, train
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "model": {
+        "token_dim": 16,
+        "input": {"height": 24, "width": 32},
+        "rgb_encoder": {"channels": [8, 8]},
+        "depth_encoder": {"channels": [8, 8]},
+        "fuser": {"attention_heads": 2, "blend_fraction": 0.25},
+        "ebr": {"enabled": True, "projector_hidden": 16, "discriminator_hidden": 8},
+        "temporal": {"dim": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1, "num_queries": 4, "dropout": 0.0},
+    },
+    "anticipation": {"fps": 5.0, "window": 8, "horizon_s": 3.0},
+    "data": {"source": "synthetic", "synthetic": {"num_train": 4, "num_test": 2, "seconds": 6.0, "fps": 5.0,
+                                                  "height": 48, "width": 64}},
+    "train": {"epochs": 3, "batch_videos": 2, "windows_per_video": 4, "warmup_epochs": 1,
+              "modality_dropout_depth": 0.2, "monitor": {"max_frames": 64}, "eval": {"alphas": [0.3], "betas": [0.5]}},
+}  # fmt: skip
+
+
+def write_config(path: Path, **overrides: object) -> Path:
+    config = json.loads(json.dumps(TINY))
+    for dotted, value in overrides.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "r3d_ros.train.cli", "--no-progress", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or os.environ.copy(), **kwargs,
+    )  # fmt: skip
+
+
+def checkpoint_epoch(path: Path) -> int:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return int(handle.metadata()["epoch"])
+    except Exception:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    train(load_config(write_config(folder / "tiny.yaml")), folder / "out", progress=False)
+    return folder / "out"
+
+
+def test_training_writes_model_checkpoint_metrics_and_plots(finished_run: Path) -> None:
+    for name in ("config.yaml", "checkpoint.safetensors", "model.safetensors", "metrics.csv", "metrics.jsonl",
+                 "rank_curves.png", "spectra.png", "train.log"):  # fmt: skip
+        assert (finished_run / name).is_file(), name
+    assert any((finished_run / "tensorboard").iterdir())
+    rows = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    for key in ("rank/rgb", "rank/depth", "rank/fused", "cka/rgb_depth", "contribution/rgb", "contribution/depth",
+                "moc/a0.3_b0.5", "moc_depth_missing", "segmentation_accuracy", "train/discriminator_ce"):  # fmt: skip
+        assert key in rows[-1], key
+    assert set(rows[-1]["spectra"]) == {"rgb", "depth", "fused"}
+    header = (finished_run / "metrics.csv").read_text().splitlines()[0]
+    assert "rank/fused" in header
+
+
+def test_final_model_carries_substitution_statistics_and_classes(finished_run: Path) -> None:
+    model, _ = load_model(finished_run / "model.safetensors")
+    assert bool(model.ebr.substitution_fitted)
+    assert model.config.model.class_names[0] == "idle" and len(model.config.model.class_names) == 11
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(finished_run: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "tiny.yaml")
+    run = tmp_path / "killed"
+    process = cli("--config", str(config), "--run-dir", str(run))
+    deadline = time.monotonic() + 240
+    while checkpoint_epoch(run / "checkpoint.safetensors") < 2 and time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert checkpoint_epoch(run / "checkpoint.safetensors") == 2
+    resumed = cli("--run-dir", str(run), "--resume")
+    output, _ = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, output
+    assert "resuming after epoch 2" in output
+    uninterrupted = load_file(str(finished_run / "model.safetensors"))
+    after_resume = load_file(str(run / "model.safetensors"))
+    assert uninterrupted.keys() == after_resume.keys()
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(after_resume[name], tensor, rtol=0, atol=1e-6, msg=name)
+
+
+def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "bad.yaml", **{"train.lr": 1e30, "train.warmup_epochs": 0,
+                                                                "train.grad_clip": 0.0}))  # fmt: skip
+    with pytest.raises(TrainingDiverged, match="non-finite terms") as error:
+        train(config, tmp_path / "run", progress=False)
+    assert "last good checkpoint" in str(error.value)
+    saved = checkpoint_epoch(tmp_path / "run" / "checkpoint.safetensors")
+    message = str(error.value)
+    failed_epoch = int(message.split("at epoch ")[1].split(",")[0])
+    assert saved == failed_epoch - 1
+
+
+def test_bad_config_exits_with_the_field_named(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "typo.yaml", **{"train.epoch": 3})
+    output, _ = cli("--config", str(config), "--run-dir", str(tmp_path / "run")).communicate(timeout=60)
+    assert "unknown key(s) train.epoch" in output
+
+
+def test_two_process_ddp_matches_single_process_training(finished_run: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "tiny.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29561"]
+    trainer = ["-m", "r3d_ros.train.cli", "--no-progress", "--config", str(config), "--run-dir", str(tmp_path / "ddp")]
+    command = launcher + trainer
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Same data, same per-video randomness, global BatchNorm statistics and global loss
+    # normalisation: only the order of float additions differs, which Adam's first,
+    # sign-like steps amplify a little. Compare the runs, not the bits.
+    single = load_file(str(finished_run / "model.safetensors"))
+    distributed = load_file(str(tmp_path / "ddp" / "model.safetensors"))
+    names = [n for n, t in single.items() if t.is_floating_point() and "selection" not in n]
+    difference = torch.cat([(distributed[n] - single[n]).flatten() for n in names]).norm()
+    assert difference / torch.cat([single[n].flatten() for n in names]).norm() < 1e-2
+    rows = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    reference = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    for ours, theirs in zip(rows, reference, strict=True):
+        assert ours["train/total"] == pytest.approx(theirs["train/total"], rel=1e-2)
+
+
+def test_collapse_warning_fires_when_a_modality_loses_rank(tmp_path: Path) -> None:
+    monitor = RankMonitor(tmp_path, MonitorConfig(collapse_fraction=0.5, reference_epoch=1))
+    spectra = {"rgb": [1.0], "depth": [1.0], "fused": [1.0]}
+    base = {"rank/rgb": 20.0, "rank/depth": 18.0, "contribution/rgb": 0.6, "contribution/depth": 0.4}
+    assert monitor.record({"epoch": 1, **base}, spectra) == []
+    assert monitor.record({"epoch": 2, **base, "rank/depth": 12.0}, spectra) == []
+    warnings = monitor.record({"epoch": 3, **base, "rank/depth": 5.0, "contribution/depth": 0.1}, spectra)
+    assert len(warnings) == 2 and all("depth" in w for w in warnings)
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["collapse_warnings"] == warnings
+    monitor.close()
+
+
+def test_affine_substitution_recovers_a_linear_map() -> None:
+    rng = np.random.default_rng(0)
+    source = torch.from_numpy(rng.standard_normal((500, 6))).float()
+    weight = torch.from_numpy(rng.standard_normal((6, 6))).float()
+    target = source @ weight + 0.5
+    fitted_weight, fitted_bias = ridge_map(source, target, ridge=1e-8)
+    torch.testing.assert_close(fitted_weight, weight, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(fitted_bias, torch.full((6,), 0.5), atol=1e-3, rtol=1e-3)
