@@ -1,0 +1,201 @@
+"""Runtime benchmark: per-frame path, temporal ticks, streaming vs naive, end-to-end frames/s, memory.
+
+    scripts/with-env python bench/bench_runtime.py                       # shipped model, every backend here
+    scripts/with-env python bench/bench_runtime.py --backends torch --device cuda --out bench.json
+
+For the shipped default model and each available backend it measures, in one run:
+1. per-frame path cost (preprocessed frame -> fused token) and temporal tick cost for windows
+   16, 32, 64, 128 (the shipped architecture rebuilt with each window length: cost does not
+   depend on the weights), median and p99 in ms;
+2. the streaming tick (temporal model over cached tokens) against the naive tick that
+   re-encodes every frame of the window, and their ratio;
+3. the frames/s one process sustains on 640x480 RGB-D (bgr8 + 16UC1) including preprocessing,
+   with a tick every third frame (30 fps input, 10 Hz output);
+4. peak resident memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from r3d_ros.config import RuntimeConfig
+from r3d_ros.model.checkpoint import load_model, save_model
+from r3d_ros.model.r3d import R3DModel
+from r3d_ros.runtime.anticipator import StreamingAnticipator
+from r3d_ros.runtime.backends import choose_backend, create_backend
+from r3d_ros.runtime.image import RawImage
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "models" / "r3d_default.safetensors"
+WINDOWS = (16, 32, 64, 128)
+
+
+def timed(function, repeats: int, warmup: int = 5) -> list[float]:
+    """Wall times of ``function()`` in ms."""
+    for _ in range(warmup):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    """Median and 99th percentile."""
+    return {"median_ms": statistics.median(samples), "p99_ms": float(np.percentile(samples, 99))}
+
+
+def model_with_window(path: Path, window: int, folder: Path) -> Path:
+    """The model's architecture with another window length (random weights), as a model file."""
+    model, _ = load_model(path)
+    config = model.config
+    config.anticipation.window = window
+    variant = R3DModel(config).eval()
+    out = folder / f"window{window}.safetensors"
+    save_model(out, variant)
+    return out
+
+
+def camera_stream(count: int, seed: int = 0):
+    """640x480 bgr8 color and 16UC1 depth frames (a moving texture)."""
+    rng = np.random.default_rng(seed)
+    color = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    depth = rng.integers(400, 4000, (480, 640), dtype=np.uint16)
+    frames = []
+    for i in range(count):
+        frames.append(
+            (
+                RawImage.from_array(np.roll(color, 3 * i, axis=1), "bgr8"),
+                RawImage.from_array(np.roll(depth, i, 0), "16UC1"),
+            )
+        )
+    return frames
+
+
+def bench_backend(name: str, model_path: Path, runtime: RuntimeConfig, repeats: int, folder: Path) -> dict:
+    """Every measurement for one backend."""
+    result: dict = {"backend": name}
+    loaded = create_backend(model_path, RuntimeConfig(**{**runtime.__dict__, "backend": name}))
+    result["describe"] = loaded.backend.describe()
+    backend = loaded.backend
+    shapes = backend.shapes
+    rng = np.random.default_rng(0)
+    rgb = rng.random((3, shapes.height, shapes.width), dtype=np.float32)
+    depth = rng.random((2, shapes.height, shapes.width), dtype=np.float32)
+    per_frame = timed(lambda: backend.encode(rgb, depth, True, True), repeats)
+    result["per_frame"] = summary(per_frame)
+    result["windows"] = {}
+    for window in WINDOWS:
+        variant = create_backend(
+            model_with_window(model_path, window, folder), RuntimeConfig(**{**runtime.__dict__, "backend": name})
+        )
+        b = variant.backend
+        tokens = rng.standard_normal((window, variant.model.config.model.token_dim), dtype=np.float32)
+        mask = np.ones(window, dtype=bool)
+        streaming = timed(lambda b=b, t=tokens, m=mask: b.temporal(t, m), repeats)
+
+        def naive(b=b, t=tokens, m=mask, w=window) -> None:
+            for _ in range(w):
+                b.encode(rgb, depth, True, True)
+            b.temporal(t, m)
+
+        naive_samples = timed(naive, max(5, repeats // 10), warmup=1)
+        result["windows"][window] = {
+            "streaming_tick": summary(streaming),
+            "naive_tick": summary(naive_samples),
+            "naive_over_streaming": statistics.median(naive_samples) / statistics.median(streaming),
+        }
+        variant.backend.close()
+    stream = StreamingAnticipator(loaded)
+    frames = camera_stream(90)
+    count = 900
+    start = time.perf_counter()
+    for i in range(count):
+        color, depth_image = frames[i % len(frames)]
+        stream.push(i / 30.0, color, depth_image)
+        if i % 3 == 0:
+            stream.tick()
+    elapsed = time.perf_counter() - start
+    result["end_to_end_fps"] = count / elapsed
+    backend.close()
+    return result
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info = {
+        "cpu": cpu,
+        "cores": str(len(__import__("os").sched_getaffinity(0))),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def main() -> None:
+    """Run and print the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--backends", nargs="+", default=None, help="default: torch, onnxruntime, and tensorrt if present"
+    )
+    parser.add_argument("--device", default="auto", help="PyTorch device (auto, cpu, cuda)")
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args()
+    backends = args.backends or ["torch", "onnxruntime"] + (
+        ["tensorrt"] if choose_backend("auto") == "tensorrt" else []
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        runtime = RuntimeConfig(cache_dir=folder, device=args.device, threads=args.threads)
+        results = {"machine": machine(), "model": str(args.model), "backends": []}
+        for name in backends:
+            results["backends"].append(bench_backend(name, args.model, runtime, args.repeats, Path(folder)))
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(results["machine"]))
+    for r in results["backends"]:
+        pf = r["per_frame"]
+        print(f"\n{r['describe']}: per-frame path {pf['median_ms']:.2f} ms median, {pf['p99_ms']:.2f} ms p99")
+        print(f"  end-to-end 640x480 RGB-D with a tick every 3rd frame: {r['end_to_end_fps']:.1f} frames/s")
+        print("  window  streaming tick (median / p99 ms)  naive tick (median / p99 ms)  naive/streaming")
+        for window, w in r["windows"].items():
+            s, n = w["streaming_tick"], w["naive_tick"]
+            print(
+                f"  {window:6d}  {s['median_ms']:8.2f} / {s['p99_ms']:8.2f}"
+                f"              {n['median_ms']:8.2f} / {n['p99_ms']:8.2f}          {w['naive_over_streaming']:6.1f}x"
+            )
+    print(f"\npeak resident memory: {results['peak_rss_mib']:.0f} MiB")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
