@@ -27,6 +27,7 @@ setup(
     entry_points={
         "console_scripts": [
             "r3d-train = r3d_ros.train.cli:main",
+            "r3d-experiment = r3d_ros.train.experiment:main",
             "r3d-export = r3d_ros.runtime.cli:export_main",
             "r3d-build-engine = r3d_ros.runtime.cli:build_engine_main",
             "anticipation_node = r3d_ros.ros.node:main",
