@@ -44,8 +44,9 @@ from __future__ import annotations
 
 import bisect
 import colorsys
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -405,6 +406,11 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
         "depth_only": ",".join(DEPTH_ONLY_CLASSES),
         "depth_only_frames": str(int(depth_only.sum())),
         "actions": " ".join(segment.action for segment in segments),
+        # Every knob that changes the rendered pixels, so caches of prepared frames
+        # keyed by the metadata never mix two settings.
+        "generator": json.dumps(
+            {k: v for k, v in asdict(config).items() if k not in ("num_train", "num_test")}, sort_keys=True
+        ),
     }
     return Video(f"synthetic_{split}_{index:04d}", stamps, labels, load, meta)
 

@@ -83,7 +83,8 @@ def encode_video(
         values = [getattr(p, name) for p in parts]
         return None if values[0] is None else torch.cat(values).cpu()
 
-    return FrameFeatures(*(join(n) for n in ("fused", "rgb", "depth", "rgb_projection", "depth_projection")))
+    names = ("fused", "rgb", "depth", "rgb_projection", "depth_projection", "rgb_encoded", "depth_encoded")
+    return FrameFeatures(*(join(n) for n in names))
 
 
 @dataclass

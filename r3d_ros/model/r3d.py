@@ -33,6 +33,8 @@ class FrameFeatures:
     depth: torch.Tensor  # depth token entering the fuser
     rgb_projection: torch.Tensor | None = None  # EBR h_rgb(f_rgb(x))
     depth_projection: torch.Tensor | None = None  # EBR h_depth(f_depth(x))
+    rgb_encoded: torch.Tensor | None = None  # encoder output f_rgb(x) (equals ``rgb`` without EBR)
+    depth_encoded: torch.Tensor | None = None  # encoder output f_depth(x)
 
 
 @dataclass
@@ -79,16 +81,19 @@ class R3DModel(nn.Module):
         EBR when the model has it, and zeroed otherwise (the token carries no
         information; it is never invented).
         """
-        rgb_token = self.rgb_encoder(rgb)
-        depth_token = self.depth_encoder(depth)
+        rgb_encoded = self.rgb_encoder(rgb)
+        depth_encoded = self.depth_encoder(depth)
         if self.ebr is not None:
-            rgb_token, depth_token, z_rgb, z_depth = self.ebr(rgb_token, depth_token, rgb_present, depth_present)
-            return FrameFeatures(self.fuser(rgb_token, depth_token), rgb_token, depth_token, z_rgb, z_depth)
+            rgb_token, depth_token, z_rgb, z_depth = self.ebr(rgb_encoded, depth_encoded, rgb_present, depth_present)
+            fused = self.fuser(rgb_token, depth_token)
+            return FrameFeatures(fused, rgb_token, depth_token, z_rgb, z_depth, rgb_encoded, depth_encoded)
+        rgb_token, depth_token = rgb_encoded, depth_encoded
         if rgb_present is not None:
             rgb_token = rgb_token * rgb_present[:, None].to(rgb_token.dtype)
         if depth_present is not None:
             depth_token = depth_token * depth_present[:, None].to(depth_token.dtype)
-        return FrameFeatures(self.fuser(rgb_token, depth_token), rgb_token, depth_token)
+        fused = self.fuser(rgb_token, depth_token)
+        return FrameFeatures(fused, rgb_token, depth_token, rgb_encoded=rgb_encoded, depth_encoded=depth_encoded)
 
     def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
         """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames."""

@@ -48,8 +48,12 @@ COLUMNS = (
     ("rank/fused", "fused eff. rank"),
     ("rank/rgb", "RGB eff. rank"),
     ("rank/depth", "depth eff. rank"),
+    ("rank/rgb_encoded", "RGB encoder eff. rank"),
+    ("rank/depth_encoded", "depth encoder eff. rank"),
     ("contribution/rgb", "RGB-only MoC"),
     ("contribution/depth", "depth-only MoC"),
+    ("segmentation_accuracy/rgb_only", "RGB-only seg. acc."),
+    ("segmentation_accuracy/depth_only", "depth-only seg. acc."),
     ("moc_depth_missing", "MoC, depth missing on 50% of frames"),
 )
 

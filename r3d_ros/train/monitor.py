@@ -3,7 +3,9 @@
 Each evaluation records, on frames of the evaluation set:
 
 - effective rank (and numerical rank) of the RGB, depth and fused per-frame
-  tokens (the tokens entering the fuser and the fuser's output; centred),
+  tokens (the tokens entering the fuser and the fuser's output; centred), and
+  of the encoder outputs (``rgb_encoded``, ``depth_encoded``: differ from the
+  fuser's inputs only when EBR projects and decodes them),
 - their normalised singular-value spectra,
 - linear CKA between the RGB and depth tokens,
 - each modality's contribution: the anticipation accuracy when the model has
@@ -41,6 +43,8 @@ from r3d_ros.rank import effective_rank, linear_cka, numerical_rank, spectrum
 
 LOG = logging.getLogger("r3d_ros.train")
 BRANCHES = ("rgb", "depth", "fused")
+# Encoder outputs f_i(x): the same as the fuser's inputs unless EBR re-encodes them.
+ENCODER_BRANCHES = ("rgb_encoded", "depth_encoded")
 
 
 @torch.no_grad()
@@ -49,12 +53,12 @@ def representation_stats(
 ) -> tuple[dict[str, float], dict[str, list[float]]]:
     """(scalar rank metrics, spectra per branch) on up to ``max_frames`` evaluation frames."""
     model.eval()
-    features = {branch: [] for branch in BRANCHES}
+    features = {branch: [] for branch in BRANCHES + ENCODER_BRANCHES}
     per_video = max(1, max_frames // max(1, len(videos)))
     for video in videos:
         encoded = encode_video(model, video, device)
         keep = np.linspace(0, len(video) - 1, min(per_video, len(video))).astype(int)
-        for branch in BRANCHES:
+        for branch in BRANCHES + ENCODER_BRANCHES:
             features[branch].append(getattr(encoded, branch)[keep])
     matrices = {branch: torch.cat(parts)[:max_frames] for branch, parts in features.items()}
     scalars = {}
@@ -62,7 +66,7 @@ def representation_stats(
         scalars[f"rank/{branch}"] = effective_rank(matrix, center=True)
         scalars[f"numerical_rank/{branch}"] = float(numerical_rank(matrix, rtol=1e-3, center=True))
     scalars["cka/rgb_depth"] = linear_cka(matrices["rgb"], matrices["depth"])
-    spectra = {branch: spectrum(matrix, center=True).tolist() for branch, matrix in matrices.items()}
+    spectra = {branch: spectrum(matrices[branch], center=True).tolist() for branch in BRANCHES}
     return scalars, spectra
 
 

@@ -29,16 +29,6 @@ class TrainStep(nn.Module):
         self.weights = LossWeights(config.train.loss_segmentation, config.train.loss_action, config.train.loss_duration)
         needs_heads = config.train.rsc.enabled or config.train.distill.enabled
         self.aux = AuxiliaryHeads(config.model.token_dim, config.model.num_classes) if needs_heads else None
-        self.encoder_tokens: dict[str, torch.Tensor] = {}
-        if model.ebr is not None and config.train.ebr.reconstruction_weight > 0:
-            model.rgb_encoder.register_forward_hook(self._keep("rgb"))
-            model.depth_encoder.register_forward_hook(self._keep("depth"))
-
-    def _keep(self, name: str):
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            self.encoder_tokens[name] = output
-
-        return hook
 
     def forward(
         self,
@@ -74,8 +64,8 @@ class TrainStep(nn.Module):
             total = total + adversarial
             losses["discriminator_ce"] = discriminator_ce
             if self.config.ebr.reconstruction_weight > 0:
-                squared = (frames.rgb[both] - self.encoder_tokens["rgb"][both]).pow(2).sum()
-                squared = squared + (frames.depth[both] - self.encoder_tokens["depth"][both]).pow(2).sum()
+                squared = (frames.rgb[both] - frames.rgb_encoded[both]).pow(2).sum()
+                squared = squared + (frames.depth[both] - frames.depth_encoded[both]).pow(2).sum()
                 dim = frames.rgb.shape[1]
                 losses["reconstruction"] = self.config.ebr.reconstruction_weight * squared / (counts["both"] * dim)
                 total = total + losses["reconstruction"]
