@@ -30,6 +30,7 @@ setup(
             "r3d-experiment = r3d_ros.train.experiment:main",
             "r3d-export = r3d_ros.runtime.cli:export_main",
             "r3d-build-engine = r3d_ros.runtime.cli:build_engine_main",
+            "r3d-eval-bag = r3d_ros.eval.cli:main",
             "anticipation_node = r3d_ros.ros.node:main",
         ],
     },

@@ -59,12 +59,13 @@ class _Ref(NamedTuple):
 Stream = list[tuple[float, _Ref]]  # (header stamp in seconds, message) of one topic
 
 
-def _stamp_ns(message: Any) -> int:
+def header_stamp_ns(message: Any) -> int:
+    """Header stamp of a deserialized message in integer nanoseconds."""
     return message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
 
 
 @contextmanager
-def _open_bag(bag: Path) -> Iterator[AnyReader]:
+def open_bag(bag: Path) -> Iterator[AnyReader]:
     """An open reader on ``bag``; any failure to read it is a DatasetError naming the bag."""
     if not bag.exists():
         raise DatasetError(f"bag not found: {bag}")
@@ -86,7 +87,7 @@ def _role(msgtype: str, message: Any) -> tuple[str | None, str]:
     return role, encoding
 
 
-def _select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_topic: str | None) -> tuple[str, str]:
+def select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_topic: str | None) -> tuple[str, str]:
     """The color and depth topics: the given names, checked, or the only candidate of each role.
 
     Raw images are preferred to compressed ones; anything ambiguous is an error
@@ -119,12 +120,13 @@ def _select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_
     return pick("color", color_topic, (IMAGE, COMPRESSED)), pick("depth", depth_topic, (IMAGE,))
 
 
-def _raw_image(message: Any, msgtype: str) -> RawImage:
+def raw_image(message: Any, msgtype: str) -> RawImage:
     """A deserialized image message as a RawImage; compressed color is decoded here."""
     if msgtype == COMPRESSED:
         bgr = cv2.imdecode(message.data, cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ImageError(f"compressed image ({message.format}) at stamp {_stamp_ns(message)} ns cannot be decoded")
+            stamp = header_stamp_ns(message)
+            raise ImageError(f"compressed image ({message.format}) at stamp {stamp} ns cannot be decoded")
         return RawImage.from_array(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgb8")
     return RawImage(
         message.data, message.height, message.width, message.encoding, message.step, bool(message.is_bigendian)
@@ -153,17 +155,17 @@ class _BagFrames:
         keys = {(ref.topic, ref.bag_ns) for ref in uses}  # to skip other messages undeserialized
         images: dict[_Ref, RawImage] = {}
         done = 0
-        with _open_bag(self.bag) as reader:
+        with open_bag(self.bag) as reader:
             connections = [c for c in reader.connections if c.topic in self.topics]
             start, stop = min(r.bag_ns for r in uses), max(r.bag_ns for r in uses) + 1
             for connection, bag_ns, raw in reader.messages(connections, start, stop):
                 if (connection.topic, bag_ns) not in keys:
                     continue
                 message = reader.deserialize(raw, connection.msgtype)
-                ref = _Ref(connection.topic, bag_ns, _stamp_ns(message))
+                ref = _Ref(connection.topic, bag_ns, header_stamp_ns(message))
                 if not uses[ref] or ref in images:
                     continue
-                images[ref] = _raw_image(message, connection.msgtype)
+                images[ref] = raw_image(message, connection.msgtype)
                 while done < len(wanted) and all(r is None or r in images for r in wanted[done]):
                     color, depth = wanted[done]
                     yield Frame(images[color], None if depth is None else images[depth])
@@ -181,7 +183,7 @@ def _read_streams(reader: AnyReader, topics: tuple[str, str]) -> tuple[Stream, S
     streams: dict[str, Stream] = {topic: [] for topic in topics}
     connections = [c for c in reader.connections if c.topic in streams]
     for connection, bag_ns, raw in reader.messages(connections):
-        stamp_ns = _stamp_ns(reader.deserialize(raw, connection.msgtype))
+        stamp_ns = header_stamp_ns(reader.deserialize(raw, connection.msgtype))
         streams[connection.topic].append((stamp_ns / 1e9, _Ref(connection.topic, bag_ns, stamp_ns)))
     return streams[topics[0]], streams[topics[1]]
 
@@ -222,8 +224,8 @@ def _index_recording(
         segments = read_label_file(label_path, class_names)
     except LabelFileError as error:
         raise DatasetError(str(error)) from None
-    with _open_bag(bag) as reader:
-        chosen = _select_topics(reader, bag, *topics)
+    with open_bag(bag) as reader:
+        chosen = select_topics(reader, bag, *topics)
         colors, depths = _read_streams(reader, chosen)
     frames = synchronize(colors, depths, sync)
     if not frames:

@@ -1,0 +1,156 @@
+"""``r3d-eval-bag``: score a model on a labelled rosbag2 recording, offline or through the live node.
+
+    r3d-eval-bag --bag recording/ --labels recording.labels.csv --out eval/
+    r3d-eval-bag --bag recording.mcap --labels labels.csv --online --rate 1.0      # via the node over DDS
+
+Offline (default, no ROS needed) the bag runs through the node's pipeline in
+bag time; ``--online`` starts the node, plays the bag to it over DDS at
+``--rate`` x real time and scores what it published (``--compare`` does both
+and reports how well they agree). Outputs in ``--out``: the predictions as
+``r3d_msgs/AnticipatedAction`` in an MCAP bag (``predictions/``),
+``metrics.json``, ``ticks.csv`` and ``timeline.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from r3d_ros.config import ConfigError, RuntimeConfig, StreamConfig
+from r3d_ros.data.errors import DatasetError
+from r3d_ros.data.labels import LabelFileError, read_label_file
+from r3d_ros.eval.prediction_bag import write_prediction_bag
+from r3d_ros.eval.replay import Replay, replay_bag
+from r3d_ros.eval.report import Timeline, check_labels_in_range, latency_summary, score, write_report
+from r3d_ros.model.checkpoint import ModelFileError
+from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+
+LOG = logging.getLogger("r3d_ros.eval")
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "r3d_default.safetensors"
+
+
+def evaluate(replay: Replay, loaded: LoadedModel, labels: Path | None, out: Path, mode: str) -> dict[str, Any]:
+    """Score ``replay`` against ``labels`` (when given) and write every output to ``out``."""
+    config = loaded.model.config
+    class_names = list(config.model.class_names)
+    duration = replay.last_s - replay.first_color_s
+    segments = []
+    if labels is not None:
+        segments = read_label_file(labels, class_names)
+        check_labels_in_range(segments, duration, labels)
+    timeline = Timeline(segments, class_names, replay.first_color_s)
+    metrics: dict[str, Any] = {"mode": mode, "model_id": loaded.model_id, "bag_counts": replay.counts}
+    if labels is not None:
+        metrics.update(
+            score(replay.anticipations, timeline, duration, config.anticipation.fps, config.anticipation.horizon_s)
+        )
+    metrics["tick_latency"] = {"kind": replay.latency_kind, **latency_summary(replay.tick_ms)}
+    predictions = out / "predictions"
+    if predictions.exists():
+        shutil.rmtree(predictions)
+    out.mkdir(parents=True, exist_ok=True)
+    write_prediction_bag(predictions, replay.anticipations, replay.epoch, class_names, loaded.model_id, replay.frame_id)
+    write_report(out, metrics, replay.anticipations, timeline, f"{mode} evaluation, model {loaded.model_id}")
+    return metrics
+
+
+def agreement(offline: Replay, online: Replay) -> dict[str, float]:
+    """How often the live node published what offline replay computed, tick by tick (matched by stamp)."""
+    by_stamp = {round(r.stamp, 6): r for r in offline.anticipations}
+    matched = [(by_stamp[round(r.stamp, 6)], r) for r in online.anticipations if round(r.stamp, 6) in by_stamp]
+    same_next = sum(a.next_class_id == b.next_class_id for a, b in matched)
+    same_current = sum(a.current.class_id == b.current.class_id for a, b in matched)
+    return {
+        "offline_ticks": len(offline.anticipations),
+        "online_ticks": len(online.anticipations),
+        "matched_ticks": len(matched),
+        "same_next_action": same_next / max(1, len(matched)),
+        "same_current_action": same_current / max(1, len(matched)),
+    }
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    """A few human-readable lines of a metrics dictionary."""
+    lines = [f"ticks: {metrics.get('ticks', 'n/a')}, tick latency: {metrics.get('tick_latency')}"]
+    if "observed_accuracy" in metrics:
+        lines.append(f"observed-action accuracy (mean over classes): {metrics['observed_accuracy']:.3f}")
+        lines.append(f"next-action accuracy (all lead times): {metrics['next_action_accuracy']:.3f}")
+        leads = ", ".join(
+            f"{k} s: {v:.2f}" for k, v in metrics["next_action_accuracy_by_lead_s"].items() if v is not None
+        )
+        lines.append(f"next-action accuracy by lead time: {leads}")
+        lines.append("MoC: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["moc"].items()))
+        missing, substituted = metrics["depth_missing_fraction"], metrics["depth_substituted_fraction"]
+        lines.append(f"depth missing on {missing:.0%} of ticks, substituted on {substituted:.0%}")
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(
+        prog="r3d-eval-bag", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--bag", type=Path, required=True, help="rosbag2 folder, .mcap or .db3")
+    parser.add_argument(
+        "--labels", type=Path, help="label file (start,end,action; seconds since the first color frame)"
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model file (default: the shipped model)")
+    parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder")
+    parser.add_argument("--color-topic", help="color image topic (default: the only color Image topic)")
+    parser.add_argument("--depth-topic", help="depth image topic (default: the only depth Image topic)")
+    parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"])
+    parser.add_argument("--cache-dir", help="exported ONNX / engine cache")
+    parser.add_argument("--sync-policy", default="exact", choices=["exact", "approximate"])
+    parser.add_argument("--online", action="store_true", help="play the bag to the live node over DDS and score it")
+    parser.add_argument("--compare", action="store_true", help="offline and online, and their agreement")
+    parser.add_argument("--rate", type=float, default=1.0, help="online playback speed (x real time)")
+    parser.add_argument("--use-sim-time", action="store_true", help="online: publish /clock, node uses sim time")
+    parser.add_argument("--echo", action="store_true", help="online: print each anticipation as it is published")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``r3d-eval-bag``; returns the exit status."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        stream = StreamConfig(sync_policy=args.sync_policy)
+        runtime = RuntimeConfig(backend=args.backend, cache_dir=args.cache_dir)
+        loaded = create_backend(args.model, runtime)
+        results: dict[str, Any] = {}
+        replays: dict[str, Replay] = {}
+        if not args.online or args.compare:
+            replays["offline"] = replay_bag(
+                args.bag, loaded, stream, args.color_topic, args.depth_topic, not args.no_progress
+            )
+        if args.online or args.compare:
+            from r3d_ros.ros.online import replay_through_node
+
+            replays["online"] = replay_through_node(
+                args.bag, args.model, loaded, runtime, stream, args.color_topic, args.depth_topic,
+                rate=args.rate, use_sim_time=args.use_sim_time, echo=args.echo,
+            )  # fmt: skip
+        for mode, replay in replays.items():
+            folder = args.out / mode if len(replays) > 1 else args.out
+            results[mode] = evaluate(replay, loaded, args.labels, folder, mode)
+            print(f"\n{mode} evaluation of {args.bag} with model {loaded.model_id}:")
+            for line in summary_lines(results[mode]):
+                print(f"  {line}")
+            print(f"  files: {folder}/metrics.json, ticks.csv, timeline.png, predictions/ (MCAP)")
+        if len(replays) == 2:
+            match = agreement(replays["offline"], replays["online"])
+            print(f"\nonline vs offline: {match}")
+            (args.out / "agreement.json").write_text(__import__("json").dumps(match, indent=2))
+    except (ConfigError, DatasetError, LabelFileError, ModelFileError, BackendError) as error:
+        LOG.error("%s", error)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Write anticipations as ``r3d_msgs/AnticipatedAction`` into an MCAP rosbag2, without ROS.
+
+The message definitions are read from the ``r3d_msgs`` interface package (its
+installed share folder, or the source tree) and registered in a ``rosbags``
+typestore, so the bag embeds the same definitions a ROS install has and opens
+next to the input bag in the usual tools (Foxglove, ``ros2 bag``, the ``mcap``
+reader).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
+from r3d_ros.runtime.timebase import StampEpoch
+
+ACTION_TYPE = "r3d_msgs/msg/AnticipatedAction"
+LABELS_TYPE = "r3d_msgs/msg/ActionLabels"
+MESSAGES = ("ActionSegment", "AnticipatedAction", "ActionLabels")
+NS = 1_000_000_000
+
+
+def message_folder() -> Path:
+    """Where r3d_msgs' .msg files are: an installed share folder, else the repository."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        folder = Path(prefix) / "share" / "r3d_msgs" / "msg"
+        if (folder / "AnticipatedAction.msg").is_file():
+            return folder
+    folder = Path(__file__).resolve().parents[2] / "r3d_msgs" / "msg"
+    if (folder / "AnticipatedAction.msg").is_file():
+        return folder
+    raise FileNotFoundError("r3d_msgs message definitions not found (build r3d_msgs or run from the repository)")
+
+
+def r3d_typestore() -> Any:
+    """A ROS 2 typestore with the r3d_msgs types registered."""
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    folder = message_folder()
+    types = {}
+    for name in MESSAGES:
+        types.update(get_types_from_msg((folder / f"{name}.msg").read_text(), f"r3d_msgs/msg/{name}"))
+    store.register(types)
+    return store
+
+
+def _time(store: Any, ns: int) -> Any:
+    return store.types["builtin_interfaces/msg/Time"](sec=ns // NS, nanosec=ns % NS)
+
+
+def _duration(store: Any, seconds: float) -> Any:
+    sec, nanosec = divmod(round(seconds * NS), NS)
+    return store.types["builtin_interfaces/msg/Duration"](sec=sec, nanosec=nanosec)
+
+
+def _segment(store: Any, segment: SegmentEstimate) -> Any:
+    return store.types["r3d_msgs/msg/ActionSegment"](
+        class_id=segment.class_id,
+        label=segment.label,
+        confidence=float(segment.confidence),
+        start_offset=_duration(store, segment.start_offset_s),
+        duration=_duration(store, segment.duration_s),
+    )
+
+
+def action_message(store: Any, result: Anticipation, epoch: StampEpoch, frame_id: str) -> Any:
+    """The rosbags form of the message the node publishes for ``result``."""
+    import numpy as np
+
+    header = store.types["std_msgs/msg/Header"](stamp=_time(store, epoch.nanoseconds(result.stamp)), frame_id=frame_id)
+    return store.types[ACTION_TYPE](
+        header=header,
+        window_start=_time(store, epoch.nanoseconds(result.window_start)),
+        num_observed_frames=result.num_frames,
+        horizon=_duration(store, result.horizon_s),
+        next_class_id=result.next_class_id,
+        next_label=result.next_label,
+        next_confidence=float(result.next_confidence),
+        next_probabilities=np.asarray(result.next_probabilities, dtype=np.float32),
+        future=[_segment(store, s) for s in result.future],
+        current=_segment(store, result.current),
+        rgb_present=result.rgb_present,
+        depth_present=result.depth_present,
+        rgb_substituted=result.rgb_substituted,
+        depth_substituted=result.depth_substituted,
+        fused_effective_rank=float(result.fused_effective_rank),
+        model_id=result.model_id,
+    )
+
+
+def write_prediction_bag(
+    path: Path,
+    results: Iterable[Anticipation],
+    epoch: StampEpoch,
+    class_names: list[str],
+    model_id: str,
+    frame_id: str,
+    topic: str = "/anticipated_action",
+) -> Path:
+    """Write ``results`` (and the labels once) as an MCAP rosbag2 folder at ``path``."""
+    store = r3d_typestore()
+    results = list(results)
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        actions = writer.add_connection(topic, ACTION_TYPE, typestore=store)
+        labels = writer.add_connection(f"{topic}/labels", LABELS_TYPE, typestore=store)
+        first_ns = epoch.nanoseconds(results[0].stamp) if results else 0
+        header = store.types["std_msgs/msg/Header"](stamp=_time(store, first_ns), frame_id=frame_id)
+        message = store.types[LABELS_TYPE](header=header, class_names=list(class_names), model_id=model_id)
+        writer.write(labels, first_ns, store.serialize_cdr(message, LABELS_TYPE))
+        for result in results:
+            stamp = epoch.nanoseconds(result.stamp)
+            writer.write(
+                actions, stamp, store.serialize_cdr(action_message(store, result, epoch, frame_id), ACTION_TYPE)
+            )
+    return path

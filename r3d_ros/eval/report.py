@@ -1,0 +1,212 @@
+"""Scoring a recording's anticipations against its label file, and the report files.
+
+Metrics (all computed from the anticipations, wherever they came from: offline
+replay or the live node):
+
+- observed-action accuracy: the ``current`` action of each tick against the
+  ground truth at the tick's stamp (mean over classes, and a confusion matrix);
+- next-action accuracy against anticipation lead time: for each tick, the true
+  next action is the next labelled segment with another class, and the lead
+  time is how far ahead it starts; accuracy is reported per lead-time bin;
+- MoC at the alpha/beta settings (FUTR/R3D) where the recording is long enough
+  to apply them: the tick at alpha of the recording predicts the next beta of
+  it, frame by frame at the model rate;
+- per-tick latency, and how often depth was missing or substituted.
+
+Outputs: ``metrics.json``, ``ticks.csv`` (one row per tick), ``timeline.png``
+(true vs predicted actions with confidence, and the effective-rank trace).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from r3d_ros.data.labels import LabelFileError, Segment
+from r3d_ros.data.sampling import protocol_window
+from r3d_ros.eval.anticipation import ClassAccuracy, protocol_key
+from r3d_ros.model.decode import PredictedSegment, segments_to_frames
+from r3d_ros.runtime.anticipator import Anticipation
+
+# A label may end this long after the last frame (the last frame's duration, rounding).
+LABEL_SLACK_S = 1.0
+
+
+@dataclass
+class Timeline:
+    """Ground truth of a recording on the anticipations' clock."""
+
+    segments: list[Segment]  # seconds since the first color frame
+    class_names: list[str]
+    origin: float  # the first color frame's stamp on the anticipations' clock
+
+    def label_at(self, stamp: float) -> int:
+        """Class id at a stamp, -1 when unlabelled."""
+        t = stamp - self.origin
+        for segment in self.segments:
+            if segment.start <= t < segment.end:
+                return self.class_names.index(segment.action)
+        return -1
+
+    def next_after(self, stamp: float) -> tuple[int, float] | None:
+        """(class id, seconds until it starts) of the next segment whose class differs from the one at ``stamp``."""
+        t = stamp - self.origin
+        current = self.label_at(stamp)
+        for segment in self.segments:
+            if segment.start > t and self.class_names.index(segment.action) != current:
+                return self.class_names.index(segment.action), segment.start - t
+        return None
+
+
+def check_labels_in_range(segments: Sequence[Segment], duration_s: float, label_file: Path) -> None:
+    """Labels beyond the recording are a different time base or a different recording: refuse them."""
+    for segment in segments:
+        if segment.end > duration_s + LABEL_SLACK_S:
+            raise LabelFileError(
+                f"{label_file}: segment {segment.action} [{segment.start:.2f}, {segment.end:.2f}] s ends after the "
+                f"recording ({duration_s:.2f} s); label times are seconds since the first color frame"
+            )
+
+
+def score(
+    anticipations: Sequence[Anticipation],
+    timeline: Timeline,
+    duration_s: float,
+    fps: float,
+    horizon_s: float,
+    alphas: Sequence[float] = (0.2, 0.3),
+    betas: Sequence[float] = (0.1, 0.2, 0.3, 0.5),
+    lead_bin_s: float = 1.0,
+) -> dict[str, Any]:
+    """Every metric of the module docstring."""
+    classes = len(timeline.class_names)
+    observed = ClassAccuracy(classes)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    bins = int(np.ceil(horizon_s / lead_bin_s))
+    lead_correct, lead_total = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
+    for result in anticipations:
+        truth = timeline.label_at(result.stamp)
+        observed.add(np.array([result.current.class_id]), np.array([truth]))
+        if truth >= 0:
+            confusion[truth, result.current.class_id] += 1
+        upcoming = timeline.next_after(result.stamp)
+        if upcoming is not None and upcoming[1] < horizon_s:
+            index = min(int(upcoming[1] // lead_bin_s), bins - 1)
+            lead_total[index] += 1
+            lead_correct[index] += int(result.next_class_id == upcoming[0])
+    frames = max(1, round(duration_s * fps))
+    truth_frames = np.array([timeline.label_at(timeline.origin + i / fps) for i in range(frames)])
+    moc = {}
+    for alpha in alphas:
+        observed_frames, _ = protocol_window(frames, alpha, max(betas))
+        at = timeline.origin + observed_frames / fps
+        before = [r for r in anticipations if r.stamp <= at + 1e-6]
+        if not before:
+            continue
+        tick = before[-1]
+        predicted = [
+            PredictedSegment(s.class_id, s.confidence, s.start_offset_s / horizon_s, s.duration_s / horizon_s)
+            for s in tick.future
+        ]
+        for beta in betas:
+            _, count = protocol_window(frames, alpha, beta)
+            accuracy = ClassAccuracy(classes)
+            accuracy.add(
+                segments_to_frames(predicted, count, horizon_s * fps),
+                truth_frames[observed_frames : observed_frames + count],
+            )
+            moc[protocol_key(alpha, beta)] = accuracy.mean_over_classes()
+    ticks = len(anticipations)
+    return {
+        "ticks": ticks,
+        "duration_s": duration_s,
+        "observed_accuracy": observed.mean_over_classes(),
+        "observed_frame_accuracy": observed.frame_accuracy(),
+        "next_action_accuracy_by_lead_s": {
+            f"{i * lead_bin_s:g}-{(i + 1) * lead_bin_s:g}": (
+                float(lead_correct[i] / lead_total[i]) if lead_total[i] else None
+            )
+            for i in range(bins)
+        },
+        "next_action_accuracy": float(lead_correct.sum() / max(1, lead_total.sum())),
+        "moc": moc,
+        "confusion_matrix": confusion.tolist(),
+        "depth_missing_fraction": float(np.mean([not r.depth_present for r in anticipations])) if ticks else 0.0,
+        "depth_substituted_fraction": float(np.mean([r.depth_substituted for r in anticipations])) if ticks else 0.0,
+    }
+
+
+def latency_summary(tick_ms: Sequence[float]) -> dict[str, float]:
+    """Median and p99 of per-tick latency."""
+    values = np.asarray(tick_ms, dtype=float)
+    if len(values) == 0:
+        return {}
+    return {"median_ms": float(np.median(values)), "p99_ms": float(np.percentile(values, 99))}
+
+
+def write_ticks_csv(path: Path, anticipations: Sequence[Anticipation], timeline: Timeline) -> None:
+    """One row per tick: time, truth, prediction, confidence, modality status, rank."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["t_s", "true_action", "current", "current_confidence", "next", "next_confidence",
+                         "depth_present", "depth_substituted", "fused_effective_rank"])  # fmt: skip
+        for r in anticipations:
+            truth = timeline.label_at(r.stamp)
+            writer.writerow([
+                f"{r.stamp - timeline.origin:.3f}", timeline.class_names[truth] if truth >= 0 else "",
+                r.current.label, f"{r.current.confidence:.3f}", r.next_label, f"{r.next_confidence:.3f}",
+                int(r.depth_present), int(r.depth_substituted), f"{r.fused_effective_rank:.3f}",
+            ])  # fmt: skip
+
+
+def plot_timeline(path: Path, anticipations: Sequence[Anticipation], timeline: Timeline, title: str) -> None:
+    """True vs predicted actions over time, with confidence, and the fused effective-rank trace."""
+    names = timeline.class_names
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(names), 2)))
+    times = np.array([r.stamp - timeline.origin for r in anticipations])
+    figure, (actions, confidence, rank) = plt.subplots(
+        3, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1, 1]}
+    )
+    for segment in timeline.segments:
+        k = names.index(segment.action)
+        actions.barh(2, segment.end - segment.start, left=segment.start, color=colors[k], edgecolor="white")
+        actions.text((segment.start + segment.end) / 2, 2, segment.action, ha="center", va="center", fontsize=7)
+    for row, key in ((1, "current"), (0, "next")):
+        ids = [r.current.class_id if key == "current" else r.next_class_id for r in anticipations]
+        actions.scatter(times, np.full(len(times), row), c=[colors[i] for i in ids], marker="s", s=18)
+    actions.set_yticks([0, 1, 2], ["predicted next", "predicted current", "ground truth"])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[i]) for i in range(len(names))]
+    actions.legend(handles, names, ncol=min(6, len(names)), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 1.35))
+    confidence.plot(times, [r.next_confidence for r in anticipations], label="next action")
+    confidence.plot(times, [r.current.confidence for r in anticipations], label="current action")
+    missing = [t for t, r in zip(times, anticipations, strict=True) if not r.depth_present]
+    if missing:
+        confidence.scatter(missing, np.zeros(len(missing)), marker="|", color="red", label="depth missing")
+    confidence.set(ylabel="confidence", ylim=(0, 1.05))
+    confidence.legend(fontsize=7, loc="upper right")
+    rank.plot(times, [r.fused_effective_rank for r in anticipations], color="black")
+    rank.set(ylabel="fused eff. rank", xlabel="time since the first frame (s)")
+    figure.suptitle(title, y=0.995)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(
+    out: Path, metrics: dict[str, Any], anticipations: Sequence[Anticipation], timeline: Timeline, title: str
+) -> None:
+    """metrics.json, ticks.csv and timeline.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_ticks_csv(out / "ticks.csv", anticipations, timeline)
+    plot_timeline(out / "timeline.png", anticipations, timeline, title)
