@@ -24,8 +24,8 @@ def check(condition: bool, name: str, message: str) -> None:
 class InputConfig:
     """What one preprocessed frame looks like to the network."""
 
-    height: int = 48
-    width: int = 64
+    height: int = 48  # rows of the network input (frames are centre-cropped to its aspect ratio, then resized)
+    width: int = 64  # columns of the network input
     # Depth is fed in metres divided by this constant (never min-max normalised per
     # frame, which would erase the absolute distance the depth-only classes depend on).
     max_depth_m: float = 6.0
@@ -47,8 +47,8 @@ class InputConfig:
 class EncoderConfig:
     """A per-frame CNN encoder; ``backbone`` names an entry of the backbone registry."""
 
-    backbone: str = "small_cnn"
-    channels: list[int] = field(default_factory=lambda: [16, 32, 64])
+    backbone: str = "small_cnn"  # registry name (r3d_ros/model/encoders.py BACKBONES)
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # one stride-2 conv stage per entry
     # Optional user-provided state dict (.safetensors, or a .pt read with weights_only=True).
     weights: str | None = None
 
@@ -68,7 +68,7 @@ class FuserConfig:
     score: Literal["bn_gain", "rank"] = "bn_gain"
     # Fraction of each modality's channels blended with the other modality's.
     blend_fraction: float = 0.1
-    attention_heads: int = 4
+    attention_heads: int = 4  # heads of the 2-token cross-modal attention
     # EMA momentum of the running channel scores used by the rank rule at eval time.
     score_momentum: float = 0.1
 
@@ -82,9 +82,9 @@ class FuserConfig:
 class EBRConfig:
     """Explicit Basis Reallocation modules (per-modality projector/decoder, discriminator)."""
 
-    enabled: bool = False
-    projector_hidden: int = 128
-    discriminator_hidden: int = 64
+    enabled: bool = False  # add a projector/decoder per modality and a modality discriminator
+    projector_hidden: int = 128  # hidden width of the projector and decoder MLPs
+    discriminator_hidden: int = 64  # hidden width of the discriminator MLP
     # How a missing modality's projection is estimated from the present one:
     # direct: decode the present modality's projection as is (the paper's rule, valid
     #   because adversarial training aligns the projected spaces);
@@ -101,15 +101,15 @@ class EBRConfig:
 class TemporalConfig:
     """FUTR-style anticipation transformer over the fused per-frame tokens."""
 
-    dim: int = 128
-    heads: int = 4
-    encoder_layers: int = 2
-    decoder_layers: int = 2
+    dim: int = 128  # transformer width
+    heads: int = 4  # attention heads
+    encoder_layers: int = 2  # encoder layers over the observed frames
+    decoder_layers: int = 2  # decoder layers of the action queries
     # Learned action queries: the longest future action sequence the model can predict.
     num_queries: int = 8
-    ffn_mult: int = 2
-    dropout: float = 0.1
-    use_encoder: bool = True
+    ffn_mult: int = 2  # feed-forward width as a multiple of dim
+    dropout: float = 0.1  # dropout in the transformer layers
+    use_encoder: bool = True  # false: the decoder reads the projected tokens directly
 
     def __post_init__(self) -> None:
         check(self.dim > 0 and self.dim % self.heads == 0, "dim", f"must be a positive multiple of heads={self.heads}")
@@ -125,7 +125,7 @@ class ModelConfig:
 
     # Action classes by id. Left empty in a training config, it is filled from the dataset.
     class_names: list[str] = field(default_factory=list)
-    token_dim: int = 128
+    token_dim: int = 128  # channels of each per-frame token (RGB, depth, fused)
     input: InputConfig = field(default_factory=InputConfig)
     rgb_encoder: EncoderConfig = field(default_factory=EncoderConfig)
     depth_encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -190,7 +190,7 @@ class SyntheticConfig:
     depth_missing_frames: float = 0.0  # probability that a whole depth frame is missing (Frame.depth None)
     lighting_gain: float = 0.15  # per-video brightness gain uniform in [1 - this, 1 + this]
     lighting_flicker: float = 0.02  # std of the per-frame relative brightness change
-    seed: int = 0
+    seed: int = 0  # everything the benchmark draws derives from it
 
     def __post_init__(self) -> None:
         check(self.num_train >= 0, "num_train", f"must be >= 0, got {self.num_train}")
@@ -241,7 +241,7 @@ class RecordingConfig:
 class DataConfig:
     """Where training and evaluation videos come from."""
 
-    source: Literal["synthetic", "ntu", "utkinect", "darai", "rosbag"] = "synthetic"
+    source: Literal["synthetic", "ntu", "utkinect", "darai", "rosbag"] = "synthetic"  # which loader
     # Dataset root folder (ntu, utkinect, darai).
     root: str | None = None
     # Standard split protocol of the dataset (e.g. cross_subject, cross_view for NTU).
@@ -253,10 +253,10 @@ class DataConfig:
     # rosbag: recordings for training and for testing, plus topic names and pairing.
     train_recordings: list[RecordingConfig] = field(default_factory=list)
     test_recordings: list[RecordingConfig] = field(default_factory=list)
-    color_topic: str | None = None
-    depth_topic: str | None = None
-    sync_policy: Literal["exact", "approximate"] = "exact"
-    sync_slop_s: float = 0.02
+    color_topic: str | None = None  # color Image topic (None = the only one in the bag)
+    depth_topic: str | None = None  # depth Image topic (None = the only one in the bag)
+    sync_policy: Literal["exact", "approximate"] = "exact"  # color/depth pairing
+    sync_slop_s: float = 0.02  # approximate pairing tolerance (s)
     # synthetic: the procedural benchmark's knobs (docs/synthetic_benchmark.md).
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     # raise: a corrupt file stops loading with its name; skip: skip it and count it.
@@ -283,8 +283,8 @@ class EBRTrainConfig:
     mode: Literal["grl", "alternating"] = "grl"
     # Weight of the adversarial term in the encoders' loss, reached after ramp_epochs (0 = no ramp).
     weight: float = 0.1
-    ramp_epochs: int = 2
-    discriminator_lr: float = 1e-3
+    ramp_epochs: int = 2  # epochs over which the adversarial weight ramps up linearly
+    discriminator_lr: float = 1e-3  # learning rate of the discriminator's own optimiser
     # Weight of ||h^-1(h(f)) - f||^2 keeping each decoder an inverse of its projector (0 = off).
     reconstruction_weight: float = 0.0
 
@@ -299,12 +299,12 @@ class EBRTrainConfig:
 class DistillConfig:
     """Cross-modal knowledge distillation on per-frame action predictions of each modality."""
 
-    enabled: bool = False
+    enabled: bool = False  # add cross-modal distillation
     # Teacher and student branches; the teacher's predictions are detached.
     teacher: Literal["rgb", "depth", "fused"] = "rgb"
     student: Literal["rgb", "depth"] = "depth"
-    weight: float = 0.5
-    temperature: float = 2.0
+    weight: float = 0.5  # weight of the distillation term
+    temperature: float = 2.0  # softmax temperature of teacher and student
 
     def __post_init__(self) -> None:
         check(self.teacher != self.student, "student", "must differ from the teacher")
@@ -316,7 +316,7 @@ class DistillConfig:
 class RSCConfig:
     """RSC-MD-style balancing: per-modality auxiliary heads and gradient amplification."""
 
-    enabled: bool = False
+    enabled: bool = False  # add per-modality auxiliary heads (and gradient amplification)
     # Weight of each modality's auxiliary per-frame classification loss.
     aux_weight: float = 0.5
     # Amplify the suppressed modality's encoder gradient by the measured imbalance.
@@ -353,8 +353,8 @@ class MonitorConfig:
 class EvalConfig:
     """Anticipation metrics (FUTR/R3D protocol)."""
 
-    alphas: list[float] = field(default_factory=lambda: [0.2, 0.3])
-    betas: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])
+    alphas: list[float] = field(default_factory=lambda: [0.2, 0.3])  # observed fractions of each test video
+    betas: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3, 0.5])  # predicted fractions after them
     # Fraction of frames whose depth is removed for the depth-missing accuracy.
     depth_missing_fraction: float = 0.5
 
@@ -368,22 +368,22 @@ class EvalConfig:
 class TrainConfig:
     """Optimisation, sampling, remedies for modality collapse, monitoring and checkpoints."""
 
-    epochs: int = 20
+    epochs: int = 20  # passes over the training videos
     # Videos per optimisation step (all their frames are encoded once), split across processes.
     batch_videos: int = 8
     # Observation windows sampled per video per step (they share the encoded frames).
     windows_per_video: int = 8
     # Shortest observed window, in frames.
     min_observed: int = 4
-    lr: float = 1e-3
-    weight_decay: float = 5e-3
-    warmup_epochs: int = 2
-    grad_clip: float = 1.0
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    loss_segmentation: float = 1.0
-    loss_action: float = 1.0
-    loss_duration: float = 1.0
+    lr: float = 1e-3  # AdamW peak learning rate (linear warm-up, then cosine decay)
+    weight_decay: float = 5e-3  # AdamW weight decay
+    warmup_epochs: int = 2  # epochs of linear learning-rate warm-up
+    grad_clip: float = 1.0  # gradient-norm clipping (0 = off)
+    seed: int = 0  # initialisation and every epoch's sampling derive from it
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when available
+    loss_segmentation: float = 1.0  # weight of the observed-segmentation cross-entropy
+    loss_action: float = 1.0  # weight of the future-action cross-entropy
+    loss_duration: float = 1.0  # weight of the duration regression
     # Per-frame probability of removing depth (or RGB) during training, so the fusion
     # head learns to work with substituted (EBR) or zeroed inputs.
     modality_dropout_depth: float = 0.0
@@ -443,7 +443,7 @@ class StreamConfig:
     # exact: color and depth stamps equal (realsense2_camera stamps aligned pairs identically);
     # approximate: nearest depth within sync_slop_s.
     sync_policy: Literal["exact", "approximate"] = "exact"
-    sync_slop_s: float = 0.02
+    sync_slop_s: float = 0.02  # approximate pairing tolerance (s)
     # A color frame waits at most this long (stamp time) for its depth, then goes on without it.
     depth_timeout_s: float = 0.3
     # Synchronizer queue bound per stream (frames).
