@@ -140,6 +140,7 @@ class AnticipationNode(LifecycleNode):
         self.running = False
         self.worker: threading.Thread | None = None
         self.reader: threading.Thread | None = None
+        self.realsense = None  # the RealSenseSource while input_source=realsense runs
         self.epoch = StampEpoch()
         self.frame_id = self.values["frame_id"]
         self.input_group = MutuallyExclusiveCallbackGroup()
@@ -254,19 +255,23 @@ class AnticipationNode(LifecycleNode):
 
         config = RealSenseConfig(
             serial=self.values["realsense_serial"] or None,
-            width=self.values["realsense_width"],
-            height=self.values["realsense_height"],
-            fps=self.values["realsense_fps"],
+            color_width=self.values["realsense_width"],
+            color_height=self.values["realsense_height"],
+            color_fps=self.values["realsense_fps"],
+            depth_width=self.values["realsense_width"],
+            depth_height=self.values["realsense_height"],
+            depth_fps=self.values["realsense_fps"],
             playback_file=self.values["realsense_playback_file"] or None,
             loop=self.values["realsense_loop"],
         )
-        source = RealSenseSource(config, logger=self.get_logger())
+        source = RealSenseSource(config, logger=logging.getLogger("r3d_ros.realsense"))
+        self.realsense = source
         if not self.frame_id:
             self.frame_id = "camera_color_optical_frame"
         try:
             source.start()
-            while self.running:
-                frame = source.read(timeout_s=1.0)
+            while self.running and not source.finished:
+                frame = source.read()
                 if frame is None:
                     continue
                 for stream in ("color", "depth") if frame.depth is not None else ("color",):
@@ -323,6 +328,8 @@ class AnticipationNode(LifecycleNode):
 
     def _stop(self) -> None:
         self.running = False
+        if self.realsense is not None:
+            self.realsense.stop()
         with self.queue_ready:
             self.queue_ready.notify_all()
         for thread in (self.worker, self.reader):
@@ -403,6 +410,8 @@ class AnticipationNode(LifecycleNode):
         if self.running and stats.rate("color") == 0.0:
             level = DiagnosticStatus.WARN
             problems.append("no color input")
+        if self.realsense is not None:
+            values.update({f"realsense_{k}": v for k, v in self.realsense.status().items()})
         if stats.errors:
             values["last_error"] = stats.last_error
         message = "; ".join(problems) if problems else "ok"
