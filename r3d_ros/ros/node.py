@@ -30,7 +30,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -420,6 +420,16 @@ class AnticipationNode(LifecycleNode):
         )
 
 
+def make_executor() -> Executor:
+    """A single-threaded executor: callbacks only queue frames, the worker thread does the work.
+
+    rclpy's multi-threaded executor spends more CPU polling than the whole pipeline costs,
+    and its experimental EventsExecutor does not dispatch the subscriptions a lifecycle
+    transition creates after the node was added.
+    """
+    return SingleThreadedExecutor()
+
+
 def main(args: list[str] | None = None) -> int:
     """Console entry point: ``anticipation_node --ros-args --params-file config/anticipate.yaml``."""
     rclpy.init(args=args)
@@ -433,7 +443,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("r3d_anticipation").fatal(f"invalid parameter: {error}")
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=3)
+    executor = make_executor()
     executor.add_node(node)
     status = 0
     if node.values["autostart"]:

@@ -119,7 +119,9 @@ class AnticipationPipeline:
             return []
         if self.next_tick is None:
             self.next_tick = stamp
-        if stamp + 1e-6 < self.next_tick or self.anticipator.count == 0:
+        # The tick grid and the frame-rate limiter's grid start at the same frame and share
+        # its jitter tolerance, so at equal rates every tick sees the frame just taken in.
+        if stamp < self.next_tick - self.anticipator.limiter.tolerance or self.anticipator.count == 0:
             return []
         if stamp - self.next_tick > self.period:
             self.next_tick = stamp  # fell behind (a gap): re-anchor instead of bursting ticks
