@@ -1,0 +1,83 @@
+"""The stream pipeline shared by node and replay: stream-time ticks and the output filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_runtime import camera_frames, write_model
+
+from r3d_ros.config import RuntimeConfig, StreamConfig
+from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
+from r3d_ros.runtime.backends import create_backend
+from r3d_ros.runtime.pipeline import AnticipationPipeline, OutputFilter
+
+CLASSES = ["reach", "grasp", "lift", "place", "wave"]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory):
+    return create_backend(write_model(tmp_path_factory.mktemp("m") / "m.safetensors"), RuntimeConfig(backend="torch"))
+
+
+def test_ticks_follow_stream_time_whatever_the_camera_rate(loaded) -> None:
+    counts = {}
+    for fps in (15.0, 30.0, 60.0):
+        pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0))
+        results = []
+        for stamp, color, depth in camera_frames(int(3 * fps), fps=fps):
+            results += pipeline.add_color(stamp, color) + pipeline.add_depth(stamp, depth)
+        counts[fps] = len(results)
+    assert counts[15.0] == counts[30.0] == counts[60.0] == 30
+
+
+def test_every_tick_contains_the_frame_it_is_stamped_with(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0))
+    for stamp, color, depth in camera_frames(60, fps=30.0):
+        for result in pipeline.add_color(stamp, color) + pipeline.add_depth(stamp, depth):
+            assert result.stamp == pytest.approx(stamp)
+
+
+def anticipation(stamp: float, probabilities: list[float]) -> Anticipation:
+    p = np.asarray(probabilities, dtype=np.float32)
+    segment = SegmentEstimate(0, CLASSES[0], 1.0, 0.0, 1.0)
+    return Anticipation(stamp, 0.0, 1, 10.0, int(p.argmax()), CLASSES[int(p.argmax())], float(p.max()), p,
+                        [], segment, True, True, False, False, 0.0, 1.0, "m")  # fmt: skip
+
+
+def test_filter_is_the_identity_by_default() -> None:
+    output = OutputFilter(StreamConfig(), CLASSES)
+    for i, p in enumerate([[0.7, 0.1, 0.1, 0.05, 0.05], [0.1, 0.7, 0.1, 0.05, 0.05]]):
+        result = anticipation(0.1 * i, p)
+        filtered = output(result)
+        assert filtered.next_class_id == result.next_class_id
+        np.testing.assert_allclose(filtered.next_probabilities, result.next_probabilities, atol=1e-6)
+
+
+def test_ema_smoothing_damps_a_single_outlier_tick() -> None:
+    output = OutputFilter(StreamConfig(smoothing_alpha=0.3), CLASSES)
+    steady, outlier = [0.6, 0.1, 0.1, 0.1, 0.1], [0.1, 0.6, 0.1, 0.1, 0.1]
+    ids = [output(anticipation(0.1 * i, p)).next_class_id for i, p in enumerate([steady] * 5 + [outlier] + [steady])]
+    assert ids == [0] * 7
+
+
+def test_hysteresis_holds_the_published_action_and_needs_confidence() -> None:
+    output = OutputFilter(StreamConfig(hold_s=1.0, min_confidence=0.5), CLASSES)
+    first, weak, strong = [0.6, 0.1, 0.1, 0.1, 0.1], [0.1, 0.45, 0.15, 0.15, 0.15], [0.05, 0.8, 0.05, 0.05, 0.05]
+    assert output(anticipation(0.0, first)).next_class_id == 0
+    assert output(anticipation(0.5, strong)).next_class_id == 0  # held for only 0.5 s
+    assert output(anticipation(1.2, weak)).next_class_id == 0  # held long enough, but not confident enough
+    changed = output(anticipation(1.3, strong))
+    assert changed.next_class_id == 1 and changed.next_confidence == pytest.approx(0.8)
+
+
+def test_time_jump_in_the_synchronizer_resets_the_stream(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig())
+    frames = list(camera_frames(90, fps=30.0))
+    for stamp, color, depth in frames:
+        pipeline.add_color(stamp, color)
+        pipeline.add_depth(stamp, depth)
+    for stamp, color, depth in frames[:10]:  # the 3 s bag looped
+        pipeline.add_color(stamp, color)
+        pipeline.add_depth(stamp, depth)
+    assert pipeline.anticipator.stats.resets == 1
+    assert pipeline.anticipator.count <= 4
