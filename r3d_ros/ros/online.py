@@ -109,7 +109,8 @@ def start_node(model: Path, runtime: RuntimeConfig, stream: StreamConfig, use_si
         f"anticipated_action:={PREFIX}/anticipated_action",
     ]
     for name, value in parameters.items():
-        args += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
+        if value != "":  # an empty value cannot be written on the command line; the node's default is empty
+            args += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     while True:
