@@ -214,3 +214,23 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path: Path) -> None:
+    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
+    from test_realsense import record
+
+    recording = tmp_path / "session.db3"
+    record(str(recording), rs.timestamp_domain.hardware_clock, count=45, missing_depth=-1)
+    parameters = {"input_source": "realsense", "realsense_playback_file": str(recording)}
+    with node_process(model_file, tmp_path / "cache", **parameters), ros_node("rs") as (node, executor):
+        collector = Collector()
+        collector.attach(node)
+        assert spin_until(executor, lambda: len(collector.actions) >= 10, 30.0), "no anticipations from the playback"
+        spin_until(executor, lambda: bool(collector.diagnostics), 5.0)
+    diagnostics = collector.last_diagnostics()
+    assert diagnostics["input_source"] == "realsense"
+    assert float(diagnostics["realsense_depth_scale"]) > 0
+    assert all(a.depth_present for a in collector.actions)
+    stamps = [_ns(a) for a in collector.actions]
+    assert stamps == sorted(stamps)

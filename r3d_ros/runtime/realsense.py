@@ -254,7 +254,8 @@ def color_image(frame: rs.video_frame) -> RawImage:
     """A copy of a color frame (the frame goes back to librealsense's pool at once)."""
     encoding = COLOR_ENCODINGS.get(frame.get_profile().format())
     if encoding is None:
-        raise ValueError(f"color format {frame.get_profile().format()} is not supported; use one of rgb8, bgr8")
+        supported = ", ".join(COLOR_ENCODINGS.values())
+        raise ValueError(f"color format {frame.get_profile().format()} is not supported; use one of {supported}")
     return RawImage.from_array(np.array(np.asanyarray(frame.get_data())), encoding)
 
 
@@ -343,7 +344,7 @@ class RealSenseSource:
         except EOFError:
             if self.config.loop:
                 self.stream.stop()
-                self.stream.start()
+                self._connect(rewind=True)
             else:
                 self.finished = True
                 self.stop()
@@ -376,7 +377,8 @@ class RealSenseSource:
             **asdict(self.stats),
         }
 
-    def _connect(self) -> bool:
+    def _connect(self, rewind: bool = False) -> bool:
+        """Start the stream (``rewind``: a looping recording from its beginning, not a reconnect)."""
         try:
             device = self.stream.start()
         except RuntimeError as error:
@@ -385,12 +387,15 @@ class RealSenseSource:
             self.stats.failed_starts += 1
             self._retry_later(f"cannot start the camera: {error}")
             return False
+        if not self.running:  # stop() was called meanwhile
+            self.stream.stop()
+            return False
         self.device = describe(device)
         self.depth_scale = read_depth_scale(device)
         self.mapper.reset()
         self._last_color = self._last_depth = None
         self.connected = True
-        if self._was_connected:
+        if self._was_connected and not rewind:
             self.stats.reconnects += 1
             self.log.info("RealSense %s reconnected", self.device)
         self._was_connected = True
