@@ -75,17 +75,22 @@ def save_model(path: str | Path, model: R3DModel, metadata: dict[str, str] | Non
     return model_id
 
 
-def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Return (state dict, metadata) of a model file, refusing anything that is not one."""
-    path = Path(path)
+def read_safetensors(path: Path, error: type[Exception], what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, metadata) of a safetensors file; a missing or unreadable file raises ``error`` naming it."""
     if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}")
+        raise error(f"{what} not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ModelFileError(f"{path}: not a readable safetensors model file ({error})") from None
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError, ValueError) as reason:
+        raise error(f"{path}: not a readable safetensors {what} ({reason})") from None
+
+
+def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Return (state dict, metadata) of a model file, refusing anything that is not one."""
+    path = Path(path)
+    state, metadata = read_safetensors(path, ModelFileError, "model file")
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not an r3d_ros model file (format={metadata.get('format')!r})")
     if metadata.get("format_version") != FORMAT_VERSION:

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from r3d_ros.config import R3DConfig, config_to_yaml
-from r3d_ros.model.checkpoint import atomic_write
+from r3d_ros.model.checkpoint import atomic_write, read_safetensors
 
 FORMAT = "r3d_ros.training_state"
 
@@ -81,14 +80,7 @@ def save_training_state(path: str | Path, config: R3DConfig, state: TrainingStat
 def load_training_state(path: str | Path, config: R3DConfig) -> TrainingState:
     """Read a checkpoint written by :func:`save_training_state` for the same ``config``."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
+    tensors, metadata = read_safetensors(path, CheckpointError, "checkpoint")
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an r3d_ros training checkpoint")
     if metadata.get("config") != config_to_yaml(config):
