@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -234,3 +236,47 @@ def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path:
     assert all(a.depth_present for a in collector.actions)
     stamps = [_ns(a) for a in collector.actions]
     assert stamps == sorted(stamps)
+
+
+def _change_state(node, executor, transition_id: int) -> bool:
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    client = node.create_client(ChangeState, "/r3d_anticipation/change_state")
+    assert spin_until(executor, client.service_is_ready, 20.0), "lifecycle service not available"
+    future = client.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
+    assert spin_until(executor, future.done, 60.0)
+    return future.result().success
+
+
+def test_lifecycle_transitions_start_and_stop_the_output(model_file: Path, tmp_path: Path) -> None:
+    from lifecycle_msgs.msg import Transition
+
+    parameters = {
+        "model_path": model_file, "cache_dir": tmp_path, "autostart": "false", "color_topic": COLOR_TOPIC,
+        "depth_topic": DEPTH_TOPIC, "qos_reliability": "reliable", "backend": "onnxruntime",
+    }  # fmt: skip
+    args = [sys.executable, "-m", "r3d_ros.ros.node", "--ros-args"]
+    for name, value in parameters.items():
+        args += ["-p", f"{name}:={value}"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with ros_node("lifecycle_client") as (node, executor):
+            collector = Collector()
+            collector.attach(node)
+            camera = Camera(node, executor, collector)
+            assert _change_state(node, executor, Transition.TRANSITION_CONFIGURE)
+            assert _change_state(node, executor, Transition.TRANSITION_ACTIVATE)
+            camera.wait_for_node()
+            camera.play(scene(30), fps=30.0, speed=3.0)
+            camera.settle(1.0)
+            assert collector.actions and collector.labels
+            assert _change_state(node, executor, Transition.TRANSITION_DEACTIVATE)
+            published = len(collector.actions)
+            camera.play(scene(30), fps=30.0, speed=3.0, start_ns=START_NS + 10**10)
+            camera.settle(1.0)
+            assert len(collector.actions) == published  # inactive: nothing published
+            assert _change_state(node, executor, Transition.TRANSITION_CLEANUP)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -135,3 +135,16 @@ def test_labels_outside_the_recording_fail_clearly(recording, model, tmp_path: P
     assert run(bag, labels, model, tmp_path / "out") == 2
     assert "ends after the recording" in caplog.text
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.mark.ros
+def test_live_node_agrees_with_offline_replay(recording, model, tmp_path: Path) -> None:
+    pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
+    bag, labels, _ = recording
+    assert run(bag, labels, model, tmp_path / "out", "--compare", "--rate", "2.0", "--use-sim-time") == 0
+    match = json.loads((tmp_path / "out" / "agreement.json").read_text())
+    assert match["matched_ticks"] >= 0.95 * match["offline_ticks"]
+    assert match["same_next_action"] == 1.0 and match["same_current_action"] == 1.0
+    online = json.loads((tmp_path / "out" / "online" / "metrics.json").read_text())
+    offline = json.loads((tmp_path / "out" / "offline" / "metrics.json").read_text())
+    assert online["observed_accuracy"] == pytest.approx(offline["observed_accuracy"], abs=0.05)
