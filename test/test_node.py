@@ -224,7 +224,8 @@ def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path:
 
     recording = tmp_path / "session.db3"
     record(str(recording), rs.timestamp_domain.hardware_clock, count=45, missing_depth=-1)
-    parameters = {"input_source": "realsense", "realsense_playback_file": str(recording)}
+    # Looped, so the recording is still playing when this subscriber has connected.
+    parameters = {"input_source": "realsense", "realsense_playback_file": str(recording), "realsense_loop": True}
     with node_process(model_file, tmp_path / "cache", **parameters), ros_node("rs") as (node, executor):
         collector = Collector()
         collector.attach(node)
