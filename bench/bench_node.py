@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test"))
 
 from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, Collector, image, node_process  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from ros_util import ros_node, spin_until  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
@@ -38,18 +39,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30.0, help="input frames per second")
     parser.add_argument("--backend", default="onnxruntime")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads in the node")
+    parser.add_argument("--qos", choices=["reliable", "best_effort"], default="reliable", help="image topics' QoS")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     color = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
     depth = rng.integers(400, 4000, (480, 640), dtype=np.uint16)
     with tempfile.TemporaryDirectory() as cache:
-        parameters = {"backend": args.backend, "threads": args.threads, "diagnostics_period_s": 1.0}
+        parameters = {
+            "backend": args.backend, "threads": args.threads, "diagnostics_period_s": 1.0, "qos_reliability": args.qos,
+        }  # fmt: skip
         with node_process(MODEL, Path(cache), **parameters) as process, ros_node("bench_camera") as (node, executor):
             collector = Collector()
             collector.attach(node)
-            color_pub = node.create_publisher(Image, COLOR_TOPIC, RELIABLE)
-            depth_pub = node.create_publisher(Image, DEPTH_TOPIC, RELIABLE)
+            qos = RELIABLE if args.qos == "reliable" else qos_profile_sensor_data
+            color_pub = node.create_publisher(Image, COLOR_TOPIC, qos)
+            depth_pub = node.create_publisher(Image, DEPTH_TOPIC, qos)
             ready = lambda: color_pub.get_subscription_count() and depth_pub.get_subscription_count()  # noqa: E731
             spin_until(executor, ready, 20.0)
             frames = int(args.seconds * args.rate)
@@ -83,9 +88,12 @@ def main() -> None:
         "color_frames_received_by_node": int(diagnostics.get("received_color", 0)),
         "fraction_of_frames_reaching_pipeline": int(diagnostics.get("sync_matched", 0)) / frames,
         "node_queue_dropped": int(diagnostics.get("queue_dropped", 0)),
+        "node_queue_wait_ms_p50": float(diagnostics.get("queue_wait_ms_p50", "nan")),
+        "node_queue_wait_ms_p99": float(diagnostics.get("queue_wait_ms_p99", "nan")),
         "node_tick_ms_p50": float(diagnostics.get("tick_ms_p50", "nan")),
         "node_tick_ms_p99": float(diagnostics.get("tick_ms_p99", "nan")),
         "backend": diagnostics.get("backend", ""),
+        "qos": args.qos,
         "wall_s": elapsed,
     }
     print(json.dumps(result, indent=2))

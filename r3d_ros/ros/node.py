@@ -85,6 +85,7 @@ class NodeStats:
     last_error: str = ""
     published: int = 0
     tick_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
+    queue_wait_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
     stamp_to_publish_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
     ranks: list[float] = field(default_factory=list)
     last: Anticipation | None = None
@@ -247,7 +248,7 @@ class AnticipationNode(LifecycleNode):
             if len(self.queue) >= self.values["input_queue_size"]:
                 self.queue.popleft()
                 self.stats.queue_dropped += 1
-            self.queue.append(item)
+            self.queue.append((time.monotonic(), item))
             self.queue_ready.notify()
 
     def _read_realsense(self) -> None:
@@ -291,7 +292,8 @@ class AnticipationNode(LifecycleNode):
                     self.queue_ready.wait(timeout=0.2)
                 if not self.running:
                     return
-                item = self.queue.popleft()
+                queued_at, item = self.queue.popleft()
+            self.stats.queue_wait_ms.append((time.monotonic() - queued_at) * 1e3)
             try:
                 self._process(*item)
             except Exception as error:  # one bad frame must not stop the node
@@ -368,6 +370,8 @@ class AnticipationNode(LifecycleNode):
             "queue_dropped": stats.queue_dropped,
             "errors": stats.errors,
             "published": stats.published,
+            "queue_wait_ms_p50": f"{percentile(stats.queue_wait_ms, 50):.2f}",
+            "queue_wait_ms_p99": f"{percentile(stats.queue_wait_ms, 99):.2f}",
             "tick_ms_p50": f"{percentile(stats.tick_ms, 50):.2f}",
             "tick_ms_p99": f"{percentile(stats.tick_ms, 99):.2f}",
             "stamp_to_publish_ms_p50": f"{percentile(stats.stamp_to_publish_ms, 50):.1f}",
