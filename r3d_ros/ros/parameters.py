@@ -45,7 +45,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     P("model_path", "", "model file (.safetensors); empty = the shipped default model", read_only=True),
     P("backend", "auto", "inference backend", ("auto", "tensorrt", "onnxruntime", "torch"), read_only=True),
     P("cache_dir", "", "folder for exported ONNX and TensorRT engines; empty = ~/.cache/r3d_ros", read_only=True),
-    P("threads", 0, "ONNX Runtime intra-op threads (0 = library default)", low=0, high=64, read_only=True),
+    P("threads", 1, "ONNX Runtime intra-op threads (0 = library default)", low=0, high=64, read_only=True),
     P("precision", "fp16", "TensorRT engine precision", ("fp16", "fp32"), read_only=True),
     P("input_source", "topics", "where frames come from", ("topics", "realsense"), read_only=True),
     P("color_topic", "/camera/camera/color/image_raw", "color image topic (input_source=topics)", read_only=True),
