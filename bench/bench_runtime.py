@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -144,7 +145,7 @@ def machine() -> dict[str, str]:
                 break
     info = {
         "cpu": cpu,
-        "cores": str(len(__import__("os").sched_getaffinity(0))),
+        "cores": str(len(os.sched_getaffinity(0))),
         "python": platform.python_version(),
         "torch": torch.__version__,
     }

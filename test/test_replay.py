@@ -101,7 +101,7 @@ def test_report_has_metrics_timeline_and_confusion_matrix(recording, model, tmp_
     assert (tmp_path / "out" / "timeline.png").stat().st_size > 10_000
 
 
-def test_bag_without_matching_topics_fails_clearly(tmp_path: Path, model, capsys, caplog) -> None:
+def test_bag_without_matching_topics_fails_clearly(tmp_path: Path, model, caplog) -> None:
     color = RawImage.from_array(np.zeros((8, 8, 3), np.uint8), "rgb8")
     bag = write_rgbd_bag(tmp_path / "colour_only", [(0.1 * i, color, None) for i in range(3)], storage="mcap")
     assert run(bag, None, model, tmp_path / "out") == 2

@@ -420,8 +420,8 @@ class RuntimeConfig:
     # Where exported ONNX files and built TensorRT engines are cached (None = ~/.cache/r3d_ros).
     cache_dir: str | None = None
     # ONNX Runtime: intra-op threads (0 = library default) and execution providers to try in order.
-    # One thread is fastest for the small default model (a thread pool costs more than it saves:
-    # 1 ms vs 8 ms per tick measured on 2 cores); raise it for larger models.
+    # One thread is fastest for the small default model: a spinning thread pool competes with
+    # preprocessing for the cores (docs/benchmarks.md, --threads 0 vs 1); raise it for larger models.
     threads: int = 1
     onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
     # PyTorch: device (auto = CUDA when available) and optional torch.compile.

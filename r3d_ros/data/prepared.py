@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,7 @@ def prepare_dataset(
         item = prepare_video(video, size, fps)
         if path is not None:
             tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{k: v for k, v in asdict(item).items() if k != "name"})
+            np.savez(tmp, **{f.name: getattr(item, f.name) for f in fields(item) if f.name != "name"})
             tmp.replace(path)
         prepared.append(item)
     return prepared

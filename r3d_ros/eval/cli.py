@@ -14,6 +14,7 @@ and reports how well they agree). Outputs in ``--out``: the predictions as
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import sys
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(replays) == 2:
             match = agreement(replays["offline"], replays["online"])
             print(f"\nonline vs offline: {match}")
-            (args.out / "agreement.json").write_text(__import__("json").dumps(match, indent=2))
+            (args.out / "agreement.json").write_text(json.dumps(match, indent=2))
     except (ConfigError, DatasetError, LabelFileError, ModelFileError, BackendError) as error:
         LOG.error("%s", error)
         return 2

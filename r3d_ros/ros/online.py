@@ -213,6 +213,5 @@ def replay_through_node(
         if time_to_ns(m.header.stamp) in publish_wall
     ]
     counts = {"received": len(received), "published_color_frames": len(publish_wall)}
-    replay = Replay(anticipations, latency, epoch, first_color, last, frame_id, color, depth, counts)
-    replay.latency_kind = "frame published -> anticipation received (ms)"
-    return replay
+    kind = "frame published -> anticipation received (ms)"
+    return Replay(anticipations, latency, epoch, first_color, last, frame_id, color, depth, counts, kind)

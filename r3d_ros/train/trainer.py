@@ -90,7 +90,6 @@ class Trainer:
         run_dir: str | Path,
         resume: bool = False,
         progress: bool = True,
-        datasets: tuple | None = None,
     ) -> None:
         self.device = pick_device(config.train.device)
         self.dist: DistributedContext = init_distributed(self.device)
@@ -99,7 +98,7 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.run_dir = Path(run_dir)
         self.progress = progress and self.dist.is_main
-        train_set, test_set = datasets if datasets is not None else load_datasets(config.data)
+        train_set, test_set = load_datasets(config.data)
         config = self._with_classes(config, train_set.class_names)
         self.config = config
         self.subset_classes = [config.model.class_names.index(c) for c in train_set.focus_classes]
