@@ -1,19 +1,24 @@
 """Node benchmark: 30 Hz 640x480 RGB-D over DDS in, /anticipated_action out.
 
     scripts/with-env python bench/bench_node.py [--seconds 30] [--backend onnxruntime] [--rate 30]
+    scripts/with-env python bench/bench_node.py --fastdds-profile config/fastdds_large_images.xml
 
 Starts the anticipation node (shipped model) in its own process, publishes color (bgr8)
 and aligned depth (16UC1) with identical stamps taken from the wall clock at publication,
 and measures the output rate, the latency from the last observed frame's stamp to the
 node's publication (p50, p99 over the last 300 ticks, from /diagnostics) and to reception
-here, and from /diagnostics the fraction of published frames that reached the pipeline and
-the frames the node dropped.
+here, and from /diagnostics the fraction of published frames that reached the pipeline, the
+frames the node dropped and how old each stream's frames are when they reach the node's
+callback (transport). ``--fastdds-profile`` applies a Fast DDS XML profile to both processes,
+or with ``--profile-in`` only to the publisher (the camera's side) or only to the node.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +37,14 @@ from sensor_msgs.msg import Image  # noqa: E402
 MODEL = ROOT / "models" / "r3d_default.safetensors"
 
 
+def use_profile(path: str | None) -> None:
+    """Make the Fast DDS participants created from now on in this process or its children use ``path``."""
+    if path:
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = path
+    else:
+        os.environ.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+
+
 def main() -> None:
     """Run the benchmark and print (and optionally save) its figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +53,8 @@ def main() -> None:
     parser.add_argument("--backend", default="onnxruntime")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads in the node")
     parser.add_argument("--qos", choices=["reliable", "best_effort"], default="reliable", help="image topics' QoS")
+    parser.add_argument("--fastdds-profile", type=Path, default=None, help="Fast DDS XML profile")
+    parser.add_argument("--profile-in", choices=["both", "publisher", "node"], default="both")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -49,7 +64,12 @@ def main() -> None:
         parameters = {
             "backend": args.backend, "threads": args.threads, "diagnostics_period_s": 1.0, "qos_reliability": args.qos,
         }  # fmt: skip
-        with node_process(MODEL, Path(cache), **parameters) as process, ros_node("bench_camera") as (node, executor):
+        profile = str(args.fastdds_profile.resolve()) if args.fastdds_profile else None
+        with contextlib.ExitStack() as stack:
+            use_profile(profile if args.profile_in in ("both", "node") else None)
+            process = stack.enter_context(node_process(MODEL, Path(cache), **parameters))
+            use_profile(profile if args.profile_in in ("both", "publisher") else None)
+            node, executor = stack.enter_context(ros_node("bench_camera"))
             collector = Collector()
             collector.attach(node)
             qos = RELIABLE if args.qos == "reliable" else qos_profile_sensor_data
@@ -85,6 +105,11 @@ def main() -> None:
         # busy publishing loop delays reception: an upper bound.
         "stamp_to_receive_ms_p50": float(np.percentile(latency_ms, 50)),
         "stamp_to_receive_ms_p99": float(np.percentile(latency_ms, 99)),
+        # Transport: the node's clock at the subscription callback minus the frame's stamp.
+        "color_arrival_age_ms_p50": float(diagnostics.get("color_arrival_age_ms_p50", "nan")),
+        "color_arrival_age_ms_p99": float(diagnostics.get("color_arrival_age_ms_p99", "nan")),
+        "depth_arrival_age_ms_p50": float(diagnostics.get("depth_arrival_age_ms_p50", "nan")),
+        "depth_arrival_age_ms_p99": float(diagnostics.get("depth_arrival_age_ms_p99", "nan")),
         "color_frames_received_by_node": int(diagnostics.get("received_color", 0)),
         "fraction_of_frames_reaching_pipeline": int(diagnostics.get("sync_matched", 0)) / frames,
         "node_queue_dropped": int(diagnostics.get("queue_dropped", 0)),
@@ -94,6 +119,8 @@ def main() -> None:
         "node_tick_ms_p99": float(diagnostics.get("tick_ms_p99", "nan")),
         "backend": diagnostics.get("backend", ""),
         "qos": args.qos,
+        "fastdds_profile": args.fastdds_profile.name if args.fastdds_profile else "Fast DDS defaults",
+        "profile_in": args.profile_in if args.fastdds_profile else "",
         "wall_s": elapsed,
     }
     print(json.dumps(result, indent=2))

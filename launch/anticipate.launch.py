@@ -5,15 +5,18 @@
     ros2 launch r3d_ros anticipate.launch.py backend:=tensorrt model_path:=/path/model.safetensors
     ros2 launch r3d_ros anticipate.launch.py color_topic:=/cam/color depth_topic:=/cam/depth use_sim_time:=true
 
-With the RealSense driver in the same system (defaults match its topics):
+With the RealSense driver in the same system (defaults match its topics). The Fast DDS
+profile gives shared memory a segment large enough for camera images; the driver, which
+publishes them, needs it most (docs/benchmarks.md measures the difference):
 
+    export FASTDDS_DEFAULT_PROFILES_FILE=$(ros2 pkg prefix r3d_ros)/share/r3d_ros/config/fastdds_large_images.xml
     ros2 launch realsense2_camera rs_launch.py align_depth.enable:=true &
     ros2 launch r3d_ros anticipate.launch.py
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.substitutions import FindPackageShare
 
@@ -30,6 +33,14 @@ ARGUMENTS = {
     "output_topic": ("/anticipated_action", "where anticipations are published"),
     "use_sim_time": ("false", "use /clock (bag replay)"),
     "namespace": ("", "node namespace"),
+    "fastdds_profile": (
+        EnvironmentVariable(
+            "FASTDDS_DEFAULT_PROFILES_FILE",
+            default_value=PathJoinSubstitution([FindPackageShare("r3d_ros"), "config", "fastdds_large_images.xml"]),
+        ),
+        "Fast DDS XML profile for what this file launches (default: $FASTDDS_DEFAULT_PROFILES_FILE, "
+        "else the package's large-image profile)",
+    ),
 }
 
 
@@ -59,4 +70,5 @@ def generate_launch_description() -> LaunchDescription:
             ("anticipated_action/labels", [LaunchConfiguration("output_topic"), "/labels"]),
         ],
     )
-    return LaunchDescription([*declared, node])
+    profile = SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("fastdds_profile"))
+    return LaunchDescription([*declared, profile, node])

@@ -44,5 +44,6 @@ def test_launch_file_describes_the_node() -> None:
         "color_topic",
         "depth_topic",
         "use_sim_time",
+        "fastdds_profile",
     ):
         assert argument in names

@@ -98,6 +98,16 @@ def test_publishes_at_the_tick_rate_with_last_frame_stamps_and_labels(running) -
     assert actions[-1].num_observed_frames == 12 and actions[-1].depth_present
 
 
+def test_diagnostics_report_how_old_frames_are_when_they_arrive(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(30), fps=30.0, start_ns=time.time_ns())  # stamped by the wall clock, like a camera
+    camera.settle()
+    diagnostics = collector.last_diagnostics()
+    for stream in ("color", "depth"):
+        p50, p99 = (float(diagnostics[f"{stream}_arrival_age_ms_{q}"]) for q in ("p50", "p99"))
+        assert 0.0 <= p50 <= p99 < 1000.0, diagnostics
+
+
 def test_depth_stream_stopping_and_returning(running) -> None:
     _, camera, collector = running
     camera.play(scene(150), fps=30.0, speed=1.0, drop_depth=range(30, 120))  # 3 s of depth missing

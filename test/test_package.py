@@ -57,3 +57,15 @@ def test_interface_package_generates_the_three_messages() -> None:
 
 def test_ament_resource_marker_exists() -> None:
     assert (ROOT / "resource" / "r3d_ros").is_file()
+
+
+def test_colcon_install_ships_launch_config_and_model() -> None:
+    share = ROOT / "install" / "r3d_ros" / "share" / "r3d_ros"
+    shipped = [
+        "package.xml",
+        "launch/anticipate.launch.py",
+        "config/anticipate.yaml",
+        "config/fastdds_large_images.xml",
+        "models/r3d_default.safetensors",
+    ]
+    assert [name for name in shipped if not (share / name).is_file()] == []

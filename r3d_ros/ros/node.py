@@ -85,6 +85,10 @@ class NodeStats:
     last_error: str = ""
     published: int = 0
     tick_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
+    # Node clock at arrival minus the frame's stamp: the camera-to-node transport delay.
+    arrival_age_ms: dict[str, collections.deque] = field(
+        default_factory=lambda: {k: collections.deque(maxlen=STATS_WINDOW) for k in ("color", "depth")}
+    )
     queue_wait_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
     stamp_to_publish_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
     ranks: list[float] = field(default_factory=list)
@@ -239,9 +243,11 @@ class AnticipationNode(LifecycleNode):
         """Subscription callback: wrap and queue, nothing else."""
         self.stats.received[stream] += 1
         self.stats.arrivals[stream].append(time.monotonic())
+        stamp_ns = time_to_ns(message.header.stamp)
+        self.stats.arrival_age_ms[stream].append((self.get_clock().now().nanoseconds - stamp_ns) * 1e-6)
         if stream == "color" and not self.frame_id:
             self.frame_id = message.header.frame_id
-        self._enqueue((stream, time_to_ns(message.header.stamp), image_to_raw(message)))
+        self._enqueue((stream, stamp_ns, image_to_raw(message)))
 
     def _enqueue(self, item: tuple) -> None:
         with self.queue_ready:
@@ -370,6 +376,10 @@ class AnticipationNode(LifecycleNode):
             "queue_dropped": stats.queue_dropped,
             "errors": stats.errors,
             "published": stats.published,
+            "color_arrival_age_ms_p50": f"{percentile(stats.arrival_age_ms['color'], 50):.1f}",
+            "color_arrival_age_ms_p99": f"{percentile(stats.arrival_age_ms['color'], 99):.1f}",
+            "depth_arrival_age_ms_p50": f"{percentile(stats.arrival_age_ms['depth'], 50):.1f}",
+            "depth_arrival_age_ms_p99": f"{percentile(stats.arrival_age_ms['depth'], 99):.1f}",
             "queue_wait_ms_p50": f"{percentile(stats.queue_wait_ms, 50):.2f}",
             "queue_wait_ms_p99": f"{percentile(stats.queue_wait_ms, 99):.2f}",
             "tick_ms_p50": f"{percentile(stats.tick_ms, 50):.2f}",
