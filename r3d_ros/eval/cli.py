@@ -29,9 +29,9 @@ from r3d_ros.eval.replay import Replay, replay_bag
 from r3d_ros.eval.report import Timeline, check_labels_in_range, latency_summary, score, write_report
 from r3d_ros.model.checkpoint import ModelFileError
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 LOG = logging.getLogger("r3d_ros.eval")
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "r3d_default.safetensors"
 
 
 def evaluate(replay: Replay, loaded: LoadedModel, labels: Path | None, out: Path, mode: str) -> dict[str, Any]:
@@ -99,7 +99,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--labels", type=Path, help="label file (start,end,action; seconds since the first color frame)"
     )
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model file (default: the shipped model)")
+    parser.add_argument(
+        "--model", type=Path, default=shipped_file(DEFAULT_MODEL), help="model file (default: the shipped model)"
+    )
     parser.add_argument("--out", type=Path, default=Path("eval"), help="output folder")
     parser.add_argument("--color-topic", help="color image topic (default: the only color Image topic)")
     parser.add_argument("--depth-topic", help="depth image topic (default: the only depth Image topic)")
@@ -133,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             from r3d_ros.ros.online import replay_through_node
 
             replays["online"] = replay_through_node(
-                args.bag, args.model, loaded, runtime, stream, args.color_topic, args.depth_topic,
+                args.bag, args.model, runtime, stream, args.color_topic, args.depth_topic,
                 rate=args.rate, use_sim_time=args.use_sim_time, echo=args.echo,
             )  # fmt: skip
         for mode, replay in replays.items():

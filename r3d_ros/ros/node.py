@@ -50,25 +50,12 @@ from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.runtime.pipeline import AnticipationPipeline
 from r3d_ros.runtime.timebase import StampEpoch
+from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 ACTION_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-DEFAULT_MODEL = "r3d_default.safetensors"
 # Samples kept for the latency and rate statistics in /diagnostics.
 STATS_WINDOW = 300
-
-
-def shipped_model() -> Path:
-    """The default model: installed share folder first, then the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        installed = Path(get_package_share_directory("r3d_ros")) / "models" / DEFAULT_MODEL
-        if installed.is_file():
-            return installed
-    except (ImportError, LookupError):
-        pass
-    return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL
 
 
 @dataclass
@@ -165,7 +152,7 @@ class AnticipationNode(LifecycleNode):
     # ----- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the model and create the publishers."""
-        model_path = Path(self.values["model_path"]) if self.values["model_path"] else shipped_model()
+        model_path = Path(self.values["model_path"]) if self.values["model_path"] else shipped_file(DEFAULT_MODEL)
         try:
             self.loaded = create_backend(model_path, self.runtime)
         except (ConfigError, ModelFileError, BackendError) as error:

@@ -6,11 +6,14 @@ Messages are published in bag order at ``rate`` x the recording's pace (with
 ``/clock`` when ``use_sim_time`` is set); every published anticipation is
 converted back to the core form, so it is scored exactly like offline replay.
 The latency recorded per tick is from publishing the frame an anticipation
-was computed from to receiving the anticipation.
+was computed from to receiving the anticipation. Both processes use the
+package's Fast DDS large-image profile unless ``FASTDDS_DEFAULT_PROFILES_FILE``
+names another, as a camera host set up per the README would.
 """
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -32,8 +35,8 @@ from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.rosbag import header_stamp_ns, open_bag, raw_image, select_topics
 from r3d_ros.eval.replay import Replay
 from r3d_ros.ros.convert import ns_to_time, time_to_ns
+from r3d_ros.ros.dds_profile import large_image_transport
 from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
-from r3d_ros.runtime.backends import LoadedModel
 from r3d_ros.runtime.timebase import StampEpoch
 
 PREFIX = "/r3d_eval"
@@ -125,7 +128,6 @@ def start_node(model: Path, runtime: RuntimeConfig, stream: StreamConfig, use_si
 def replay_through_node(
     bag: Path,
     model_path: Path,
-    loaded: LoadedModel,
     runtime: RuntimeConfig,
     stream: StreamConfig,
     color_topic: str | None = None,
@@ -135,7 +137,20 @@ def replay_through_node(
     echo: bool = False,
 ) -> Replay:
     """Play ``bag`` to a freshly started node and collect its anticipations."""
-    node_process = start_node(model_path, runtime, stream, use_sim_time)
+    with large_image_transport(logging.getLogger("r3d_ros.eval")):
+        node_process = start_node(model_path, runtime, stream, use_sim_time)
+        return _play(node_process, bag, rate, use_sim_time, color_topic, depth_topic, echo)
+
+
+def _play(
+    node_process: subprocess.Popen,
+    bag: Path,
+    rate: float,
+    use_sim_time: bool,
+    color_topic: str | None,
+    depth_topic: str | None,
+    echo: bool,
+) -> Replay:
     context = Context()
     rclpy.init(context=context)
     player = Node("r3d_eval_player", context=context)
