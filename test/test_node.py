@@ -106,6 +106,15 @@ def test_diagnostics_report_how_old_frames_are_when_they_arrive(running) -> None
     for stream in ("color", "depth"):
         p50, p99 = (float(diagnostics[f"{stream}_arrival_age_ms_{q}"]) for q in ("p50", "p99"))
         assert 0.0 <= p50 <= p99 < 1000.0, diagnostics
+    assert "after their stamps" not in diagnostics["_message"]
+
+
+def test_frames_stamped_far_from_the_node_clock_raise_a_warning(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(30), fps=30.0)  # stamps from 2023, as a bag replayed without use_sim_time
+    camera.settle()
+    diagnostics = collector.last_diagnostics()
+    assert "after their stamps" in diagnostics["_message"] and "use_sim_time" in diagnostics["_message"]
 
 
 def test_depth_stream_stopping_and_returning(running) -> None:

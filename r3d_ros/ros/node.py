@@ -408,6 +408,15 @@ class AnticipationNode(LifecycleNode):
                 if last.fused_effective_rank < self.values["rank_collapse_fraction"] * calibrated:
                     level = DiagnosticStatus.WARN
                     problems.append("fused effective rank collapsed below its calibrated range")
+        arrival_age = percentile(stats.arrival_age_ms["color"], 50)
+        late_limit = self.values["late_frame_warn_ms"]
+        if late_limit > 0 and abs(arrival_age) > late_limit:
+            level = DiagnosticStatus.WARN
+            problems.append(
+                f"frames reach the node {arrival_age:.0f} ms after their stamps (median): a bag replayed "
+                "without use_sim_time, camera and node clocks apart, or large images over Fast DDS "
+                "without config/fastdds_large_images.xml"
+            )
         if self.running and stats.rate("color") == 0.0:
             level = DiagnosticStatus.WARN
             problems.append("no color input")

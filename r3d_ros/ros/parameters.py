@@ -81,6 +81,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         low=0.0,
         high=1.0,
     ),
+    P(
+        "late_frame_warn_ms",
+        100.0,
+        "warn when frame stamps differ from the node's clock by more than this at arrival (median; 0 = off)",
+        low=0.0,
+        high=60000.0,
+    ),
     P("rank_calibration_ticks", 50, "ticks whose fused effective rank define the calibrated range", low=1, high=100000),
     P("autostart", True, "configure and activate on start (false = wait for lifecycle transitions)", read_only=True),
     P("realsense_serial", "", "camera serial number; empty = the first camera", read_only=True),
