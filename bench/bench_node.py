@@ -34,15 +34,17 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from ros_util import ros_node, spin_until  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
+from r3d_ros.ros.dds_profile import PROFILE_VARIABLE  # noqa: E402
+
 MODEL = ROOT / "models" / "r3d_default.safetensors"
 
 
 def use_profile(path: str | None) -> None:
     """Make the Fast DDS participants created from now on in this process or its children use ``path``."""
     if path:
-        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = path
+        os.environ[PROFILE_VARIABLE] = path
     else:
-        os.environ.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+        os.environ.pop(PROFILE_VARIABLE, None)
 
 
 def main() -> None:

@@ -15,9 +15,12 @@ from node_harness import RELIABLE
 from ros_util import ros_node, spin_until
 from sensor_msgs.msg import Image
 
+from r3d_ros.ros.dds_profile import LARGE_IMAGE_PROFILE, PROFILE_VARIABLE
+from r3d_ros.shipped import shipped_file
+
 pytestmark = pytest.mark.ros
 
-PROFILE = Path(__file__).resolve().parents[1] / "config" / "fastdds_large_images.xml"
+PROFILE = shipped_file(LARGE_IMAGE_PROFILE)
 SEGMENT_BYTES = 8 * 1024 * 1024
 SHM = Path("/dev/shm")
 
@@ -44,7 +47,7 @@ def fastdds_segments() -> dict[Path, int]:
 @pytest.fixture
 def profiled_publisher():
     python_path = os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "FASTDDS_DEFAULT_PROFILES_FILE": str(PROFILE), "PYTHONPATH": python_path}
+    env = {**os.environ, PROFILE_VARIABLE: str(PROFILE), "PYTHONPATH": python_path}
     before = set(fastdds_segments())
     process = subprocess.Popen(
         [sys.executable, "-c", PUBLISHER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from r3d_ros.ros.dds_profile import PROFILE_VARIABLE, large_image_transport
+from r3d_ros.ros.dds_profile import LARGE_IMAGE_PROFILE, PROFILE_VARIABLE, large_image_transport
 from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +17,7 @@ LOG = logging.getLogger("test")
 
 def test_shipped_files_exist() -> None:
     assert shipped_file(DEFAULT_MODEL).is_file()
-    assert shipped_file("config/fastdds_large_images.xml").is_file()
+    assert shipped_file(LARGE_IMAGE_PROFILE).is_file()
 
 
 def test_shipped_model_is_found_without_a_ros_environment() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from r3d_ros.shipped import shipped_file
 
 PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+LARGE_IMAGE_PROFILE = "config/fastdds_large_images.xml"
 
 
 @contextmanager
@@ -26,7 +27,7 @@ def large_image_transport(logger: logging.Logger) -> Iterator[Path]:
         logger.info("Fast DDS profile: %s (from %s)", chosen, PROFILE_VARIABLE)
         yield Path(chosen)
         return
-    profile = shipped_file("config/fastdds_large_images.xml")
+    profile = shipped_file(LARGE_IMAGE_PROFILE)
     logger.info("Fast DDS profile: %s", profile)
     os.environ[PROFILE_VARIABLE] = str(profile)
     try:
