@@ -30,7 +30,7 @@ def small_config(*overrides: str) -> R3DConfig:
             "model.input.height=24",
             "model.input.width=32",
             "model.temporal.dim=32",
-            "model.temporal.num_queries=4",
+            "anticipation.horizon_s=2.0",
             "model.fuser.blend_fraction=0.25",
             "anticipation.window=12",
             *overrides,

@@ -29,12 +29,11 @@ def test_forward_shapes(config: R3DConfig) -> None:
     rgb, depth = frames(3, 12, config)
     mask = torch.ones(3, 12, dtype=torch.bool)
     out = model(rgb, depth, mask)
-    q = config.model.temporal.num_queries
+    future = config.anticipation.horizon_frames
     assert out.temporal.segmentation_logits.shape == (3, 12, K)
-    assert out.temporal.action_logits.shape == (3, q, K + 1)
-    assert out.temporal.durations.shape == (3, q)
+    assert out.temporal.future_logits.shape == (3, future, K)
+    assert out.temporal.next_logits.shape == (3, K)
     assert out.fused_tokens.shape == (3, 12, config.model.token_dim)
-    assert ((out.temporal.durations > 0) & (out.temporal.durations < 1)).all()
 
 
 def test_padding_does_not_change_the_real_frames_outputs(config: R3DConfig) -> None:
@@ -48,8 +47,8 @@ def test_padding_does_not_change_the_real_frames_outputs(config: R3DConfig) -> N
         alone = model(rgb[:, :7], depth[:, :7], short).temporal
         padded = model(rgb, depth, padded_mask).temporal
     torch.testing.assert_close(padded.segmentation_logits[:, :7], alone.segmentation_logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(padded.action_logits, alone.action_logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(padded.durations, alone.durations, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded.future_logits, alone.future_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded.next_logits, alone.next_logits, atol=1e-5, rtol=1e-5)
 
 
 def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
@@ -76,9 +75,9 @@ def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str
         cache = [model.encode_frames(rgb[0, t : t + 1], depth[0, t : t + 1]).fused for t in range(12)]
         tokens = torch.cat(cache)[None]
         streamed = model.forward_temporal(tokens, torch.ones(1, 12, dtype=torch.bool))
-    torch.testing.assert_close(streamed.action_logits, batch.action_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(streamed.future_logits, batch.future_logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(streamed.segmentation_logits, batch.segmentation_logits, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(streamed.durations, batch.durations, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(streamed.next_logits, batch.next_logits, atol=1e-5, rtol=1e-5)
 
 
 def test_window_longer_than_trained_is_refused(config: R3DConfig) -> None:
@@ -113,39 +112,32 @@ def test_missing_depth_with_ebr_is_decoded_from_the_rgb_projection() -> None:
     assert torch.count_nonzero(substituted.depth) > 0
 
 
-def test_losses_ignore_padding_and_after_end_queries(config: R3DConfig) -> None:
+def test_losses_ignore_padding_and_unknown_future(config: R3DConfig) -> None:
     model = R3DModel(config)
     rgb, depth = frames(2, 12, config)
     mask = torch.ones(2, 12, dtype=torch.bool)
     mask[1, 6:] = False
-    q = config.model.temporal.num_queries
     segmentation = torch.randint(0, K, (2, 12))
     segmentation[~mask] = IGNORE
-    future = torch.full((2, q), IGNORE)
-    future[:, 0], future[:, 1] = 2, K  # one segment, then the end token
-    durations = torch.zeros(2, q)
-    durations[:, 0] = 0.6
-    targets = AnticipationTargets(segmentation, future, durations)
+    future = torch.randint(0, K, (2, config.anticipation.horizon_frames))
+    future[:, 5:] = IGNORE  # the recording ended five frames after the window
+    targets = AnticipationTargets(segmentation, future, torch.tensor([1, IGNORE]))
     out = model(rgb, depth, mask)
-    out.temporal.segmentation_logits.retain_grad()
-    out.temporal.action_logits.retain_grad()
+    for logits in (out.temporal.segmentation_logits, out.temporal.future_logits, out.temporal.next_logits):
+        logits.retain_grad()
     losses = anticipation_losses(out.temporal, targets)
     losses["total"].backward()
     assert torch.isfinite(losses["total"])
-    assert set(losses) == {"segmentation", "action", "duration", "total"}
+    assert set(losses) == {"segmentation", "future", "next", "total"}
     assert torch.count_nonzero(out.temporal.segmentation_logits.grad[1, 6:]) == 0
-    assert torch.count_nonzero(out.temporal.action_logits.grad[:, 2:]) == 0
+    assert torch.count_nonzero(out.temporal.future_logits.grad[:, 5:]) == 0
+    assert torch.count_nonzero(out.temporal.next_logits.grad[1]) == 0
 
 
-def test_duration_loss_covers_only_real_segments(config: R3DConfig) -> None:
+def test_positions_count_back_from_the_last_real_frame(config: R3DConfig) -> None:
     model = R3DModel(config)
-    rgb, depth = frames(1, 12, config)
-    q = config.model.temporal.num_queries
-    future = torch.full((1, q), IGNORE)
-    future[0, 0] = K
-    targets = AnticipationTargets(torch.zeros(1, 12, dtype=torch.long), future, torch.full((1, q), 0.9))
-    losses = anticipation_losses(model(rgb, depth, torch.ones(1, 12, dtype=torch.bool)).temporal, targets)
-    assert losses["duration"].item() == 0.0
+    mask = torch.tensor([[True, True, True, False, False], [True] * 5])
+    assert model.temporal.frame_ages(mask).tolist() == [[2, 1, 0, 0, 0], [4, 3, 2, 1, 0]]
 
 
 def test_user_backbone_weights_load_from_safetensors(tmp_path: Path) -> None:

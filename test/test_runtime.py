@@ -67,7 +67,7 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
         onnx.checker.check_model(proto)
         tags = {p.key: p.value for p in proto.metadata_props}
         assert tags["r3d_graph"] == role and tags["r3d_model_id"] == metadata["model_id"]
-    assert set(result.max_abs_error) == {"fused", "segmentation", "actions", "durations"}
+    assert set(result.max_abs_error) == {"fused", "segmentation", "future", "next"}
     assert max(result.max_abs_error.values()) < 1e-4
 
 
@@ -102,7 +102,7 @@ def test_streaming_tick_equals_the_batch_forward(model_file: Path, tmp_path: Pat
     with torch.no_grad():
         batch = loaded.model(rgb, depth, torch.ones(1, window, dtype=torch.bool)).temporal
     result = stream.backend.temporal(*_window(stream))
-    np.testing.assert_allclose(result.actions, batch.action_logits[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(result.future, batch.future_logits[0].numpy(), atol=1e-5)
     anticipation = stream.tick()
     assert anticipation.num_frames == window
     assert anticipation.stamp == pytest.approx(frames[-1][0])

@@ -5,48 +5,48 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from r3d_ros.data.sampling import future_targets, protocol_window, run_lengths, window_targets
+from r3d_ros.data.sampling import protocol_window, run_lengths, window_targets
 from r3d_ros.eval.anticipation import ClassAccuracy
 from r3d_ros.model.decode import future_segments, next_action, segments_to_frames
 from r3d_ros.model.losses import IGNORE
 
-K = 4  # classes; the end token is K
+K = 4  # classes
 
 
 def test_run_lengths_groups_consecutive_labels() -> None:
     assert run_lengths(np.array([2, 2, 0, 0, 0, 3])) == [(2, 2), (0, 3), (3, 1)]
 
 
-def test_future_inside_the_horizon_ends_with_the_end_token() -> None:
-    classes, durations = future_targets(np.array([1, 1, 2, 2, 2, 2, 3, 3, 3, 3]), 8, 5, K)
-    assert classes.tolist() == [1, 2, 3, K, IGNORE]
-    np.testing.assert_allclose(durations[:3], [2 / 8, 4 / 8, 2 / 8])
-    assert np.isnan(durations[3:]).all()
+def test_future_targets_are_the_next_horizon_frames() -> None:
+    labels = np.array([0] * 10 + [1] * 10)
+    targets = window_targets(labels, end=8, window=8, horizon=4)
+    assert targets.future.tolist() == [0, 0, 1, 1]
 
 
-def test_recording_ending_inside_the_horizon_leaves_the_future_open() -> None:
-    classes, durations = future_targets(np.array([1, 1, 2]), 8, 5, K)
-    assert classes.tolist() == [1, 2, IGNORE, IGNORE, IGNORE]
-    assert durations[0] == pytest.approx(2 / 8)
-    assert np.isnan(durations[1])  # the last segment may go on: its length is unknown
+def test_future_past_the_recording_is_ignored_not_guessed() -> None:
+    targets = window_targets(np.array([1, 1, 2]), end=2, window=4, horizon=5)
+    assert targets.future.tolist() == [2, IGNORE, IGNORE, IGNORE, IGNORE]
 
 
-def test_more_segments_than_queries_are_cut_without_end_token() -> None:
-    classes, _ = future_targets(np.array([0, 1, 2, 3, 0, 1]), 6, 3, K)
-    assert classes.tolist() == [0, 1, 2]
+def test_unlabeled_future_frames_are_ignored() -> None:
+    targets = window_targets(np.array([0, 0, -1, -1, 2, 2]), end=2, window=4, horizon=4)
+    assert targets.future.tolist() == [IGNORE, IGNORE, 2, 2]
 
 
-def test_unlabeled_future_frames_are_ignored_classes() -> None:
-    classes, durations = future_targets(np.array([-1, -1, 2, 2]), 4, 4, K)
-    assert classes.tolist() == [IGNORE, 2, K, IGNORE]
-    assert durations[1] == pytest.approx(0.5)
+def test_next_action_target_is_the_first_different_labelled_class() -> None:
+    labels = np.array([0, 0, 0, -1, 0, 3, 3, 1])
+    assert window_targets(labels, end=2, window=4, horizon=2).next_action == 3
+    assert window_targets(labels, end=6, window=4, horizon=2).next_action == 1
+
+
+def test_next_action_is_unknown_when_the_recording_ends_first() -> None:
+    assert window_targets(np.array([2, 2, 2, 2]), end=2, window=4, horizon=2).next_action == IGNORE
 
 
 def test_window_targets_cover_only_the_last_window_frames() -> None:
     labels = np.array([0] * 10 + [1] * 10)
-    targets = window_targets(labels, end=15, window=8, horizon=4, num_queries=3, num_classes=K)
+    targets = window_targets(labels, end=15, window=8, horizon=4)
     assert targets.segmentation.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
-    assert targets.future_classes.tolist() == [1, K, IGNORE]
 
 
 def test_protocol_window_observes_alpha_and_predicts_beta() -> None:
@@ -55,33 +55,43 @@ def test_protocol_window_observes_alpha_and_predicts_beta() -> None:
 
 
 def logits_for(classes: list[int], confidence: float = 5.0) -> np.ndarray:
-    logits = np.zeros((len(classes), K + 1))
+    logits = np.zeros((len(classes), K))
     logits[np.arange(len(classes)), classes] = confidence
     return logits
 
 
-def test_future_segments_stop_at_the_end_token() -> None:
-    segments = future_segments(logits_for([2, 1, K, 3]), np.array([0.25, 0.5, 0.1, 0.1]))
-    assert [(s.class_id, s.start, s.duration) for s in segments] == [(2, 0.0, 0.25), (1, 0.25, 0.5)]
+def test_future_segments_cover_the_whole_horizon_in_order() -> None:
+    segments = future_segments(logits_for([2, 2, 1, 1, 1, 1, 3, 3]))
+    assert [(s.class_id, s.start, s.duration) for s in segments] == [(2, 0.0, 0.25), (1, 0.25, 0.5), (3, 0.75, 0.25)]
+    assert sum(s.duration for s in segments) == pytest.approx(1.0)
+
+
+def test_future_segment_confidence_is_its_class_mean_probability() -> None:
+    logits = logits_for([2, 2])
+    logits[1, 2] = 1.0
+    (segment,) = future_segments(logits)
+    expected = np.mean([np.exp(c) / (np.exp(c) + K - 1) for c in (5.0, 1.0)])
+    assert segment.confidence == pytest.approx(expected)
 
 
 def test_segments_to_frames_extends_the_last_segment() -> None:
-    segments = future_segments(logits_for([2, 1, K]), np.array([0.25, 0.25, 0.1]))
-    frames = segments_to_frames(segments, num_frames=12, horizon_frames=8)
-    assert frames.tolist() == [2, 2, 1, 1] + [1] * 8
+    segments = future_segments(logits_for([2, 2, 1, 1]))
+    frames = segments_to_frames(segments, num_frames=6, horizon_frames=4)
+    assert frames.tolist() == [2, 2, 1, 1, 1, 1]
 
 
-def test_next_action_skips_the_continuing_current_action() -> None:
-    class_id, probabilities = next_action(logits_for([2, 3, K]), current_class=2)
-    assert class_id == 3
-    assert probabilities.sum() == pytest.approx(1.0)
+def test_next_action_never_repeats_the_current_action() -> None:
+    class_id, probabilities = next_action(logits_for([2])[0], current_class=2)
+    assert class_id != 2
     assert probabilities[2] == 0.0
-
-
-def test_next_action_is_the_current_one_when_nothing_else_is_predicted() -> None:
-    class_id, probabilities = next_action(logits_for([2, K]), current_class=2)
-    assert class_id == 2
     assert probabilities.sum() == pytest.approx(1.0)
+
+
+def test_next_action_is_the_most_likely_other_class() -> None:
+    logits = np.array([0.0, 3.0, 4.0, 1.0])
+    class_id, probabilities = next_action(logits, current_class=2)
+    assert class_id == 1
+    assert probabilities[1] > probabilities[3] > probabilities[0]
 
 
 def test_mean_over_classes_weights_every_class_equally() -> None:

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 from r3d_ros.config import MonitorConfig, load_config
 from r3d_ros.model import load_model
+from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
 from r3d_ros.train.substitution import ridge_map
 from r3d_ros.train.trainer import TrainingDiverged, train
@@ -33,7 +34,7 @@ TINY = {
         "depth_encoder": {"channels": [8, 8]},
         "fuser": {"attention_heads": 2, "blend_fraction": 0.25},
         "ebr": {"enabled": True, "projector_hidden": 16, "discriminator_hidden": 8},
-        "temporal": {"dim": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1, "num_queries": 4, "dropout": 0.0},
+        "temporal": {"dim": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0},
     },
     "anticipation": {"fps": 5.0, "window": 8, "horizon_s": 3.0},
     "data": {"source": "synthetic", "synthetic": {"num_train": 4, "num_test": 2, "seconds": 6.0, "fps": 5.0,
@@ -158,6 +159,14 @@ def test_two_process_ddp_matches_single_process_training(finished_run: Path, tmp
     reference = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
     for ours, theirs in zip(rows, reference, strict=True):
         assert ours["train/total"] == pytest.approx(theirs["train/total"], rel=1e-2)
+
+
+def test_cross_process_batchnorm_keeps_the_parameters_the_optimizer_holds() -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3), torch.nn.BatchNorm2d(4))
+    before = [id(p) for p in model.parameters()]
+    convert_batchnorm(model, torch.device("cpu"))
+    assert type(model[1]).__name__ == "AllReduceBatchNorm"
+    assert [id(p) for p in model.parameters()] == before
 
 
 def test_collapse_warning_fires_when_a_modality_loses_rank(tmp_path: Path) -> None:

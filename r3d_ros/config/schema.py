@@ -99,14 +99,13 @@ class EBRConfig:
 
 @dataclass
 class TemporalConfig:
-    """FUTR-style anticipation transformer over the fused per-frame tokens."""
+    """Anticipation transformer over the fused per-frame tokens (r3d_ros/model/temporal.py)."""
 
     dim: int = 128  # transformer width
     heads: int = 4  # attention heads
     encoder_layers: int = 2  # encoder layers over the observed frames
-    decoder_layers: int = 2  # decoder layers of the action queries
-    # Learned action queries: the longest future action sequence the model can predict.
-    num_queries: int = 8
+    # Decoder layers of the queries (the next action, and the class at each future frame).
+    decoder_layers: int = 2
     ffn_mult: int = 2  # feed-forward width as a multiple of dim
     dropout: float = 0.1  # dropout in the transformer layers
     use_encoder: bool = True  # false: the decoder reads the projected tokens directly
@@ -115,7 +114,6 @@ class TemporalConfig:
         check(self.dim > 0 and self.dim % self.heads == 0, "dim", f"must be a positive multiple of heads={self.heads}")
         check(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
         check(self.decoder_layers >= 1, "decoder_layers", f"must be >= 1, got {self.decoder_layers}")
-        check(self.num_queries >= 1, "num_queries", f"must be >= 1, got {self.num_queries}")
         check(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
@@ -164,6 +162,16 @@ class AnticipationConfig:
         check(0.5 <= self.fps <= 120.0, "fps", f"must be in [0.5, 120], got {self.fps}")
         check(2 <= self.window <= 1024, "window", f"must be in [2, 1024], got {self.window}")
         check(self.horizon_s > 0, "horizon_s", f"must be > 0, got {self.horizon_s}")
+        check(
+            self.horizon_frames <= 1024,
+            "horizon_s",
+            f"covers {self.horizon_frames} frames at {self.fps} fps; 1024 at most",
+        )
+
+    @property
+    def horizon_frames(self) -> int:
+        """Future frames (at ``fps``) the model predicts a class for."""
+        return max(1, round(self.horizon_s * self.fps))
 
 
 @dataclass
@@ -382,12 +390,18 @@ class TrainConfig:
     seed: int = 0  # initialisation and every epoch's sampling derive from it
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when available
     loss_segmentation: float = 1.0  # weight of the observed-segmentation cross-entropy
-    loss_action: float = 1.0  # weight of the future-action cross-entropy
-    loss_duration: float = 1.0  # weight of the duration regression
+    loss_future: float = 1.0  # weight of the cross-entropy of the class at each future frame
+    loss_next: float = 0.5  # weight of the next-action cross-entropy
     # Per-frame probability of removing depth (or RGB) during training, so the fusion
     # head learns to work with substituted (EBR) or zeroed inputs.
     modality_dropout_depth: float = 0.0
     modality_dropout_rgb: float = 0.0
+    # Per-video probability of removing depth (or RGB) from every frame of a training video,
+    # so the model also learns to anticipate from one modality alone (a camera whose depth
+    # stream is lost); a frame never loses both. 1 trains a single-modality baseline (the
+    # other modality is never seen; the same network and recipe otherwise).
+    modality_dropout_depth_video: float = 0.0
+    modality_dropout_rgb_video: float = 0.0
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)
@@ -408,6 +422,13 @@ class TrainConfig:
         for name in ("modality_dropout_depth", "modality_dropout_rgb"):
             value = getattr(self, name)
             check(0 <= value < 1, name, f"must be in [0, 1), got {value}")
+        for name in ("modality_dropout_depth_video", "modality_dropout_rgb_video"):
+            value = getattr(self, name)
+            check(0 <= value <= 1, name, f"must be in [0, 1], got {value}")
+        both = min(self.modality_dropout_depth_video, self.modality_dropout_rgb_video)
+        check(
+            both < 1, "modality_dropout_rgb_video", "1 together with modality_dropout_depth_video = 1 leaves no input"
+        )
         check(self.eval_every >= 1, "eval_every", f"must be >= 1, got {self.eval_every}")
 
 

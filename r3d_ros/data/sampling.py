@@ -2,16 +2,11 @@
 
 Time is counted in frames at the model rate (``anticipation.fps``). A sample
 observes the frames ``[max(0, end - window), end)`` of a video and is asked for
-the action segments of the next ``horizon`` frames ``[end, end + horizon)``:
 
-- the future labels are run-length encoded into segments; query q's target is
-  the class of segment q and its length as a fraction of the horizon (the
-  first segment is usually the current action going on, as in FUTR);
-- after the last segment inside the horizon comes the end token; when the
-  recording ends inside the horizon the future is unknown, so the sequence is
-  not closed with an end token and the last segment's length is not regressed;
-- segments beyond ``num_queries`` are dropped; unlabeled frames (-1) give a
-  segment whose class is ignored.
+- the class of each of the next ``horizon`` frames ``[end, end + horizon)``
+  (IGNORE past the end of the recording, and where the labels say -1), and
+- the next action: the first labelled class after ``end - 1`` that differs from
+  the class at ``end - 1`` (IGNORE when the recording ends first).
 
 The FUTR/R3D evaluation protocol observes the first ``alpha`` of a video and
 scores the next ``beta`` of it: :func:`protocol_window` gives that window.
@@ -31,8 +26,8 @@ class WindowTargets:
     """Targets of one observation window."""
 
     segmentation: np.ndarray  # (T,) int64 class per observed frame, IGNORE if unlabeled
-    future_classes: np.ndarray  # (Q,) int64
-    future_durations: np.ndarray  # (Q,) float32, NaN where not regressed
+    future: np.ndarray  # (horizon,) int64 class per future frame, IGNORE if unknown
+    next_action: int  # class of the segment after the current one, IGNORE if unknown
 
 
 def run_lengths(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -45,33 +40,24 @@ def run_lengths(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(int(labels[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)]
 
 
-def future_targets(
-    future: np.ndarray, horizon: int, num_queries: int, num_classes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Query targets for the labels of the frames after the observation (at most ``horizon`` of them)."""
-    classes = np.full(num_queries, IGNORE, dtype=np.int64)
-    durations = np.full(num_queries, np.nan, dtype=np.float32)
-    future = future[:horizon]
-    truncated = len(future) < horizon
-    runs = run_lengths(future)
-    for q, (label, length) in enumerate(runs[:num_queries]):
-        classes[q] = label if label >= 0 else IGNORE
-        durations[q] = length / horizon
-    if truncated and runs and len(runs) <= num_queries:
-        durations[len(runs) - 1] = np.nan
-    elif not truncated and len(runs) < num_queries:
-        classes[len(runs)] = num_classes
-    return classes, durations
+def next_action_after(labels: np.ndarray, end: int) -> int:
+    """The first labelled class after frame ``end - 1`` that differs from its class (IGNORE if none)."""
+    current = int(labels[end - 1])
+    if current < 0:
+        return IGNORE
+    later = labels[end:]
+    changed = np.flatnonzero((later != current) & (later >= 0))
+    return int(later[changed[0]]) if len(changed) else IGNORE
 
 
-def window_targets(
-    labels: np.ndarray, end: int, window: int, horizon: int, num_queries: int, num_classes: int
-) -> WindowTargets:
+def window_targets(labels: np.ndarray, end: int, window: int, horizon: int) -> WindowTargets:
     """Targets for observing ``labels[max(0, end - window):end]``."""
     observed = labels[max(0, end - window) : end]
+    future = np.full(horizon, IGNORE, dtype=np.int64)
+    known = labels[end : end + horizon]
+    future[: len(known)] = np.where(known >= 0, known, IGNORE)
     segmentation = np.where(observed >= 0, observed, IGNORE).astype(np.int64)
-    classes, durations = future_targets(labels[end:], horizon, num_queries, num_classes)
-    return WindowTargets(segmentation, classes, durations)
+    return WindowTargets(segmentation, future, next_action_after(labels, end))
 
 
 def sample_window_ends(num_frames: int, count: int, min_observed: int, rng: np.random.Generator) -> np.ndarray:

@@ -10,20 +10,29 @@ the model sees its last ``window`` frames (as the streaming runtime would).
 Each video's frames go through the per-frame path once; modalities can be
 removed per frame (``rgb_present`` / ``depth_present`` False), which exercises
 exactly the substitution (EBR) or zeroing the runtime uses.
+
+Given a :class:`~r3d_ros.eval.reference.ReferenceScores`, the same windows
+also score the reference anticipators (grammar oracle, continuing the current
+action, the chain on the model's recognised labels), so a report shows what
+was possible beside what the model did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.data.sampling import protocol_window
-from r3d_ros.model.decode import future_segments, segments_to_frames
+from r3d_ros.data.sampling import IGNORE, next_action_after, protocol_window
+from r3d_ros.model.decode import future_segments, next_action, segments_to_frames
 from r3d_ros.model.r3d import FrameFeatures, R3DModel
+
+if TYPE_CHECKING:
+    from r3d_ros.eval.reference import ReferenceScores
 
 
 @dataclass
@@ -89,17 +98,25 @@ def encode_video(
 
 @dataclass
 class AnticipationScores:
-    """MoC per (alpha, beta), on all classes and on a subset, plus observed segmentation."""
+    """MoC per (alpha, beta), on all classes and on a subset, observed segmentation, next action, references."""
 
     moc: dict[str, float]
     moc_subset: dict[str, float]
     segmentation_accuracy: float
+    # Fraction of observation ends (one per video and alpha) whose next action is right.
+    next_action_accuracy: float = float("nan")
+    # Mean absolute error, in seconds, of the current action's remaining time.
+    remaining_error_s: float = float("nan")
+    reference: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
         """Flat mapping for logs and JSON."""
         out = {f"moc/{k}": v for k, v in self.moc.items()}
         out.update({f"moc_subset/{k}": v for k, v in self.moc_subset.items()})
         out["segmentation_accuracy"] = self.segmentation_accuracy
+        out["next_action_accuracy"] = self.next_action_accuracy
+        out["remaining_error_s"] = self.remaining_error_s
+        out.update(self.reference)
         return out
 
 
@@ -118,15 +135,21 @@ def evaluate_anticipation(
     subset_classes: Sequence[int] = (),
     depth_present: Sequence[np.ndarray] | None = None,
     rgb_present: Sequence[np.ndarray] | None = None,
+    reference: ReferenceScores | None = None,
 ) -> AnticipationScores:
-    """Score ``model`` on ``videos`` with the alpha/beta protocol (optional per-video presence masks)."""
+    """Score ``model`` on ``videos`` with the alpha/beta protocol (optional per-video presence masks).
+
+    ``reference`` (its keys those of ``alphas`` x ``betas``) accumulates the
+    reference predictors on the same windows and is reported in the scores.
+    """
     model.eval()
     config = model.config
     window = config.anticipation.window
-    horizon = config.anticipation.horizon_s * config.anticipation.fps
+    horizon = config.anticipation.horizon_frames
     num_classes = config.model.num_classes
     accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
     segmentation = ClassAccuracy(num_classes)
+    next_correct, remaining_errors = [], []
     for index, video in enumerate(videos):
         features = encode_video(
             model,
@@ -142,13 +165,34 @@ def evaluate_anticipation(
             output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
             seg = output.segmentation_logits[0].argmax(-1).cpu().numpy()
             segmentation.add(seg, video.labels[start:observed])
-            segments = future_segments(output.action_logits[0].cpu().numpy(), output.durations[0].cpu().numpy())
+            segments = future_segments(output.future_logits[0].cpu().numpy())
+            remaining = round(segments[0].duration * horizon) if segments[0].class_id == seg[-1] else 0
+            truth_next = next_action_after(video.labels, observed)
+            if truth_next != IGNORE:
+                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), int(seg[-1]))
+                next_correct.append(predicted_next == truth_next)
+            true_remaining = _remaining_frames(video.labels, observed)
+            if true_remaining is not None:
+                remaining_errors.append(abs(remaining - true_remaining) / config.anticipation.fps)
             for beta in betas:
                 _, predicted = protocol_window(len(video), alpha, beta)
                 frames = segments_to_frames(segments, predicted, horizon)
-                accuracy[protocol_key(alpha, beta)].add(frames, video.labels[observed : observed + predicted])
+                truth = video.labels[observed : observed + predicted]
+                accuracy[protocol_key(alpha, beta)].add(frames, truth)
+                if reference is not None:
+                    reference.add(protocol_key(alpha, beta), truth, video.labels[:observed], seg, remaining, frames)
     return AnticipationScores(
         moc={k: v.mean_over_classes() for k, v in accuracy.items()},
         moc_subset={k: v.mean_over_classes(subset_classes) for k, v in accuracy.items()} if subset_classes else {},
         segmentation_accuracy=segmentation.mean_over_classes(),
+        next_action_accuracy=float(np.mean(next_correct)) if next_correct else float("nan"),
+        remaining_error_s=float(np.mean(remaining_errors)) if remaining_errors else float("nan"),
+        reference=reference.as_dict() if reference is not None else {},
     )
+
+
+def _remaining_frames(labels: np.ndarray, observed: int) -> int | None:
+    """Frames the action at ``observed - 1`` still lasts after it (None when the recording ends first)."""
+    current = labels[observed - 1]
+    changed = np.flatnonzero(labels[observed:] != current)
+    return int(changed[0]) if len(changed) else None

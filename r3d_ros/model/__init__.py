@@ -1,4 +1,4 @@
-"""The R3D fusion network: per-frame encoders and token fuser, FUTR-style temporal model, EBR."""
+"""The R3D fusion network: per-frame encoders and token fuser, temporal anticipation model, EBR."""
 
 from r3d_ros.model.checkpoint import ModelFileError, load_model, save_model
 from r3d_ros.model.losses import IGNORE, AnticipationTargets, LossWeights, anticipation_losses

@@ -1,11 +1,10 @@
-"""Anticipation losses: observed segmentation CE, future action CE, duration regression.
+"""Anticipation losses: cross-entropies of the observed segmentation, the future frames and the next action.
 
 Targets use ``IGNORE`` (-100) wherever there is nothing to learn: padded frames
-of the observed window, and the queries after the end token of the future
-sequence. Cross-entropy skips them, and durations are regressed only for
-queries that stand for a real future segment, so padding can neither dilute
-nor bias any term. A duration is unknown (NaN) when the recording ends inside
-the horizon: the last segment may go on, so its length is not regressed.
+of the observed window, future frames past the end of the recording (what
+happens there is unknown, so it is not guessed), and the next action when the
+recording ends before the current action does. Each term is a sum over its
+targets divided by their count, so padding can neither dilute nor bias any term.
 """
 
 from __future__ import annotations
@@ -25,8 +24,12 @@ class AnticipationTargets:
     """Training targets for a batch of windows."""
 
     segmentation: torch.Tensor  # (B, T) long: class per observed frame, IGNORE on padding
-    future_classes: torch.Tensor  # (B, Q) long: class per future segment, K = end, IGNORE after it
-    future_durations: torch.Tensor  # (B, Q) float: fraction of the horizon; NaN where unknown or unused
+    future: torch.Tensor  # (B, F) long: class at each future frame, IGNORE past the recording's end
+    next_action: torch.Tensor  # (B,) long: class of the segment after the current one, or IGNORE
+
+    def to(self, device: torch.device) -> AnticipationTargets:
+        """Move every tensor to ``device``."""
+        return AnticipationTargets(self.segmentation.to(device), self.future.to(device), self.next_action.to(device))
 
 
 @dataclass
@@ -34,23 +37,16 @@ class LossWeights:
     """Relative weights of the three anticipation terms."""
 
     segmentation: float = 1.0
-    action: float = 1.0
-    duration: float = 1.0
+    future: float = 1.0
+    next: float = 0.5
 
 
-def duration_mask(targets: AnticipationTargets, num_classes: int) -> torch.Tensor:
-    """Queries whose duration is regressed: a real segment with a known length."""
-    real = (targets.future_classes >= 0) & (targets.future_classes < num_classes)
-    return real & torch.isfinite(targets.future_durations)
+TERMS = {"segmentation": "segmentation", "future": "future", "next": "next_action"}
 
 
-def loss_counts(targets: AnticipationTargets, num_classes: int) -> dict[str, torch.Tensor]:
+def loss_counts(targets: AnticipationTargets) -> dict[str, torch.Tensor]:
     """How many targets each term averages over (what a distributed run sums across processes)."""
-    return {
-        "segmentation": (targets.segmentation != IGNORE).sum(),
-        "action": (targets.future_classes != IGNORE).sum(),
-        "duration": duration_mask(targets, num_classes).sum(),
-    }
+    return {term: (getattr(targets, field) != IGNORE).sum() for term, field in TERMS.items()}
 
 
 def anticipation_losses(
@@ -67,26 +63,20 @@ def anticipation_losses(
     that of one process seeing the whole global batch.
     """
     weights = weights or LossWeights()
-    num_classes = output.segmentation_logits.shape[-1]
-    counts = counts or loss_counts(targets, num_classes)
-    segmentation = F.cross_entropy(
-        output.segmentation_logits.reshape(-1, num_classes),
-        targets.segmentation.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    action = F.cross_entropy(
-        output.action_logits.reshape(-1, num_classes + 1),
-        targets.future_classes.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    regressed = duration_mask(targets, num_classes)
-    duration = F.mse_loss(output.durations[regressed], targets.future_durations[regressed], reduction="sum")
-    terms = {
-        "segmentation": weights.segmentation * segmentation / counts["segmentation"].clamp_min(1e-6),
-        "action": weights.action * action / counts["action"].clamp_min(1e-6),
-        "duration": weights.duration * duration / counts["duration"].clamp_min(1e-6),
+    counts = counts or loss_counts(targets)
+    logits = {
+        "segmentation": output.segmentation_logits,
+        "future": output.future_logits,
+        "next": output.next_logits,
     }
-    terms["total"] = terms["segmentation"] + terms["action"] + terms["duration"]
+    terms = {}
+    for term, field in TERMS.items():
+        summed = F.cross_entropy(
+            logits[term].reshape(-1, logits[term].shape[-1]),
+            getattr(targets, field).reshape(-1),
+            ignore_index=IGNORE,
+            reduction="sum",
+        )
+        terms[term] = getattr(weights, term) * summed / counts[term].clamp_min(1e-6)
+    terms["total"] = terms["segmentation"] + terms["future"] + terms["next"]
     return terms

@@ -47,7 +47,7 @@ class R3DOutput:
 
 
 class R3DModel(nn.Module):
-    """Encoders + (EBR) + token fuser + FUTR-style temporal model."""
+    """Encoders + (EBR) + token fuser + temporal anticipation model."""
 
     def __init__(self, config: R3DConfig) -> None:
         super().__init__()
@@ -59,8 +59,9 @@ class R3DModel(nn.Module):
         self.depth_encoder = DepthEncoder(model.depth_encoder, model.token_dim, model.input)
         self.ebr = ExplicitBasisReallocation(model.token_dim, model.ebr) if model.ebr.enabled else None
         self.fuser = build_fuser(model.token_dim, model.fuser)
+        timing = config.anticipation
         self.temporal = TemporalAnticipator(
-            model.token_dim, model.num_classes, config.anticipation.window, model.temporal
+            model.token_dim, model.num_classes, timing.window, timing.horizon_frames, model.temporal
         )
 
     @property

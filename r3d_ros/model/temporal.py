@@ -1,14 +1,24 @@
-"""FUTR-style temporal anticipation model over the fused per-frame tokens.
+"""Temporal anticipation model over the fused per-frame tokens.
 
 A transformer encoder reads the observed window (padded frames are masked out
 of attention) and a linear head segments it frame by frame. A transformer
-decoder with ``num_queries`` learned queries cross-attends to the encoded
-window; query q predicts the class of the q-th future action segment (or an
-end token after the last one) and its duration as a fraction of the
-anticipation horizon. Queries are parallel, not autoregressive, as in FUTR.
+decoder then answers ``1 + future_len`` learned queries, each starting from the
+encoded last observed frame (the state "now") and cross-attending to the window:
 
-Positions count from the first frame of the window, so a window that starts at
-the beginning of a recording and a sliding window both read oldest-first.
+- query 0 predicts the *next action*: the class of the first segment after the
+  one going on at the last observed frame;
+- query k (k = 1 .. future_len) predicts the class at the k-th model frame
+  after the last observed one: a dense distribution over the future.
+
+Dense per-frame targets replace FUTR's segment queries and regressed durations.
+The Bayes decision for per-frame accuracy (and so for MoC) is the most likely
+class at each future frame, which is what the cross-entropy of each query
+estimates; segment order, the current segment's remaining time and the next
+segments' lengths all follow from it, instead of being three separately
+trained outputs that must agree.
+
+Positions count back from the last real frame (0 = now), so "how long ago" means
+the same whether the window is full or the recording has just started.
 """
 
 from __future__ import annotations
@@ -26,18 +36,18 @@ class TemporalOutput:
     """Raw outputs of the temporal model for a batch of windows."""
 
     segmentation_logits: torch.Tensor  # (B, T, K): class of each observed frame
-    action_logits: torch.Tensor  # (B, Q, K + 1): class of each future segment; index K = end
-    durations: torch.Tensor  # (B, Q): segment length as a fraction of the horizon, in (0, 1)
+    future_logits: torch.Tensor  # (B, F, K): class at each of the next F model frames
+    next_logits: torch.Tensor  # (B, K): class of the action after the current one
 
 
 class TemporalAnticipator(nn.Module):
-    """Encoder over observed tokens, decoder with learned action queries."""
+    """Encoder over observed tokens; decoder with a next-action query and one query per future frame."""
 
-    def __init__(self, token_dim: int, num_classes: int, max_len: int, config: TemporalConfig) -> None:
+    def __init__(self, token_dim: int, num_classes: int, max_len: int, future_len: int, config: TemporalConfig) -> None:
         super().__init__()
         dim = config.dim
         self.input_projection = nn.Linear(token_dim, dim)
-        self.positions = nn.Parameter(torch.randn(max_len, dim) * 0.02)
+        self.positions = nn.Parameter(torch.randn(max_len, dim) * 0.02)  # row i = i frames before now
         self.input_dropout = nn.Dropout(config.dropout)
         self.encoder = None
         if config.use_encoder and config.encoder_layers > 0:
@@ -48,32 +58,39 @@ class TemporalAnticipator(nn.Module):
                 layer, config.encoder_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False
             )
         self.segmentation_head = nn.Linear(dim, num_classes)
-        self.queries = nn.Parameter(torch.randn(config.num_queries, dim) * 0.02)
+        self.queries = nn.Parameter(torch.randn(1 + future_len, dim) * 0.02)
         layer = nn.TransformerDecoderLayer(
             dim, config.heads, config.ffn_mult * dim, config.dropout, batch_first=True, norm_first=True
         )
         self.decoder = nn.TransformerDecoder(layer, config.decoder_layers, norm=nn.LayerNorm(dim))
-        self.action_head = nn.Linear(dim, num_classes + 1)
-        self.duration_head = nn.Linear(dim, 1)
+        self.next_head = nn.Linear(dim, num_classes)
+        self.future_head = nn.Linear(dim, num_classes)
 
     @property
     def max_len(self) -> int:
         """Longest window the positional table covers."""
         return self.positions.shape[0]
 
+    @staticmethod
+    def frame_ages(mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) frames between each position and the last real frame (0 there and on padding)."""
+        count = mask.sum(dim=1, keepdim=True)
+        return (count - 1 - torch.arange(mask.shape[1], device=mask.device)).clamp(min=0)
+
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
-        """(B, T, C) tokens and (B, T) bool mask of real frames -> TemporalOutput."""
+        """(B, T, C) tokens and (B, T) bool mask of real frames (a prefix of each row) -> TemporalOutput."""
         length = tokens.shape[1]
         if length > self.max_len:
             raise ValueError(f"window of {length} frames exceeds the model's maximum of {self.max_len}")
         padding = ~mask
-        x = self.input_dropout(self.input_projection(tokens) + self.positions[:length])
+        x = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
         if self.encoder is not None:
             x = self.encoder(x, src_key_padding_mask=padding)
-        queries = self.queries.unsqueeze(0).expand(tokens.shape[0], -1, -1)
-        decoded = self.decoder(queries, x, memory_key_padding_mask=padding)
+        last = (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)[..., None].expand(-1, -1, x.shape[-1])
+        now = x.gather(1, last)  # (B, 1, D): the encoded last observed frame
+        decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
         return TemporalOutput(
             segmentation_logits=self.segmentation_head(x),
-            action_logits=self.action_head(decoded),
-            durations=torch.sigmoid(self.duration_head(decoded)).squeeze(-1),
+            future_logits=self.future_head(decoded[:, 1:]),
+            next_logits=self.next_head(decoded[:, 0]),
         )

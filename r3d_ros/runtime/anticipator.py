@@ -184,7 +184,7 @@ class StreamingAnticipator:
         missing = float(1.0 - depth_flags.mean())
         penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
         current = self._current_segment(result.segmentation[: self.count], stamps, penalty)
-        next_id, probabilities = next_action(result.actions, current.class_id)
+        next_id, probabilities = next_action(result.next, current.class_id)
         probabilities = (1.0 - penalty) * probabilities + penalty / len(probabilities)
         future = [
             SegmentEstimate(
@@ -194,7 +194,7 @@ class StreamingAnticipator:
                 s.start * self.horizon_s,
                 s.duration * self.horizon_s,
             )
-            for s in future_segments(result.actions, result.durations)
+            for s in future_segments(result.future)
         ]
         depth_now = bool(depth_flags[-1])
         return Anticipation(

@@ -8,9 +8,10 @@ TensorRT) runs the same function with the same shapes:
   ``depth_present`` (1,) bool -> ``fused`` (1, C) float32;
 - temporal graph: ``tokens`` (1, W, C) float32 (oldest first, zero-padded at the
   end) and ``mask`` (1, W) bool (True = real frame) -> ``segmentation``
-  (1, W, K), ``actions`` (1, Q, K + 1), ``durations`` (1, Q).
+  (1, W, K), ``future`` (1, F, K) and ``next`` (1, K), all logits.
 
-H, W (image), C (token_dim), W (window), K and Q come from the model's config.
+H, W (image), C (token_dim), W (window), K (classes) and F (future frames) come
+from the model's config.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from r3d_ros.model.r3d import R3DModel
 PER_FRAME_INPUTS = ("rgb", "depth", "rgb_present", "depth_present")
 PER_FRAME_OUTPUTS = ("fused",)
 TEMPORAL_INPUTS = ("tokens", "mask")
-TEMPORAL_OUTPUTS = ("segmentation", "actions", "durations")
+TEMPORAL_OUTPUTS = ("segmentation", "future", "next")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class GraphShapes:
     token_dim: int
     window: int
     num_classes: int
-    num_queries: int
+    future_frames: int
 
     @classmethod
     def of(cls, model: R3DModel) -> GraphShapes:
@@ -49,7 +50,7 @@ class GraphShapes:
             config.model.token_dim,
             config.anticipation.window,
             config.model.num_classes,
-            config.model.temporal.num_queries,
+            config.anticipation.horizon_frames,
         )
 
     def per_frame_example(self) -> tuple[torch.Tensor, ...]:
@@ -91,6 +92,6 @@ class TemporalGraph(nn.Module):
         self.model = model
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(1, W, C), (1, W) -> segmentation, action logits, durations."""
+        """(1, W, C), (1, W) -> segmentation, future and next-action logits."""
         output = self.model.forward_temporal(tokens, mask)
-        return output.segmentation_logits, output.action_logits, output.durations
+        return output.segmentation_logits, output.future_logits, output.next_logits

@@ -36,14 +36,8 @@ class Batch:
 
     def to(self, device: torch.device) -> Batch:
         """Move every tensor to ``device``."""
-        return Batch(
-            *(getattr(self, name).to(device) for name in list(self.__dataclass_fields__)[:-1]),
-            AnticipationTargets(
-                self.targets.segmentation.to(device),
-                self.targets.future_classes.to(device),
-                self.targets.future_durations.to(device),
-            ),
-        )
+        names = list(self.__dataclass_fields__)[:-1]
+        return Batch(*(getattr(self, name).to(device) for name in names), self.targets.to(device))
 
 
 def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequence[np.random.Generator]) -> Batch:
@@ -53,12 +47,9 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     a video gets do not depend on which process or batch it lands in.
     """
     train, timing = config.train, config.anticipation
-    window = timing.window
-    horizon = max(1, round(timing.horizon_s * timing.fps))
-    num_queries = config.model.temporal.num_queries
-    num_classes = config.model.num_classes
+    window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
-    indices, masks, segmentation, classes, durations, rgb_present, depth_present = [], [], [], [], [], [], []
+    indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
@@ -66,17 +57,18 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             length = int(end) - start
             row = np.full(window, total, dtype=np.int64)
             row[:length] = np.arange(offset + start, offset + int(end))
-            targets = window_targets(video.labels, int(end), window, horizon, num_queries, num_classes)
+            targets = window_targets(video.labels, int(end), window, horizon)
             seg = np.full(window, IGNORE, dtype=np.int64)
             seg[:length] = targets.segmentation
             indices.append(row)
             masks.append(np.arange(window) < length)
             segmentation.append(seg)
-            classes.append(targets.future_classes)
-            durations.append(targets.future_durations)
+            future.append(targets.future)
+            next_action.append(targets.next_action)
         offset += len(video)
-        depth = video.depth_present & (rng.random(len(video)) >= train.modality_dropout_depth)
-        rgb = (rng.random(len(video)) >= train.modality_dropout_rgb) | ~depth  # never drop both of a frame
+        no_depth, no_rgb = rng.random(2) < (train.modality_dropout_depth_video, train.modality_dropout_rgb_video)
+        depth = video.depth_present & (rng.random(len(video)) >= train.modality_dropout_depth) & ~no_depth
+        rgb = ((rng.random(len(video)) >= train.modality_dropout_rgb) & ~no_rgb) | ~depth  # never drop both
         depth_present.append(depth)
         rgb_present.append(rgb)
     labels = np.concatenate([v.labels for v in videos])
@@ -90,7 +82,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         window_mask=torch.from_numpy(np.stack(masks)),
         targets=AnticipationTargets(
             torch.from_numpy(np.stack(segmentation)),
-            torch.from_numpy(np.stack(classes)),
-            torch.from_numpy(np.stack(durations)),
+            torch.from_numpy(np.stack(future)),
+            torch.tensor(next_action, dtype=torch.int64),
         ),
     )

@@ -88,13 +88,15 @@ class AllReduceBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 def convert_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
-    """Replace every BatchNorm by a cross-process one (SyncBatchNorm on CUDA), keeping state dict names."""
+    """Replace every BatchNorm by a cross-process one (SyncBatchNorm on CUDA), keeping names and parameters."""
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm):
             replacement = AllReduceBatchNorm(child.num_features, child.eps, child.momentum, child.affine)
             replacement.load_state_dict(child.state_dict())
+            if child.affine:  # keep the parameter objects an optimizer may already hold
+                replacement.weight, replacement.bias = child.weight, child.bias
             setattr(module, name, replacement)
         else:
             convert_batchnorm(child, device)

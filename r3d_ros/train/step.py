@@ -26,7 +26,7 @@ class TrainStep(nn.Module):
         super().__init__()
         self.model = model
         self.config = config.train
-        self.weights = LossWeights(config.train.loss_segmentation, config.train.loss_action, config.train.loss_duration)
+        self.weights = LossWeights(config.train.loss_segmentation, config.train.loss_future, config.train.loss_next)
         needs_heads = config.train.rsc.enabled or config.train.distill.enabled
         self.aux = AuxiliaryHeads(config.model.token_dim, config.model.num_classes) if needs_heads else None
 
@@ -44,7 +44,7 @@ class TrainStep(nn.Module):
         averaging gradients over processes equals single-process training.
         """
         model = self.model
-        counts = counts or batch_counts(batch, model.config.model.num_classes)
+        counts = counts or batch_counts(batch)
         frames = model.encode_frames(batch.rgb, batch.depth, batch.rgb_present, batch.depth_present)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         output = model.forward_temporal(padded[batch.window_index], batch.window_mask)
@@ -95,9 +95,9 @@ class TrainStep(nn.Module):
         return losses
 
 
-def batch_counts(batch: Batch, num_classes: int) -> dict[str, torch.Tensor]:
+def batch_counts(batch: Batch) -> dict[str, torch.Tensor]:
     """Denominators of every averaged loss term for this batch alone."""
-    counts = loss_counts(batch.targets, num_classes)
+    counts = loss_counts(batch.targets)
     counts["both"] = (batch.rgb_present & batch.depth_present).sum()
     counts["labelled"] = (batch.frame_labels != IGNORE).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)

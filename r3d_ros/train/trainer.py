@@ -34,6 +34,7 @@ from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.sources import load_datasets
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
+from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
 from r3d_ros.model.checkpoint import save_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.batches import make_batch
@@ -112,6 +113,7 @@ class Trainer:
         cache = config.data.cache_dir
         self.train_videos = prepare_dataset(train_set, size, fps, cache, self.progress)
         self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress)
+        self.grammar = dataset_grammar(config.model.class_names, [v.labels for v in self.train_videos], fps)
         self._build(resume)
 
     @staticmethod
@@ -200,7 +202,7 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * factor
             optimizer.zero_grad(set_to_none=True)
         weight = adversarial_weight(config.ebr, epoch - 1 + step / self.steps_per_epoch)
-        counts = batch_counts(batch, self.config.model.num_classes)
+        counts = batch_counts(batch)
         if self.dist.enabled:
             keys = sorted(counts)
             shares = all_reduce_mean(torch.stack([counts[k] for k in keys]), self.dist)
@@ -240,7 +242,9 @@ class Trainer:
         model, videos, device = self.model, self.test_videos, self.device
         alphas, betas = config.eval.alphas, config.eval.betas
         main = protocol_key(*MAIN_PROTOCOL)
-        full = evaluate_anticipation(model, videos, alphas, betas, device, self.subset_classes)
+        keys = [protocol_key(a, b) for a in alphas for b in betas]
+        reference = ReferenceScores(self.grammar, self.config.model.num_classes, keys)
+        full = evaluate_anticipation(model, videos, alphas, betas, device, self.subset_classes, reference=reference)
         row: dict[str, Any] = {"epoch": epoch, **full.as_dict(), "moc_main": full.moc.get(main, float("nan"))}
         absent = [np.zeros(len(v), dtype=bool) for v in videos]
         for branch, kwargs in (("rgb", {"depth_present": absent}), ("depth", {"rgb_present": absent})):

@@ -25,8 +25,8 @@ class TemporalResult:
     """Outputs of the temporal graph for one window (batch dimension removed)."""
 
     segmentation: np.ndarray  # (W, K) logits
-    actions: np.ndarray  # (Q, K + 1) logits
-    durations: np.ndarray  # (Q,) fractions of the horizon
+    future: np.ndarray  # (F, K) logits of the class at each of the next F frames
+    next: np.ndarray  # (K,) logits of the action after the current one
 
 
 def check_finite(name: str, array: np.ndarray) -> None:

@@ -216,8 +216,8 @@ class TensorRTBackend(Backend):
         outputs = self.temporal_runner.run(dict(zip(TEMPORAL_INPUTS, (tokens.astype(np.float32), mask), strict=True)))
         return TemporalResult(
             outputs["segmentation"][0].astype(np.float32),
-            outputs["actions"][0].astype(np.float32),
-            outputs["durations"][0].astype(np.float32),
+            outputs["future"][0].astype(np.float32),
+            outputs["next"][0].astype(np.float32),
         )
 
     def describe(self) -> str:

@@ -46,10 +46,10 @@ class TorchBackend(Backend):
     @torch.inference_mode()
     def temporal(self, tokens: np.ndarray, mask: np.ndarray) -> TemporalResult:
         """Temporal graph on one padded window."""
-        segmentation, actions, durations = self.temporal_graph(
+        outputs = self.temporal_graph(
             self._tensor(tokens), torch.from_numpy(np.asarray(mask, dtype=bool))[None].to(self.device)
         )
-        return TemporalResult(segmentation[0].cpu().numpy(), actions[0].cpu().numpy(), durations[0].cpu().numpy())
+        return TemporalResult(*(output[0].cpu().numpy() for output in outputs))
 
     def describe(self) -> str:
         """Backend and device."""

@@ -1,0 +1,277 @@
+"""Reference anticipators: what is possible on this data, reported beside the learned model.
+
+A model's MoC means little alone: the benchmark's future is random, so even a
+perfect model is far from 1. The action sequence is a semi-Markov chain (a
+class transition matrix and a duration distribution per class), and given the
+current action and how long it has lasted, the per-frame distribution of the
+future follows exactly. Its per-frame argmax is the *grammar oracle* when fed
+the true observed labels (the Bayes predictor of each future frame's class);
+fed the model's recognised labels it shows what recognition alone allows.
+
+The model's gap to the oracle splits into three parts that telescope exactly
+(differences of MoCs, each from its own counts over the whole test set):
+
+- recognition = oracle - chain on recognised labels,
+- duration    = chain on recognised - hybrid (recognised action for the model's
+  own predicted remaining time, then the chain),
+- order       = hybrid - model (order of future actions and later durations).
+
+All durations are in frames; future frame 0 is the first frame after the observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from r3d_ros.data.labels import UNLABELED
+from r3d_ros.data.synthetic import DURATION_RANGE_S, SYNTHETIC_CLASSES, TRANSITIONS
+from r3d_ros.eval.anticipation import ClassAccuracy
+
+# Predictors scored by ReferenceScores, and their row titles in reference_table.
+PREDICTORS = {
+    "model": "model",
+    "oracle": "grammar oracle (true observed labels)",
+    "chain_recognised": "chain on recognised labels",
+    "continue_true": "continue true action",
+    "continue_recognised": "continue recognised action",
+    "hybrid": "recognised action for model's remaining time, then chain",
+}
+DERIVED = {
+    "model_fraction_of_oracle": "model / oracle",
+    "gap_recognition": "gap: recognition (oracle - chain on recognised)",
+    "gap_duration": "gap: current duration (chain on recognised - hybrid)",
+    "gap_order": "gap: order and later durations (hybrid - model)",
+}
+
+
+def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(label, length) of each run of equal consecutive labels."""
+    labels = np.asarray(labels)
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else np.zeros(0, np.int64)
+    return labels[starts], np.diff(np.r_[starts, len(labels)])
+
+
+def _covered_frames_pmf(lo: float, hi: float, length: int) -> np.ndarray:
+    """P(exactly d frame stamps fall in a segment lasting U(lo, hi) frame periods that starts at a random phase).
+
+    With x ~ U(lo, hi) and the start a fraction u ~ U(0, 1) of a frame period
+    before the next stamp, the count is ceil(x - u); given x it is d with
+    probability hat(x - d) (the unit triangle), so P(d) averages hat over x.
+    For integer lo, hi this is uniform on lo..hi with half weight at both ends.
+    """
+
+    def integral(t: np.ndarray) -> np.ndarray:  # integral of hat from -1 to t
+        t = np.clip(t, -1.0, 1.0)
+        return np.where(t < 0, (t + 1) ** 2 / 2, 1 - (1 - t) ** 2 / 2)
+
+    d = np.arange(length)
+    return (integral(hi - d) - integral(lo - d)) / (hi - lo)
+
+
+@dataclass(frozen=True)
+class ActionGrammar:
+    """A semi-Markov action chain in frames: who follows whom, and for how many frames."""
+
+    transitions: np.ndarray  # (K, K) row-stochastic, zero diagonal: P(next class | class)
+    duration_pmf: np.ndarray  # (K, L): P(a segment of class k covers exactly d frames), d = 0..L-1, d=0 has 0
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return len(self.transitions)
+
+    @classmethod
+    def synthetic(cls, fps: float) -> ActionGrammar:
+        """The synthetic benchmark's own grammar at ``fps``.
+
+        Segment start times are sums of continuous durations, so after the
+        first segment their phase within a frame period is close to uniform
+        and the covered frame count follows :func:`_covered_frames_pmf`
+        exactly. (The first segment starts at t=0, a stamp, and covers
+        ceil(x) frames; it cannot be the current one once more frames are
+        observed than the longest duration.)
+        """
+        ranges = np.array([DURATION_RANGE_S[name] for name in SYNTHETIC_CLASSES]) * fps
+        length = int(np.ceil(ranges.max())) + 2
+        pmf = np.stack([_covered_frames_pmf(lo, hi, length) for lo, hi in ranges])
+        return cls(TRANSITIONS.copy(), pmf)
+
+    @classmethod
+    def estimate(
+        cls, label_sequences: Sequence[np.ndarray], num_classes: int, fps: float, bandwidth_s: float = 0.1
+    ) -> ActionGrammar:
+        """Estimate from training frame labels (for datasets whose grammar is unknown).
+
+        Each sequence is run-length encoded. A transition is counted where one
+        labelled run directly follows another (an unlabelled gap hides what
+        happened), with one pseudo-count per non-self successor (Laplace).
+        The last run of a sequence is right-censored (the recording stopped,
+        not the action) and is left out of the duration counts; every other
+        labelled run counts. Duration histograms are smoothed with a Gaussian
+        of ``bandwidth_s`` seconds, plus one pseudo-segment drawn from the
+        pooled histogram of all classes, so a rare class borrows its shape.
+        """
+        counts = 1.0 - np.eye(num_classes)
+        durations: list[list[int]] = [[] for _ in range(num_classes)]
+        for labels in label_sequences:
+            values, lengths = _runs(labels)
+            for i in range(len(values) - 1):
+                if values[i] != UNLABELED:
+                    durations[values[i]].append(lengths[i])
+                    if values[i + 1] != UNLABELED:
+                        counts[values[i], values[i + 1]] += 1
+        pooled = [d for per_class in durations for d in per_class]
+        if not pooled:
+            raise ValueError("no complete labelled segment to estimate durations from")
+        length = 2 * max(pooled) + 1
+        d = np.arange(length)
+        kernel = np.exp(-0.5 * ((d[:, None] - d[None, :]) / max(bandwidth_s * fps, 1e-3)) ** 2)
+        kernel[0] = kernel[:, 0] = 0.0  # no segment covers 0 frames
+        kernel[:, 1:] /= kernel[:, 1:].sum(0)  # each segment keeps unit mass
+        histograms = np.stack([np.bincount(np.asarray(x, np.int64), minlength=length) for x in durations])
+        smoothed = histograms @ kernel.T
+        prior = smoothed.sum(0) / smoothed.sum()
+        pmf = (smoothed + prior) / (histograms.sum(1, keepdims=True) + 1)
+        return cls(counts / counts.sum(1, keepdims=True), pmf)
+
+    def future_distribution(self, current: int, elapsed: int, num_frames: int) -> np.ndarray:
+        """(num_frames, K) class marginals of the next frames, the ``current`` class having lasted ``elapsed``.
+
+        The current segment's length D is conditioned on D >= elapsed; the
+        remaining D - elapsed may be 0 (the next segment starts at future
+        frame 0). An ``elapsed`` beyond the class's support ends it now.
+        """
+        tail = self.duration_pmf[current, elapsed:]
+        total = tail.sum()
+        return self._forward(current, tail / total if total > 0 else np.ones(1), num_frames)
+
+    def future_after(self, current: int, remaining: int, num_frames: int) -> np.ndarray:
+        """(num_frames, K) class marginals when ``current`` lasts exactly ``remaining`` more frames, then the chain."""
+        return self._forward(current, np.eye(1, remaining + 1, remaining)[0], num_frames)
+
+    def _forward(self, current: int, remaining_pmf: np.ndarray, num_frames: int) -> np.ndarray:
+        """Exact forward recursion over segment start frames, given P(current ends after r frames) = remaining_pmf[r].
+
+        starts[t, k] = P(a class-k segment starts at future frame t) is the
+        current segment ending at t times its successor row, plus every
+        earlier start (t' < t) whose duration is t - t', times the successor
+        row; a frame shows class k if a class-k segment started at t' <= t
+        and lasts more than t - t'.
+        """
+        length = max(self.duration_pmf.shape[1], num_frames + 1)
+        pmf = np.zeros((self.num_classes, length))
+        pmf[:, : self.duration_pmf.shape[1]] = self.duration_pmf
+        survival = np.clip(1.0 - np.cumsum(pmf, axis=1), 0.0, None)  # P(D > m)
+        ends_now = np.zeros(num_frames)
+        ends_now[: min(num_frames, len(remaining_pmf))] = remaining_pmf[:num_frames]
+        starts = np.zeros((num_frames, self.num_classes))
+        occupancy = np.zeros((num_frames, self.num_classes))
+        occupancy[:, current] = np.clip(1.0 - np.cumsum(ends_now), 0.0, None)
+        for t in range(num_frames):
+            ended = (starts[:t] * pmf[:, t - np.arange(t)].T).sum(0)
+            starts[t] = ends_now[t] * self.transitions[current] + ended @ self.transitions
+            occupancy[t] += (starts[: t + 1] * survival[:, t - np.arange(t + 1)].T).sum(0)
+        return occupancy
+
+
+def dataset_grammar(class_names: Sequence[str], train_labels: Sequence[np.ndarray], fps: float) -> ActionGrammar:
+    """The synthetic benchmark's known grammar for its classes, else one estimated from the training labels."""
+    if list(class_names) == list(SYNTHETIC_CLASSES):
+        return ActionGrammar.synthetic(fps)
+    return ActionGrammar.estimate(train_labels, len(class_names), fps)
+
+
+def current_action(observed_labels: np.ndarray) -> tuple[int, int]:
+    """(class of the last observed frame, length of its run at the end of the observation)."""
+    values, lengths = _runs(observed_labels)
+    return int(values[-1]), int(lengths[-1])
+
+
+def _argmax(distribution: np.ndarray) -> np.ndarray:
+    return distribution.argmax(1).astype(np.int64)
+
+
+def grammar_prediction(grammar: ActionGrammar, observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
+    """Per-frame most likely class given the current action and its elapsed time in ``observed_labels``.
+
+    An unlabelled last frame gives no prediction (UNLABELED, never correct).
+    """
+    current, elapsed = current_action(observed_labels)
+    if current == UNLABELED:
+        return np.full(num_frames, UNLABELED, dtype=np.int64)
+    return _argmax(grammar.future_distribution(current, elapsed, num_frames))
+
+
+def continue_prediction(observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
+    """The current action forever: the baseline that knows nothing of the future."""
+    return np.full(num_frames, current_action(observed_labels)[0], dtype=np.int64)
+
+
+def hybrid_prediction(
+    grammar: ActionGrammar, observed_labels: np.ndarray, remaining: int, num_frames: int
+) -> np.ndarray:
+    """The current action for exactly ``remaining`` frames (the model's estimate), then the chain's argmax."""
+    current, _ = current_action(observed_labels)
+    if current == UNLABELED:
+        return np.full(num_frames, UNLABELED, dtype=np.int64)
+    return _argmax(grammar.future_after(current, max(0, int(remaining)), num_frames))
+
+
+@dataclass
+class ReferenceScores:
+    """Per-class accuracy of the model and every reference predictor, per protocol key (e.g. ``a0.3_b0.5``)."""
+
+    grammar: ActionGrammar
+    num_classes: int
+    keys: Sequence[str]
+    accuracy: dict[tuple[str, str], ClassAccuracy] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.accuracy = {(name, key): ClassAccuracy(self.num_classes) for name in PREDICTORS for key in self.keys}
+
+    def add(
+        self,
+        key: str,
+        truth_future: np.ndarray,
+        true_observed: np.ndarray,
+        recognised_observed: np.ndarray,
+        model_remaining: int,
+        model_prediction: np.ndarray,
+    ) -> None:
+        """Score one video's window: the model's prediction and each reference predictor's."""
+        n = len(truth_future)
+        predictions = {
+            "model": np.asarray(model_prediction)[:n],
+            "oracle": grammar_prediction(self.grammar, true_observed, n),
+            "chain_recognised": grammar_prediction(self.grammar, recognised_observed, n),
+            "continue_true": continue_prediction(true_observed, n),
+            "continue_recognised": continue_prediction(recognised_observed, n),
+            "hybrid": hybrid_prediction(self.grammar, recognised_observed, model_remaining, n),
+        }
+        for name, predicted in predictions.items():
+            self.accuracy[name, key].add(predicted, np.asarray(truth_future))
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat ``reference/<name>/<key>`` MoCs, the model's fraction of the oracle and the three gaps."""
+        out = {}
+        for key in self.keys:
+            moc = {name: self.accuracy[name, key].mean_over_classes() for name in PREDICTORS}
+            out.update({f"reference/{name}/{key}": value for name, value in moc.items()})
+            fraction = moc["model"] / moc["oracle"] if moc["oracle"] > 0 else float("nan")
+            out[f"reference/model_fraction_of_oracle/{key}"] = fraction
+            out[f"reference/gap_recognition/{key}"] = moc["oracle"] - moc["chain_recognised"]
+            out[f"reference/gap_duration/{key}"] = moc["chain_recognised"] - moc["hybrid"]
+            out[f"reference/gap_order/{key}"] = moc["hybrid"] - moc["model"]
+        return out
+
+
+def reference_table(scores: dict[str, float], keys: Sequence[str]) -> str:
+    """Markdown table of ``ReferenceScores.as_dict()`` output: one row per predictor or gap, one column per key."""
+    lines = ["| reference | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for name, title in (PREDICTORS | DERIVED).items():
+        cells = [f"{scores.get(f'reference/{name}/{key}', float('nan')):.3f}" for key in keys]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Reference anticipators: the exact grammar forecast, its estimation, the predictors and the gap split."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from r3d_ros.config import SyntheticConfig
+from r3d_ros.data.labels import Segment, frame_labels
+from r3d_ros.data.sampling import protocol_window
+from r3d_ros.data.synthetic import SYNTHETIC_CLASSES, TRANSITIONS, plan_video
+from r3d_ros.eval.reference import (
+    ActionGrammar,
+    ReferenceScores,
+    continue_prediction,
+    current_action,
+    grammar_prediction,
+    hybrid_prediction,
+    reference_table,
+)
+
+GRAMMAR = ActionGrammar.synthetic(10.0)
+WAVE, KICK = SYNTHETIC_CLASSES.index("wave"), SYNTHETIC_CLASSES.index("kick")
+
+
+def planned_labels(config: SyntheticConfig, split: str, count: int) -> list[np.ndarray]:
+    """Frame labels of planned (not rendered) synthetic videos, exactly as the dataset labels them."""
+    stamps = np.arange(config.num_frames) / config.fps
+    out = []
+    for index in range(count):
+        plan = plan_video(config, split, index)
+        segments = [Segment(s.start, s.end, SYNTHETIC_CLASSES[s.action]) for s in plan.segments]
+        out.append(frame_labels(stamps, segments, SYNTHETIC_CLASSES))
+    return out
+
+
+def interior_run_lengths(sequences: list[np.ndarray]) -> list[list[int]]:
+    """Frame count of every run but the first (starts at a stamp) and last (censored), per class."""
+    lengths: list[list[int]] = [[] for _ in SYNTHETIC_CLASSES]
+    for labels in sequences:
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        for begin, end in itertools.pairwise(starts[1:]):
+            lengths[labels[begin]].append(end - begin)
+    return lengths
+
+
+def simulate(grammar: ActionGrammar, current: int, elapsed: int, num_frames: int, samples: int) -> np.ndarray:
+    """Monte Carlo (num_frames, K) class frequencies of the same semi-Markov chain."""
+    rng = np.random.default_rng(0)
+    tail = grammar.duration_pmf[current, elapsed:]
+    end = rng.choice(len(tail), size=samples, p=tail / tail.sum())  # remaining frames of the current segment
+    labels = np.full((samples, num_frames), current)
+    frames = np.arange(num_frames)
+    action = np.full(samples, current)
+    transitions, durations = np.cumsum(grammar.transitions, 1), np.cumsum(grammar.duration_pmf, 1)
+    while (end < num_frames).any():
+        action = np.minimum((transitions[action] < rng.random(samples)[:, None]).sum(1), grammar.num_classes - 1)
+        length = (durations[action] < rng.random(samples)[:, None]).sum(1)
+        inside = (frames >= end[:, None]) & (frames < (end + length)[:, None])
+        labels[inside] = np.broadcast_to(action[:, None], inside.shape)[inside]
+        end = end + length
+    return np.stack([np.bincount(labels[:, t], minlength=grammar.num_classes) / samples for t in frames])
+
+
+def test_future_rows_are_distributions_and_a_maxed_out_segment_ends():
+    longest = int(np.flatnonzero(GRAMMAR.duration_pmf[WAVE])[-1])
+    for elapsed in (1, 12, longest, longest + 5):
+        future = GRAMMAR.future_distribution(WAVE, elapsed, 80)
+        assert future.shape == (80, len(SYNTHETIC_CLASSES))
+        assert (future >= 0).all()
+        np.testing.assert_allclose(future.sum(1), 1.0, atol=1e-9)
+    assert GRAMMAR.future_distribution(WAVE, longest, 10)[0, WAVE] == 0.0
+
+
+def test_future_distribution_matches_monte_carlo():
+    exact = GRAMMAR.future_distribution(WAVE, 18, 60)
+    sampled = simulate(GRAMMAR, WAVE, 18, 60, samples=20000)
+    assert np.abs(exact - sampled).max() < 0.02
+
+
+def test_synthetic_durations_match_planned_segment_frame_counts():
+    # Long videos, so few segments are the censored last one (which would bias interior runs short).
+    lengths = interior_run_lengths(planned_labels(SyntheticConfig(seconds=300.0, num_train=80), "train", 80))
+    frames = np.arange(GRAMMAR.duration_pmf.shape[1])
+    for k, counts in enumerate(lengths):
+        assert len(counts) > 400
+        assert abs(np.mean(counts) - GRAMMAR.duration_pmf[k] @ frames) < 0.5
+        assert GRAMMAR.duration_pmf[k, min(counts)] > 0 and GRAMMAR.duration_pmf[k, max(counts)] > 0
+
+
+def test_estimate_recovers_the_synthetic_transitions():
+    sequences = planned_labels(SyntheticConfig(num_train=600), "train", 600)
+    estimated = ActionGrammar.estimate(sequences, len(SYNTHETIC_CLASSES), fps=10.0)
+    primary = TRANSITIONS >= 0.35
+    assert np.abs(estimated.transitions - TRANSITIONS)[primary].max() < 0.07
+    assert np.diag(estimated.transitions).max() == 0.0
+    np.testing.assert_allclose(estimated.duration_pmf.sum(1), 1.0)
+
+
+def test_current_action_and_continue_repeat_the_last_run():
+    observed = np.array([3, 3, 1, 1, 1, 4, 4])
+    assert current_action(observed) == (4, 2)
+    np.testing.assert_array_equal(continue_prediction(observed, 5), [4] * 5)
+
+
+def test_hybrid_keeps_the_current_class_for_exactly_the_given_frames():
+    observed = np.full(10, KICK)
+    predicted = hybrid_prediction(GRAMMAR, observed, 7, 30)
+    assert predicted.dtype == np.int64 and len(predicted) == 30
+    assert (predicted[:7] == KICK).all() and predicted[7] != KICK
+
+
+def test_oracle_beats_continue_and_gaps_telescope():
+    keys = ["a0.3_b0.1", "a0.3_b0.5"]
+    scores = ReferenceScores(GRAMMAR, len(SYNTHETIC_CLASSES), keys)
+    rng = np.random.default_rng(0)
+    for labels in planned_labels(SyntheticConfig(num_test=48), "test", 48):
+        for key, beta in zip(keys, (0.1, 0.5), strict=True):
+            observed, predicted = protocol_window(len(labels), 0.3, beta)
+            true = labels[:observed]
+            recognised = np.where(rng.random(observed) < 0.2, rng.integers(0, len(SYNTHETIC_CLASSES), observed), true)
+            truth = labels[observed : observed + predicted]
+            model = grammar_prediction(GRAMMAR, true, predicted)[::-1].copy()  # any fake model
+            scores.add(key, truth, true, recognised, 5, model)
+    out = scores.as_dict()
+    assert out["reference/oracle/a0.3_b0.1"] > 0.6
+    assert out["reference/oracle/a0.3_b0.5"] > out["reference/continue_true/a0.3_b0.5"] + 0.1
+    for key in keys:
+        gaps = sum(out[f"reference/gap_{part}/{key}"] for part in ("recognition", "duration", "order"))
+        assert out[f"reference/oracle/{key}"] - out[f"reference/model/{key}"] == pytest.approx(gaps, abs=1e-12)
+        ratio = out[f"reference/model/{key}"] / out[f"reference/oracle/{key}"]
+        assert out[f"reference/model_fraction_of_oracle/{key}"] == pytest.approx(ratio)
+    table = reference_table(out, keys)
+    assert len(table.splitlines()) == 2 + 10
+    assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
