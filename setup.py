@@ -31,6 +31,7 @@ setup(
             "r3d-export = r3d_ros.runtime.cli:export_main",
             "r3d-build-engine = r3d_ros.runtime.cli:build_engine_main",
             "r3d-eval-bag = r3d_ros.eval.cli:main",
+            "r3d-eval-model = r3d_ros.eval.model_eval:main",
             "anticipation_node = r3d_ros.ros.node:main",
         ],
     },

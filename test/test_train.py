@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from r3d_ros.config import MonitorConfig, load_config
+from r3d_ros.eval import model_eval
 from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
@@ -189,3 +190,57 @@ def test_affine_substitution_recovers_a_linear_map() -> None:
     fitted_weight, fitted_bias = ridge_map(source, target, ridge=1e-8)
     torch.testing.assert_close(fitted_weight, weight, atol=1e-3, rtol=1e-3)
     torch.testing.assert_close(fitted_bias, torch.full((6,), 0.5), atol=1e-3, rtol=1e-3)
+
+
+def test_model_evaluation_reports_references_conditions_and_targets(finished_run: Path, tmp_path: Path) -> None:
+    model = str(finished_run / "model.safetensors")
+    arguments = ["--model", f"fused={model}", "--model", f"rgb_only={model}", "--model", f"depth_only={model}"]
+    arguments += ["--seeds", "7", "8", "--num-test", "2", "--variant", "noisy:rgb_noise=30", "--out", str(tmp_path)]
+    assert model_eval.main(arguments) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    both = results["summary"]["fused/trained/both"]
+    assert len(both["moc/a0.3_b0.5"]["values"]) == 2
+    oracle = both["reference/oracle/a0.3_b0.1"]["mean"]
+    assert (
+        0 < oracle <= 1
+        and both["reference/oracle/a0.3_b0.1"]
+        == results["summary"]["rgb_only/noisy/both"]["reference/oracle/a0.3_b0.1"]
+    )  # the references depend on the labels only, and noise does not change them
+    gaps = sum(both[f"reference/gap_{part}/a0.3_b0.5"]["mean"] for part in ("recognition", "duration", "order"))
+    assert gaps == pytest.approx(both["reference/oracle/a0.3_b0.5"]["mean"] - both["moc/a0.3_b0.5"]["mean"])
+    assert set(results["summary"]) >= {f"fused/trained/{c}" for c in model_eval.CONDITIONS}
+    assert "observed segmentation accuracy" in {t["target"] for t in results["targets"]}
+    assert "grammar oracle" in (tmp_path / "report.md").read_text()
+
+
+def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
+    arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+
+
+def test_targets_compare_the_fused_model_with_each_single_modality_baseline() -> None:
+    def entry(moc: float, seg: float) -> dict:
+        values = {f"moc/{key}": moc for key in model_eval.KEYS} | {"segmentation_accuracy": seg}
+        values |= {
+            f"reference/{name}/{key}": 0.5 for name in ("oracle", "continue_recognised") for key in model_eval.KEYS
+        }
+        return {key: {"mean": value} for key, value in values.items()}
+
+    summary = {
+        "fused/trained/both": entry(0.46, 0.96),
+        "fused/trained/depth_absent": entry(0.30, 0.70),
+        "fused/trained/rgb_absent": entry(0.40, 0.90),
+        "fused/trained/depth_missing_30": entry(0.44, 0.95),
+        "rgb_only/trained/depth_absent": entry(0.40, 0.72),
+        "depth_only/trained/rgb_absent": entry(0.41, 0.91),
+    }
+    checks = {c["target"]: c for c in model_eval.target_checks(summary, "fused", "trained")}
+    assert (
+        checks["MoC a0.3_b0.5 / oracle"]["value"] == pytest.approx(0.92) and checks["MoC a0.3_b0.5 / oracle"]["passed"]
+    )
+    assert not checks["MoC a0.3_b0.5 - continue recognised"]["passed"]
+    assert checks["depth_absent: seg. acc. / rgb_only baseline"]["passed"]
+    assert not checks["depth_absent: MoC a0.3_b0.5 / rgb_only baseline"]["passed"]  # 0.30 / 0.40
+    assert checks["rgb_absent: MoC a0.3_b0.5 / depth_only baseline"]["passed"]
+    assert checks["both present: MoC a0.3_b0.5 - depth_only baseline"]["passed"]
+    assert checks["depth missing on 30 % of frames: MoC a0.3_b0.5 / all depth"]["passed"]

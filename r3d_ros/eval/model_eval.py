@@ -1,0 +1,243 @@
+r"""``r3d-eval-model``: score trained models on held-out synthetic seeds beside what is possible.
+
+    r3d-eval-model --model fused=models/r3d_default.safetensors \\
+        --model rgb_only=runs/rgb_only/model.safetensors --model depth_only=runs/depth_only/model.safetensors \\
+        --seeds 100 101 102 --variant rgb_noise_20:rgb_noise=20 --out docs/model_eval
+
+Every model is evaluated on the test split of the synthetic benchmark rendered
+with each seed (the sensor settings of the first model's training config, or
+of a named ``--variant`` that overrides some of them), under four input
+conditions: both modalities, depth absent on every frame, RGB absent on every
+frame, and depth missing on 30 % of frames. The same windows score the
+reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
+``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
+the references, the gap split) and checks the targets of the primary model
+(the first ``--model``) against the oracle and the single-modality baselines
+named ``rgb_only`` / ``depth_only``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from r3d_ros.config import ConfigError, SyntheticConfig
+from r3d_ros.config.loader import from_dict, to_dict
+from r3d_ros.data.prepared import PreparedVideo, prepare_dataset
+from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, generate_synthetic
+from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
+from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, reference_table
+from r3d_ros.model.checkpoint import load_model
+from r3d_ros.model.r3d import R3DModel
+
+LOG = logging.getLogger("r3d_ros.model_eval")
+ALPHAS, BETAS = (0.2, 0.3), (0.1, 0.2, 0.3, 0.5)
+KEYS = [protocol_key(a, b) for a in ALPHAS for b in BETAS]
+MAIN = protocol_key(0.3, 0.5)
+CONDITIONS = ("both", "depth_absent", "rgb_absent", "depth_missing_30")
+DEPTH_MISSING_FRACTION = 0.3
+
+
+def presence(condition: str, videos: Sequence[PreparedVideo], seed: int) -> dict[str, list[np.ndarray] | None]:
+    """Per-video rgb/depth presence masks of an input condition (depth missing frames drawn from ``seed``)."""
+    absent = [np.zeros(len(v), dtype=bool) for v in videos]
+    if condition == "both":
+        return {"rgb_present": None, "depth_present": None}
+    if condition == "depth_absent":
+        return {"rgb_present": None, "depth_present": absent}
+    if condition == "rgb_absent":
+        return {"rgb_present": absent, "depth_present": None}
+    rng = np.random.default_rng([seed, 30])
+    return {"rgb_present": None, "depth_present": [rng.random(len(v)) >= DEPTH_MISSING_FRACTION for v in videos]}
+
+
+def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[PreparedVideo]:
+    """The rendered and preprocessed test split of ``sensor`` at the model's input size and rate."""
+    dataset = generate_synthetic(dataclasses.replace(sensor, num_train=0))
+    config = model.config
+    return prepare_dataset(dataset, config.model.input, config.anticipation.fps, cache, progress=False)
+
+
+def evaluate_model(model: R3DModel, videos: list[PreparedVideo], seed: int) -> dict[str, dict[str, float]]:
+    """Scores of one model on one test set under every condition (with the references)."""
+    config = model.config
+    grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
+    subset = [config.model.class_names.index(name) for name in DEPTH_ONLY_CLASSES]
+    out = {}
+    for condition in CONDITIONS:
+        reference = ReferenceScores(grammar, config.model.num_classes, KEYS)
+        masks = presence(condition, videos, seed)
+        scores = evaluate_anticipation(
+            model, videos, ALPHAS, BETAS, torch.device("cpu"), subset, reference=reference, **masks
+        )
+        out[condition] = scores.as_dict()
+    return out
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Mean, population std and the values, NaNs ignored."""
+    array = np.asarray(values, dtype=float)
+    finite = array[np.isfinite(array)]
+    mean, std = (float(finite.mean()), float(finite.std())) if len(finite) else (float("nan"), float("nan"))
+    return {"mean": mean, "std": std, "values": array.tolist()}
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """The quotient, NaN when the denominator is not positive (the check is then not reported)."""
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def summarise(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Mean and std over seeds of every metric of each (model/variant/condition) entry."""
+    return {name: {key: mean_std([row[key] for row in rows]) for key in rows[0]} for name, rows in per_seed.items()}
+
+
+def target_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str) -> list[dict[str, Any]]:
+    """The targets of ``primary`` on ``variant``'s test sets: against the oracle, the baselines, missing depth."""
+
+    def value(model: str, condition: str, key: str) -> float:
+        entry = summary.get(f"{model}/{variant}/{condition}", {})
+        return entry[key]["mean"] if key in entry else float("nan")
+
+    checks = []
+
+    def check(what: str, measured: float, threshold: float) -> None:
+        passed = bool(measured >= threshold)
+        checks.append({"target": what, "value": measured, "threshold": threshold, "passed": passed})
+
+    for key in KEYS:
+        oracle = value(primary, "both", f"reference/oracle/{key}")
+        check(f"MoC {key} / oracle", ratio(value(primary, "both", f"moc/{key}"), oracle), 0.9)
+        recognised = value(primary, "both", f"reference/continue_recognised/{key}")
+        check(f"MoC {key} - continue recognised", value(primary, "both", f"moc/{key}") - recognised, 0.0)
+    check("observed segmentation accuracy", value(primary, "both", "segmentation_accuracy"), 0.95)
+    for condition, baseline in (("depth_absent", "rgb_only"), ("rgb_absent", "depth_only")):
+        for key, label in (("segmentation_accuracy", "seg. acc."), (f"moc/{MAIN}", f"MoC {MAIN}")):
+            measured = ratio(value(primary, condition, key), value(baseline, condition, key))
+            check(f"{condition}: {label} / {baseline} baseline", measured, 0.9)
+    for baseline, condition in (("rgb_only", "depth_absent"), ("depth_only", "rgb_absent")):
+        margin = value(primary, "both", f"moc/{MAIN}") - value(baseline, condition, f"moc/{MAIN}")
+        check(f"both present: MoC {MAIN} - {baseline} baseline", margin, 0.0)
+    measured = ratio(value(primary, "depth_missing_30", f"moc/{MAIN}"), value(primary, "both", f"moc/{MAIN}"))
+    check(f"depth missing on 30 % of frames: MoC {MAIN} / all depth", measured, 0.9)
+    return [c for c in checks if np.isfinite(c["value"])]
+
+
+def robustness_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str) -> list[dict[str, Any]]:
+    """Under changed sensor settings ``primary`` keeps at least 85 % of its MoC and segmentation accuracy."""
+    checks = []
+    for key in (f"moc/{MAIN}", "segmentation_accuracy"):
+        changed = summary[f"{primary}/{variant}/both"][key]["mean"]
+        measured = ratio(changed, summary[f"{primary}/trained/both"][key]["mean"])
+        checks.append({"target": f"{variant}: {key} / trained sensor", "value": measured, "threshold": 0.85,
+                       "passed": bool(measured >= 0.85)})  # fmt: skip
+    return [c for c in checks if np.isfinite(c["value"])]
+
+
+def write_report(
+    summary: dict[str, dict[str, Any]], checks: list[dict[str, Any]], seeds: list[int], path: Path
+) -> None:
+    """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
+    lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std.", ""]
+    header = "| model / sensor / inputs | " + " | ".join(KEYS) + " | seg. acc. | next action | remaining err. (s) |"
+    lines += [header, "|---|" + "---:|" * (len(KEYS) + 3)]
+    for name, entry in summary.items():
+        cells = [f"{entry[f'moc/{k}']['mean']:.3f} ± {entry[f'moc/{k}']['std']:.3f}" for k in KEYS]
+        cells += [f"{entry[k]['mean']:.3f}" for k in ("segmentation_accuracy", "next_action_accuracy")]
+        cells.append(f"{entry['remaining_error_s']['mean']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, entry in summary.items():
+        if name.endswith("/both"):
+            lines += ["", f"References and gap split for {name} (means over seeds):", ""]
+            lines.append(reference_table({k: v["mean"] for k, v in entry.items()}, KEYS))
+    lines += ["", "| target | value | threshold | met |", "|---|---:|---:|---|"]
+    for c in checks:
+        lines.append(f"| {c['target']} | {c['value']:.3f} | {c['threshold']:g} | {'yes' if c['passed'] else 'NO'} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command line of ``r3d-eval-model``."""
+    parser = argparse.ArgumentParser(
+        prog="r3d-eval-model", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH", help="a model file")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102], help="benchmark seeds to test on")
+    parser.add_argument("--num-test", type=int, default=48, help="test videos per seed")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="also test with these synthetic sensor settings changed (e.g. far:min_distance_m=3.2,max_distance_m=3.6)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--cache", type=Path, help="cache of rendered test sets (default OUT/cache)")
+    return parser.parse_args(argv)
+
+
+def parse_variant(text: str, base: SyntheticConfig) -> tuple[str, SyntheticConfig]:
+    """``name:key=value,...`` -> (name, sensor settings); unknown keys and bad values raise ConfigError."""
+    name, _, assignments = text.partition(":")
+    values = dict(to_dict(base))
+    for assignment in filter(None, assignments.split(",")):
+        key, _, raw = assignment.partition("=")
+        if key not in values:
+            raise ConfigError(f"--variant {name}: unknown synthetic setting {key!r}")
+        values[key] = type(values[key])(raw) if values[key] is not None else float(raw)
+    return name, from_dict(SyntheticConfig, values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``r3d-eval-model``."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    models = {}
+    for item in args.model:
+        name, _, path = item.partition("=")
+        if not path:
+            LOG.error("--model expects NAME=PATH, got %r", item)
+            return 2
+        models[name], _ = load_model(path)
+    first = next(iter(models.values()))
+    if first.config.data.source != "synthetic":
+        LOG.error("r3d-eval-model scores models trained on the synthetic benchmark")
+        return 2
+    base = dataclasses.replace(first.config.data.synthetic, num_test=args.num_test)
+    try:
+        variants = dict([("trained", base), *(parse_variant(v, base) for v in args.variant)])
+    except (ConfigError, ValueError) as error:
+        LOG.error("%s", error)
+        return 2
+    cache = args.cache or args.out / "cache"
+    per_seed: dict[str, list[dict[str, float]]] = {}
+    for variant, sensor in variants.items():
+        for seed in args.seeds:
+            LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
+            videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
+            for name, model in models.items():
+                for condition, scores in evaluate_model(model, videos, seed).items():
+                    per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
+    summary = summarise(per_seed)
+    primary = next(iter(models))
+    checks = target_checks(summary, primary, "trained")
+    checks += [check for variant in list(variants)[1:] for check in robustness_checks(summary, primary, variant)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"seeds": args.seeds, "variants": {k: to_dict(v) for k, v in variants.items()}, "summary": summary}
+    (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))
+    write_report(summary, checks, args.seeds, args.out / "report.md")
+    print((args.out / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
