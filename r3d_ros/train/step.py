@@ -74,14 +74,17 @@ class TrainStep(nn.Module):
             logits = self.aux(tokens)
             losses["aux_logits"] = {k: v.detach() for k, v in logits.items()}
 
-            def labelled_ce(branch_logits: torch.Tensor) -> torch.Tensor:
-                ce = F.cross_entropy(branch_logits, batch.frame_labels, ignore_index=IGNORE, reduction="sum")
-                return ce / counts["labelled"].clamp_min(1e-6)
+            present = {"rgb": batch.rgb_present, "depth": batch.depth_present}
+            present["fused"] = present["rgb"] | present["depth"]
+
+            def labelled_ce(branch: str) -> torch.Tensor:
+                """Per-frame CE of ``branch``'s head over the labelled frames where that modality was seen."""
+                labels = batch.frame_labels.masked_fill(~present[branch], IGNORE)
+                ce = F.cross_entropy(logits[branch], labels, ignore_index=IGNORE, reduction="sum")
+                return ce / counts[f"labelled_{branch}"].clamp_min(1e-6)
 
             if self.config.rsc.enabled:
-                losses["auxiliary"] = self.config.rsc.aux_weight * (
-                    labelled_ce(logits["rgb"]) + labelled_ce(logits["depth"])
-                )
+                losses["auxiliary"] = self.config.rsc.aux_weight * (labelled_ce("rgb") + labelled_ce("depth"))
                 total = total + losses["auxiliary"]
             if self.config.distill.enabled:
                 # The teacher head learns from labels on detached tokens, so distillation
@@ -89,7 +92,7 @@ class TrainStep(nn.Module):
                 teacher = self.config.distill.teacher
                 logits[teacher] = self.aux.heads[teacher](tokens[teacher].detach())
                 kd = distillation_loss(logits, self.config.distill, counts["frames"])
-                losses["distillation"] = kd + labelled_ce(logits[teacher])
+                losses["distillation"] = kd + labelled_ce(teacher)
                 total = total + losses["distillation"]
         losses["total"] = total
         return losses
@@ -99,6 +102,9 @@ def batch_counts(batch: Batch) -> dict[str, torch.Tensor]:
     """Denominators of every averaged loss term for this batch alone."""
     counts = loss_counts(batch.targets)
     counts["both"] = (batch.rgb_present & batch.depth_present).sum()
-    counts["labelled"] = (batch.frame_labels != IGNORE).sum()
+    labelled = batch.frame_labels != IGNORE
+    counts["labelled_rgb"] = (labelled & batch.rgb_present).sum()
+    counts["labelled_depth"] = (labelled & batch.depth_present).sum()
+    counts["labelled_fused"] = (labelled & (batch.rgb_present | batch.depth_present)).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
     return {key: value.float() for key, value in counts.items()}
