@@ -15,6 +15,7 @@ from r3d_ros.train.remedies import (
     imbalance_gains,
     modality_labels,
 )
+from r3d_ros.train.step import relative_error
 
 
 @torch.no_grad()
@@ -37,21 +38,38 @@ def step_discriminator(ebr: ExplicitBasisReallocation, lr: float = 0.05) -> None
             p -= lr * p.grad
 
 
+OBJECTIVES = ["confusion", "reverse"]
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize("mode", ["grl", "alternating"])
-def test_discriminator_step_lowers_the_modality_loss(mode: str, game) -> None:
+def test_discriminator_step_lowers_the_modality_loss(mode: str, objective: str, game) -> None:
     ebr, z_rgb, z_depth = game
     before = discriminator_ce(ebr, z_rgb, z_depth)
-    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, EBRTrainConfig(mode=mode), weight=0.5, step=0)
+    config = EBRTrainConfig(mode=mode, objective=objective)
+    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, config, weight=0.5, step=0)
     loss.backward()
     step_discriminator(ebr)
     assert discriminator_ce(ebr, z_rgb, z_depth) < before
 
 
+@pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize(("mode", "step"), [("grl", 0), ("alternating", 1)])
-def test_encoder_gradient_raises_the_modality_loss(mode: str, step: int, game) -> None:
+def test_encoder_gradient_raises_the_loss_of_a_discriminator_that_tells_modalities_apart(
+    mode: str, step: int, objective: str, game
+) -> None:
     ebr, z_rgb, z_depth = game
+    for _ in range(20):  # psi first learns to tell the modalities apart
+        ebr.discriminator.zero_grad()
+        ebr_adversarial_loss(ebr, z_rgb.detach(), z_depth.detach(), EBRTrainConfig(mode="alternating"), 0.5, 0)[
+            0
+        ].backward()
+        step_discriminator(ebr, lr=0.2)
+    ebr.discriminator.zero_grad()
     before = discriminator_ce(ebr, z_rgb, z_depth)
-    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, EBRTrainConfig(mode=mode), weight=0.5, step=step)
+    assert before < 0.5
+    config = EBRTrainConfig(mode=mode, objective=objective)
+    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, config, weight=0.5, step=step)
     loss.backward()
     with torch.no_grad():  # the encoders descend their gradient ...
         moved_rgb, moved_depth = z_rgb - 0.5 * z_rgb.grad, z_depth - 0.5 * z_depth.grad
@@ -60,7 +78,8 @@ def test_encoder_gradient_raises_the_modality_loss(mode: str, step: int, game) -
 
 def test_grl_reverses_and_scales_the_encoder_gradient(game) -> None:
     ebr, z_rgb, z_depth = game
-    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, EBRTrainConfig(mode="grl"), weight=0.25, step=0)
+    config = EBRTrainConfig(mode="grl", objective="reverse")
+    loss, _ = ebr_adversarial_loss(ebr, z_rgb, z_depth, config, weight=0.25, step=0)
     loss.backward()
     reversed_grad = z_rgb.grad.clone()
     z_rgb.grad = None
@@ -120,3 +139,28 @@ def test_rsc_without_amplification_keeps_unit_gains() -> None:
     labels = torch.tensor([0, 1])
     logits = {"rgb": torch.randn(2, 3), "depth": torch.randn(2, 3)}
     assert imbalance_gains(logits, labels, RSCConfig(enabled=True, amplify=False)) == {"rgb": 1.0, "depth": 1.0}
+
+
+def test_confusion_leaves_the_encoders_alone_once_psi_cannot_tell_the_modalities_apart(game) -> None:
+    ebr, z_rgb, z_depth = game
+    with torch.no_grad():
+        ebr.discriminator[-1].weight.zero_()  # psi outputs the same logits for every input
+        ebr.discriminator[-1].bias.zero_()
+    config = EBRTrainConfig(mode="grl", objective="confusion")
+    ebr_adversarial_loss(ebr, z_rgb, z_depth, config, weight=1.0, step=0)[0].backward()
+    assert z_rgb.grad.abs().max() < 1e-6 and z_depth.grad.abs().max() < 1e-6
+
+
+def test_normalized_projections_have_unit_scale_whatever_the_encoder_scale() -> None:
+    ebr = ExplicitBasisReallocation(8, EBRConfig(enabled=True, projector_hidden=16))
+    small, large = ebr.project(torch.randn(32, 8), 1000 * torch.randn(32, 8))
+    for z in (small, large):
+        torch.testing.assert_close(z.pow(2).mean(1), torch.ones(32), atol=1e-3, rtol=1e-3)
+
+
+def test_reconstruction_error_does_not_shrink_with_the_features() -> None:
+    target, estimate = torch.randn(16, 8), torch.randn(16, 8)
+    count = torch.tensor(16.0)
+    torch.testing.assert_close(
+        relative_error(estimate, target, count), relative_error(estimate / 100, target / 100, count)
+    )

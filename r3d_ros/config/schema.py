@@ -91,6 +91,9 @@ class EBRConfig:
     # affine: apply a ridge-regression map between the projected spaces fitted on
     #   training data with the final weights, then decode.
     substitution: Literal["direct", "affine"] = "direct"
+    # Parameter-free LayerNorm on each projection, so the encoders cannot escape the
+    # adversary by scale (the paper does not say; without it they do, docs/experiment.md).
+    normalize_projections: bool = True
 
     def __post_init__(self) -> None:
         check(self.projector_hidden > 0, "projector_hidden", f"must be > 0, got {self.projector_hidden}")
@@ -293,14 +296,27 @@ class EBRTrainConfig:
     weight: float = 0.1
     ramp_epochs: int = 2  # epochs over which the adversarial weight ramps up linearly
     discriminator_lr: float = 1e-3  # learning rate of the discriminator's own optimiser
-    # Weight of ||h^-1(h(f)) - f||^2 keeping each decoder an inverse of its projector (0 = off).
-    reconstruction_weight: float = 0.0
+    # What the encoders optimise against the discriminator psi:
+    # confusion: the cross-entropy of psi's output against the uniform distribution (bounded,
+    #   minimal when psi cannot tell the modalities apart; psi learns on detached projections);
+    # reverse: maximise psi's modality-ID cross-entropy (the paper's min-max, unbounded: the
+    #   encoders are rewarded for making psi confidently wrong, i.e. swapping the modalities).
+    objective: Literal["confusion", "reverse"] = "confusion"
+    # Weight of the relative reconstruction error ||h^-1(h(f)) - f||^2 / ||f - mean f||^2
+    # keeping each decoder an inverse of its projector, so the fuser's input keeps the
+    # encoder's information (0 = off).
+    reconstruction_weight: float = 1.0
+    # Weight of the relative cross-reconstruction error ||h_t^-1(h_s(f_s)) - f_t||^2 on frames
+    # with both modalities: trains the substitution of a missing modality directly. Not in the
+    # paper (whose distribution-level alignment does not pair frames), so 0 by default.
+    cross_reconstruction_weight: float = 0.0
 
     def __post_init__(self) -> None:
         check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")
         check(self.ramp_epochs >= 0, "ramp_epochs", f"must be >= 0, got {self.ramp_epochs}")
         check(self.discriminator_lr > 0, "discriminator_lr", f"must be > 0, got {self.discriminator_lr}")
         check(self.reconstruction_weight >= 0, "reconstruction_weight", "must be >= 0")
+        check(self.cross_reconstruction_weight >= 0, "cross_reconstruction_weight", "must be >= 0")
 
 
 @dataclass

@@ -8,12 +8,19 @@ tell the modalities apart while encoders and projectors are trained to fool it
 share a basis, and a missing modality can be substituted at test time by
 decoding the present modality's projection through the missing modality's
 decoder, optionally after an affine map fitted on training data.
+
+Scale control: with ``normalize_projections`` each projection goes through a
+parameter-free LayerNorm. Without it the encoders can escape the adversary by
+scale (a discriminator on unbounded inputs is defeated, or made overconfident,
+by growing the projections' norm rather than by sharing a basis); measured in
+docs/experiment.md.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from r3d_ros.config import EBRConfig
 
@@ -31,6 +38,7 @@ class ExplicitBasisReallocation(nn.Module):
     def __init__(self, dim: int, config: EBRConfig) -> None:
         super().__init__()
         self.affine = config.substitution == "affine"
+        self.normalize = config.normalize_projections
         self.projectors = nn.ModuleList([mlp(dim, config.projector_hidden, dim) for _ in range(2)])
         self.decoders = nn.ModuleList([mlp(dim, config.projector_hidden, dim) for _ in range(2)])
         self.discriminator = mlp(dim, config.discriminator_hidden, 2)
@@ -41,8 +49,11 @@ class ExplicitBasisReallocation(nn.Module):
         self.register_buffer("substitution_fitted", torch.zeros((), dtype=torch.bool))
 
     def project(self, rgb: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encoder tokens -> projections h_i(f_i(x))."""
-        return self.projectors[RGB](rgb), self.projectors[DEPTH](depth)
+        """Encoder tokens -> projections h_i(f_i(x)) (unit scale per token with ``normalize_projections``)."""
+        z_rgb, z_depth = self.projectors[RGB](rgb), self.projectors[DEPTH](depth)
+        if self.normalize:
+            z_rgb, z_depth = F.layer_norm(z_rgb, z_rgb.shape[-1:]), F.layer_norm(z_depth, z_depth.shape[-1:])
+        return z_rgb, z_depth
 
     def substitute(self, projection: torch.Tensor, target: int) -> torch.Tensor:
         """Estimate modality ``target``'s projection from the other modality's projection."""

@@ -60,25 +60,37 @@ def ebr_adversarial_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss to add to the total, discriminator cross-entropy for logging) for one step.
 
-    The cross-entropy is summed and divided by ``count`` projections (default:
-    this batch's, i.e. a mean; a distributed run passes its global share).
+    The discriminator always minimises its modality-ID cross-entropy. The
+    encoders and projectors, with ``weight``, either maximise it (``reverse``)
+    or pull the discriminator's output towards uniform (``confusion``). In
+    ``grl`` mode both happen in every step; in ``alternating`` mode even steps
+    train the discriminator on detached projections and odd steps the encoders
+    against the frozen discriminator. Sums are divided by ``count`` projections
+    (default: this batch's, i.e. a mean; a distributed run passes its global share).
     """
     targets = modality_labels(z_rgb, z_depth)
     projections = torch.cat([z_rgb, z_depth])
-    count = len(projections) if count is None else count
+    count = max(float(len(projections) if count is None else count), 1e-6)
 
     def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits, targets, reduction="sum") / max(float(count), 1e-6)
+        return F.cross_entropy(logits, targets, reduction="sum") / count
 
-    if config.mode == "grl":
+    def encoder_term() -> torch.Tensor:
+        frozen = {name: p.detach() for name, p in ebr.discriminator.named_parameters()}
+        logits = functional_call(ebr.discriminator, frozen, (projections,))
+        if config.objective == "reverse":
+            return -weight * cross_entropy(logits)
+        return weight * -F.log_softmax(logits, dim=-1).mean(-1).sum() / count
+
+    if config.mode == "grl" and config.objective == "reverse":
         loss = cross_entropy(ebr.discriminate(GradientReversal.apply(projections, weight)))
         return loss, loss.detach()
+    discriminator_ce = cross_entropy(ebr.discriminate(projections.detach()))
+    if config.mode == "grl":
+        return discriminator_ce + encoder_term(), discriminator_ce.detach()
     if step % 2 == 0:
-        loss = cross_entropy(ebr.discriminate(projections.detach()))
-        return loss, loss.detach()
-    frozen = {name: p.detach() for name, p in ebr.discriminator.named_parameters()}
-    loss = cross_entropy(functional_call(ebr.discriminator, frozen, (projections,)))
-    return -weight * loss, loss.detach()
+        return discriminator_ce, discriminator_ce.detach()
+    return encoder_term(), discriminator_ce.detach()
 
 
 def adversarial_weight(config: EBRTrainConfig, epoch_progress: float) -> float:

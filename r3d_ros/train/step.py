@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from r3d_ros.config import R3DConfig
+from r3d_ros.model.ebr import DEPTH, RGB
 from r3d_ros.model.losses import IGNORE, LossWeights, anticipation_losses, loss_counts
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.batches import Batch
@@ -63,12 +64,21 @@ class TrainStep(nn.Module):
             )
             total = total + adversarial
             losses["discriminator_ce"] = discriminator_ce
-            if self.config.ebr.reconstruction_weight > 0:
-                squared = (frames.rgb[both] - frames.rgb_encoded[both]).pow(2).sum()
-                squared = squared + (frames.depth[both] - frames.depth_encoded[both]).pow(2).sum()
-                dim = frames.rgb.shape[1]
-                losses["reconstruction"] = self.config.ebr.reconstruction_weight * squared / (counts["both"] * dim)
+            losses["projection_norm"] = torch.cat([frames.rgb_projection, frames.depth_projection]).norm(dim=1).mean()
+            ebr_config = self.config.ebr
+            if ebr_config.reconstruction_weight > 0:
+                error = relative_error(frames.rgb[both], frames.rgb_encoded[both], counts["both"])
+                error = error + relative_error(frames.depth[both], frames.depth_encoded[both], counts["both"])
+                losses["reconstruction"] = ebr_config.reconstruction_weight * error
                 total = total + losses["reconstruction"]
+            if ebr_config.cross_reconstruction_weight > 0:
+                ebr = model.ebr
+                as_depth = ebr.decoders[DEPTH](ebr.substitute(frames.rgb_projection[both], DEPTH))
+                as_rgb = ebr.decoders[RGB](ebr.substitute(frames.depth_projection[both], RGB))
+                error = relative_error(as_depth, frames.depth_encoded[both], counts["both"])
+                error = error + relative_error(as_rgb, frames.rgb_encoded[both], counts["both"])
+                losses["cross_reconstruction"] = ebr_config.cross_reconstruction_weight * error
+                total = total + losses["cross_reconstruction"]
         if self.aux is not None:
             tokens = {"rgb": frames.rgb, "depth": frames.depth, "fused": frames.fused}
             logits = self.aux(tokens)
@@ -96,6 +106,16 @@ class TrainStep(nn.Module):
                 total = total + losses["distillation"]
         losses["total"] = total
         return losses
+
+
+def relative_error(estimate: torch.Tensor, target: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Squared error per frame relative to the target's mean squared norm, averaged over ``count`` frames.
+
+    Dividing by the target's own (detached) scale makes the term scale-invariant:
+    the encoders cannot shrink it by shrinking their features.
+    """
+    scale = target.detach().pow(2).sum(1).mean().clamp_min(1e-6)
+    return (estimate - target).pow(2).sum() / scale / count.clamp_min(1e-6)
 
 
 def batch_counts(batch: Batch) -> dict[str, torch.Tensor]:
