@@ -105,11 +105,14 @@ def test_missing_depth_with_ebr_is_decoded_from_the_rgb_projection() -> None:
     with torch.no_grad():
         substituted = model.encode_frames(rgb[0], depth[0], depth_present=absent)
         other_depth = model.encode_frames(rgb[0], torch.rand_like(depth[0]), depth_present=absent)
-        expected = model.ebr.decoders[1](model.ebr.projectors[0](model.rgb_encoder(rgb[0])))
+        z_rgb, _ = model.ebr.project(model.rgb_encoder(rgb[0]), model.depth_encoder(depth[0]))
+        expected = model.ebr.decoders[1](z_rgb)
+        zeroed = model.encode_frames(rgb[0], depth[0], depth_present=absent, substitute=False)
     assert model.can_substitute
     torch.testing.assert_close(substituted.depth, expected)
     torch.testing.assert_close(substituted.fused, other_depth.fused)
     assert torch.count_nonzero(substituted.depth) > 0
+    assert torch.count_nonzero(zeroed.depth) == 0  # the control: substitution switched off
 
 
 def test_losses_ignore_padding_and_unknown_future(config: R3DConfig) -> None:

@@ -74,6 +74,7 @@ def encode_video(
     rgb_present: np.ndarray | None = None,
     depth_present: np.ndarray | None = None,
     chunk: int = 256,
+    substitute: bool = True,
 ) -> FrameFeatures:
     """Per-frame features of every frame of ``video`` (eval mode, on the CPU)."""
     depth_flags = video.depth_present if depth_present is None else video.depth_present & depth_present
@@ -85,6 +86,7 @@ def encode_video(
             torch.from_numpy(video.depth[start:stop]).to(device, torch.float32),
             None if rgb_present is None else torch.from_numpy(rgb_present[start:stop]).to(device),
             torch.from_numpy(depth_flags[start:stop]).to(device),
+            substitute=substitute,
         )
         parts.append(features)
 
@@ -136,11 +138,13 @@ def evaluate_anticipation(
     depth_present: Sequence[np.ndarray] | None = None,
     rgb_present: Sequence[np.ndarray] | None = None,
     reference: ReferenceScores | None = None,
+    substitute: bool = True,
 ) -> AnticipationScores:
     """Score ``model`` on ``videos`` with the alpha/beta protocol (optional per-video presence masks).
 
     ``reference`` (its keys those of ``alphas`` x ``betas``) accumulates the
     reference predictors on the same windows and is reported in the scores.
+    ``substitute=False`` zeroes missing modalities even in an EBR model.
     """
     model.eval()
     config = model.config
@@ -157,6 +161,7 @@ def evaluate_anticipation(
             device,
             None if rgb_present is None else rgb_present[index],
             None if depth_present is None else depth_present[index],
+            substitute=substitute,
         )
         for alpha in alphas:
             observed, _ = protocol_window(len(video), alpha, max(betas))

@@ -75,24 +75,24 @@ class R3DModel(nn.Module):
         depth: torch.Tensor,
         rgb_present: torch.Tensor | None = None,
         depth_present: torch.Tensor | None = None,
+        substitute: bool = True,
     ) -> FrameFeatures:
         """Per-frame path. ``rgb`` (N, 3, H, W) in [0, 1]; ``depth`` (N, 2, H, W) (scaled depth, valid mask).
 
         ``*_present`` are (N,) bool flags; a missing modality is substituted by
         EBR when the model has it, and zeroed otherwise (the token carries no
-        information; it is never invented).
+        information; it is never invented). ``substitute=False`` zeroes it in
+        an EBR model too: the control that shows what substitution is worth.
         """
         rgb_encoded = self.rgb_encoder(rgb)
         depth_encoded = self.depth_encoder(depth)
         if self.ebr is not None:
             rgb_token, depth_token, z_rgb, z_depth = self.ebr(rgb_encoded, depth_encoded, rgb_present, depth_present)
+            if not substitute:
+                rgb_token, depth_token = _zero_absent(rgb_token, rgb_present), _zero_absent(depth_token, depth_present)
             fused = self.fuser(rgb_token, depth_token)
             return FrameFeatures(fused, rgb_token, depth_token, z_rgb, z_depth, rgb_encoded, depth_encoded)
-        rgb_token, depth_token = rgb_encoded, depth_encoded
-        if rgb_present is not None:
-            rgb_token = rgb_token * rgb_present[:, None].to(rgb_token.dtype)
-        if depth_present is not None:
-            depth_token = depth_token * depth_present[:, None].to(depth_token.dtype)
+        rgb_token, depth_token = _zero_absent(rgb_encoded, rgb_present), _zero_absent(depth_encoded, depth_present)
         fused = self.fuser(rgb_token, depth_token)
         return FrameFeatures(fused, rgb_token, depth_token, rgb_encoded=rgb_encoded, depth_encoded=depth_encoded)
 
@@ -118,3 +118,8 @@ class R3DModel(nn.Module):
         tokens = frames.fused.new_zeros(*mask.shape, frames.fused.shape[-1])
         tokens[mask] = frames.fused
         return R3DOutput(self.forward_temporal(tokens, mask), frames, tokens)
+
+
+def _zero_absent(token: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+    """``token`` with the rows of absent frames set to zero."""
+    return token if present is None else token * present[:, None].to(token.dtype)

@@ -43,6 +43,9 @@ LOG = logging.getLogger("r3d_ros.experiment")
 # What the table reports, in order: (metrics key, column title).
 COLUMNS = (
     ("moc_main", "MoC a0.3 b0.5"),
+    ("reference/oracle/a0.3_b0.5", "grammar oracle MoC"),
+    ("reference/model_fraction_of_oracle/a0.3_b0.5", "model / oracle"),
+    ("reference/continue_recognised/a0.3_b0.5", "continue recognised MoC"),
     ("moc_subset/a0.3_b0.5", "MoC depth-only classes"),
     ("segmentation_accuracy", "observed seg. acc."),
     ("rank/fused", "fused eff. rank"),
@@ -55,6 +58,10 @@ COLUMNS = (
     ("segmentation_accuracy/rgb_only", "RGB-only seg. acc."),
     ("segmentation_accuracy/depth_only", "depth-only seg. acc."),
     ("moc_depth_missing", "MoC, depth missing on 50% of frames"),
+    ("moc_depth_missing_zeroed", "MoC, depth missing on 50%, zeroed not substituted"),
+    ("train/discriminator_ce", "discriminator CE (last epoch)"),
+    ("train/projection_norm", "projection norm (last epoch)"),
+    ("substitution_error/depth", "depth substitution rel. error"),
 )
 
 
@@ -64,6 +71,8 @@ class ExperimentConfig:
 
     base: str
     methods: dict[str, list[str]]
+    # Overrides applied to every method before its own.
+    common: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     rgb_noise_levels: list[float] = field(default_factory=lambda: [0.0, 10.0, 20.0, 40.0])
 
@@ -92,7 +101,7 @@ def run_trainings(experiment: ExperimentConfig, out: Path, jobs: int) -> dict[st
     base = read_yaml(experiment.base)
     cache = out / "cache"
     configs = {
-        f"{method}-seed{seed}": method_config(base, overrides, seed, cache)
+        f"{method}-seed{seed}": method_config(base, [*experiment.common, *overrides], seed, cache)
         for method, overrides in experiment.methods.items()
         for seed in experiment.seeds
     }
@@ -135,6 +144,9 @@ def noise_sweep(experiment: ExperimentConfig, configs: dict[str, R3DConfig], out
 def final_metrics(run_dir: Path) -> dict[str, Any]:
     """The last evaluated epoch of a run."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    substitution = run_dir / "substitution_error.json"
+    if substitution.is_file():
+        rows[-1] |= {f"substitution_error/{k}": v for k, v in json.loads(substitution.read_text()).items()}
     return rows[-1]
 
 

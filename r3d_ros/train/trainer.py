@@ -17,6 +17,7 @@ final model for export and the node), ``metrics.csv`` / ``metrics.jsonl``,
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import time
@@ -258,6 +259,12 @@ class Trainer:
         )
         row["moc_depth_missing"] = dropped.moc[main]
         row["segmentation_accuracy/depth_missing"] = dropped.segmentation_accuracy
+        if model.ebr is not None:  # what substitution is worth: the same frames with depth zeroed instead
+            zeroed = evaluate_anticipation(
+                model, videos, [MAIN_PROTOCOL[0]], [MAIN_PROTOCOL[1]], device, depth_present=missing, substitute=False
+            )
+            row["moc_depth_missing_zeroed"] = zeroed.moc[main]
+            row["segmentation_accuracy/depth_missing_zeroed"] = zeroed.segmentation_accuracy
         ranks, spectra = representation_stats(model, videos, device, config.monitor.max_frames)
         row.update(ranks)
         return row, spectra
@@ -305,6 +312,7 @@ class Trainer:
             error = fit_substitution(self.model, self.train_videos, self.device)
             LOG.info("EBR substitution fitted on training data: relative error %s", error)
             last["substitution_error"] = error
+            (self.run_dir / "substitution_error.json").write_text(json.dumps(error))
         model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu())
         self.model.to(self.device)
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
