@@ -143,6 +143,26 @@ def test_positions_count_back_from_the_last_real_frame(config: R3DConfig) -> Non
     assert model.temporal.frame_ages(mask).tolist() == [[2, 1, 0, 0, 0], [4, 3, 2, 1, 0]]
 
 
+def test_each_future_query_covers_future_stride_frames() -> None:
+    config = small_config("model.temporal.future_stride=3", "anticipation.horizon_s=2.2", "anticipation.fps=5")
+    model = R3DModel(config).eval()
+    tokens, mask = torch.randn(2, 6, config.model.token_dim), torch.ones(2, 6, dtype=torch.bool)
+    future = model.forward_temporal(tokens, mask).future_logits
+    assert future.shape[1] == 11 and model.temporal.queries.shape[0] == 1 + 4  # 11 frames = 3 + 3 + 3 + 2
+    for block in range(4):
+        covered = future[:, 3 * block : 3 * block + 3]
+        torch.testing.assert_close(covered, covered[:, :1].expand_as(covered))
+
+
+def test_training_skips_encoding_dropped_frames_without_changing_their_tokens(config: R3DConfig) -> None:
+    model = R3DModel(config).train()
+    rgb, depth = frames(1, 6, config)
+    present = torch.tensor([True, False, True, True, False, True])
+    features = model.encode_frames(rgb[0], depth[0], depth_present=present)
+    assert torch.count_nonzero(features.depth_encoded[~present]) == 0
+    assert torch.count_nonzero(features.depth_encoded[present]) > 0
+
+
 def test_user_backbone_weights_load_from_safetensors(tmp_path: Path) -> None:
     backbone = small_cnn(3, [8, 16])
     for parameter in backbone.parameters():

@@ -112,8 +112,12 @@ class TemporalConfig:
     ffn_mult: int = 2  # feed-forward width as a multiple of dim
     dropout: float = 0.1  # dropout in the transformer layers
     use_encoder: bool = True  # false: the decoder reads the projected tokens directly
+    # Future frames per future query: each query predicts the class of this many consecutive
+    # frames (the decoder's cost falls by the same factor; boundaries are placed to this grain).
+    future_stride: int = 2
 
     def __post_init__(self) -> None:
+        check(self.future_stride >= 1, "future_stride", f"must be >= 1, got {self.future_stride}")
         check(self.dim > 0 and self.dim % self.heads == 0, "dim", f"must be a positive multiple of heads={self.heads}")
         check(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")
         check(self.decoder_layers >= 1, "decoder_layers", f"must be >= 1, got {self.decoder_layers}")

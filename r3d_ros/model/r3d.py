@@ -84,8 +84,8 @@ class R3DModel(nn.Module):
         information; it is never invented). ``substitute=False`` zeroes it in
         an EBR model too: the control that shows what substitution is worth.
         """
-        rgb_encoded = self.rgb_encoder(rgb)
-        depth_encoded = self.depth_encoder(depth)
+        rgb_encoded = self._encode(self.rgb_encoder, rgb, rgb_present)
+        depth_encoded = self._encode(self.depth_encoder, depth, depth_present)
         if self.ebr is not None:
             rgb_token, depth_token, z_rgb, z_depth = self.ebr(rgb_encoded, depth_encoded, rgb_present, depth_present)
             if not substitute:
@@ -95,6 +95,21 @@ class R3DModel(nn.Module):
         rgb_token, depth_token = _zero_absent(rgb_encoded, rgb_present), _zero_absent(depth_encoded, depth_present)
         fused = self.fuser(rgb_token, depth_token)
         return FrameFeatures(fused, rgb_token, depth_token, rgb_encoded=rgb_encoded, depth_encoded=depth_encoded)
+
+    def _encode(self, encoder: nn.Module, images: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        """Encoder tokens; while training, frames whose modality was dropped are not encoded (their rows are 0).
+
+        Every consumer of an absent frame's encoding ignores it (zeroed or
+        substituted), so skipping it changes no result, only the training cost
+        and BatchNorm's batch statistics (now over the frames that are used).
+        Evaluation and export always encode every frame (one static graph).
+        """
+        if not self.training or present is None or bool(present.all()):
+            return encoder(images)
+        tokens = images.new_zeros(len(images), self.config.model.token_dim)
+        if bool(present.any()):
+            tokens = tokens.index_put((present,), encoder(images[present]))
+        return tokens
 
     def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
         """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames."""

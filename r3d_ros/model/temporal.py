@@ -7,8 +7,10 @@ encoded last observed frame (the state "now") and cross-attending to the window:
 
 - query 0 predicts the *next action*: the class of the first segment after the
   one going on at the last observed frame;
-- query k (k = 1 .. future_len) predicts the class at the k-th model frame
-  after the last observed one: a dense distribution over the future.
+- query k (k = 1 .. ceil(future_len / future_stride)) predicts the class of
+  the k-th block of ``future_stride`` model frames after the last observed
+  one: a dense distribution over the future, repeated to every frame of its
+  block (the decoder costs ``future_stride`` times less than one query per frame).
 
 Dense per-frame targets replace FUTR's segment queries and regressed durations.
 The Bayes decision for per-frame accuracy (and so for MoC) is the most likely
@@ -58,7 +60,9 @@ class TemporalAnticipator(nn.Module):
                 layer, config.encoder_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False
             )
         self.segmentation_head = nn.Linear(dim, num_classes)
-        self.queries = nn.Parameter(torch.randn(1 + future_len, dim) * 0.02)
+        self.future_len, self.future_stride = future_len, config.future_stride
+        future_queries = -(-future_len // config.future_stride)
+        self.queries = nn.Parameter(torch.randn(1 + future_queries, dim) * 0.02)
         layer = nn.TransformerDecoderLayer(
             dim, config.heads, config.ffn_mult * dim, config.dropout, batch_first=True, norm_first=True
         )
@@ -91,6 +95,8 @@ class TemporalAnticipator(nn.Module):
         decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
         return TemporalOutput(
             segmentation_logits=self.segmentation_head(x),
-            future_logits=self.future_head(decoded[:, 1:]),
+            future_logits=self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)[
+                :, : self.future_len
+            ],
             next_logits=self.next_head(decoded[:, 0]),
         )
