@@ -11,7 +11,9 @@ from safetensors.torch import save_file
 
 from r3d_ros.config import R3DConfig
 from r3d_ros.model import IGNORE, AnticipationTargets, R3DModel, anticipation_losses
+from r3d_ros.model.checkpoint import load_model, save_model
 from r3d_ros.model.encoders import small_cnn
+from r3d_ros.model.grammar import ActionGrammar
 
 K = len(CLASSES)
 
@@ -188,3 +190,21 @@ def test_user_backbone_weights_refuse_pickled_code(tmp_path: Path) -> None:
 def test_input_size_that_does_not_fit_the_token_grid_is_refused() -> None:
     with pytest.raises(ValueError, match="token grid"):
         R3DModel(small_config("model.input.height=20"))
+
+
+def test_grammar_decoder_travels_in_the_model_file(tmp_path: Path) -> None:
+    model = R3DModel(small_config("model.future_decoder=grammar"))
+    durations = torch.zeros(K, 9)
+    durations[:, 4] = 1.0
+    transitions = (torch.ones(K, K) - torch.eye(K)) / (K - 1)
+    model.set_grammar(ActionGrammar(transitions.double().numpy(), durations.double().numpy()))
+    save_model(tmp_path / "model.safetensors", model)
+    loaded, _ = load_model(tmp_path / "model.safetensors")
+    assert loaded.grammar.duration_pmf[:, 4].tolist() == [1.0] * K
+    assert loaded.grammar.transitions == pytest.approx(transitions.double().numpy())
+
+
+def test_grammar_decoder_without_a_grammar_is_refused(config: R3DConfig) -> None:
+    model = R3DModel(small_config("model.future_decoder=grammar"))
+    with pytest.raises(RuntimeError, match="set_grammar"):
+        model.grammar  # noqa: B018

@@ -10,16 +10,16 @@ from r3d_ros.data.labels import Segment, frame_labels
 from r3d_ros.data.sampling import protocol_window
 from r3d_ros.data.synthetic import SYNTHETIC_CLASSES, TRANSITIONS, plan_video
 from r3d_ros.eval.reference import (
-    ActionGrammar,
     ReferenceScores,
     continue_prediction,
-    current_action,
     grammar_prediction,
     hybrid_prediction,
     reference_table,
+    synthetic_grammar,
 )
+from r3d_ros.model.grammar import ActionGrammar, current_action
 
-GRAMMAR = ActionGrammar.synthetic(10.0)
+GRAMMAR = synthetic_grammar(10.0)
 WAVE, KICK = SYNTHETIC_CLASSES.index("wave"), SYNTHETIC_CLASSES.index("kick")
 
 

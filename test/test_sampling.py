@@ -7,7 +7,8 @@ import pytest
 
 from r3d_ros.data.sampling import protocol_window, run_lengths, window_targets
 from r3d_ros.eval.anticipation import ClassAccuracy
-from r3d_ros.model.decode import future_segments, next_action, segments_to_frames
+from r3d_ros.model.decode import future_probabilities, future_segments, next_action, segments_to_frames, softmax
+from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.losses import IGNORE
 
 K = 4  # classes
@@ -61,7 +62,7 @@ def logits_for(classes: list[int], confidence: float = 5.0) -> np.ndarray:
 
 
 def test_future_segments_cover_the_whole_horizon_in_order() -> None:
-    segments = future_segments(logits_for([2, 2, 1, 1, 1, 1, 3, 3]))
+    segments = future_segments(softmax(logits_for([2, 2, 1, 1, 1, 1, 3, 3])))
     assert [(s.class_id, s.start, s.duration) for s in segments] == [(2, 0.0, 0.25), (1, 0.25, 0.5), (3, 0.75, 0.25)]
     assert sum(s.duration for s in segments) == pytest.approx(1.0)
 
@@ -69,13 +70,13 @@ def test_future_segments_cover_the_whole_horizon_in_order() -> None:
 def test_future_segment_confidence_is_its_class_mean_probability() -> None:
     logits = logits_for([2, 2])
     logits[1, 2] = 1.0
-    (segment,) = future_segments(logits)
+    (segment,) = future_segments(softmax(logits))
     expected = np.mean([np.exp(c) / (np.exp(c) + K - 1) for c in (5.0, 1.0)])
     assert segment.confidence == pytest.approx(expected)
 
 
 def test_segments_to_frames_extends_the_last_segment() -> None:
-    segments = future_segments(logits_for([2, 2, 1, 1]))
+    segments = future_segments(softmax(logits_for([2, 2, 1, 1])))
     frames = segments_to_frames(segments, num_frames=6, horizon_frames=4)
     assert frames.tolist() == [2, 2, 1, 1, 1, 1]
 
@@ -102,3 +103,17 @@ def test_mean_over_classes_weights_every_class_equally() -> None:
     assert accuracy.frame_accuracy() == pytest.approx(0.9)
     assert accuracy.mean_over_classes() == pytest.approx(0.5)
     assert accuracy.mean_over_classes([1]) == pytest.approx(0.0)
+
+
+def test_grammar_decoder_forecasts_from_the_recognised_action_and_its_elapsed_time() -> None:
+    transitions = np.full((K, K), 1.0 / (K - 1)) - np.eye(K) / (K - 1)
+    transitions[2] = np.eye(K)[3]  # class 2 is always followed by class 3
+    durations = np.zeros((K, 8))
+    durations[:, 5] = 1.0  # every action lasts exactly 5 frames
+    grammar = ActionGrammar(transitions, durations)
+    observed = logits_for([1, 1, 2, 2, 2])  # class 2 has lasted 3 frames
+    probabilities = future_probabilities(np.zeros((4, K)), observed, grammar)
+    assert probabilities.argmax(1).tolist() == [2, 2, 3, 3]
+    assert next_action(np.zeros(K), 2, grammar)[0] == 3
+    from_head = future_probabilities(logits_for([0, 0, 0, 0]), observed, None)  # the head when no grammar
+    assert from_head.argmax(1).tolist() == [0, 0, 0, 0]

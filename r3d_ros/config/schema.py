@@ -137,6 +137,10 @@ class ModelConfig:
     fuser: FuserConfig = field(default_factory=FuserConfig)
     ebr: EBRConfig = field(default_factory=EBRConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    # How the future is read out: head = the future head's per-frame classes (and the
+    # next-action head); grammar = the action grammar estimated from the training labels,
+    # applied to the recognised current action and how long it has lasted (r3d_ros/model/grammar.py).
+    future_decoder: Literal["head", "grammar"] = "head"
 
     def __post_init__(self) -> None:
         check(len(self.class_names) != 1, "class_names", "needs at least two classes")

@@ -28,7 +28,7 @@ import torch
 
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import IGNORE, next_action_after, protocol_window
-from r3d_ros.model.decode import future_segments, next_action, segments_to_frames
+from r3d_ros.model.decode import future_probabilities, future_segments, next_action, segments_to_frames
 from r3d_ros.model.r3d import FrameFeatures, R3DModel
 
 if TYPE_CHECKING:
@@ -151,6 +151,7 @@ def evaluate_anticipation(
     window = config.anticipation.window
     horizon = config.anticipation.horizon_frames
     num_classes = config.model.num_classes
+    grammar = model.grammar
     accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
     segmentation = ClassAccuracy(num_classes)
     next_correct, remaining_errors = [], []
@@ -170,11 +171,14 @@ def evaluate_anticipation(
             output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
             seg = output.segmentation_logits[0].argmax(-1).cpu().numpy()
             segmentation.add(seg, video.labels[start:observed])
-            segments = future_segments(output.future_logits[0].cpu().numpy())
+            probabilities = future_probabilities(
+                output.future_logits[0].cpu().numpy(), output.segmentation_logits[0].cpu().numpy(), grammar
+            )
+            segments = future_segments(probabilities)
             remaining = round(segments[0].duration * horizon) if segments[0].class_id == seg[-1] else 0
             truth_next = next_action_after(video.labels, observed)
             if truth_next != IGNORE:
-                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), int(seg[-1]))
+                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), int(seg[-1]), grammar)
                 next_correct.append(predicted_next == truth_next)
             true_remaining = _remaining_frames(video.labels, observed)
             if true_remaining is not None:

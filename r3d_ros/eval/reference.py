@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from r3d_ros.data.labels import UNLABELED
 from r3d_ros.data.synthetic import DURATION_RANGE_S, SYNTHETIC_CLASSES, TRANSITIONS
 from r3d_ros.eval.anticipation import ClassAccuracy
+from r3d_ros.model.grammar import UNLABELED, ActionGrammar, current_action
 
 # Predictors scored by ReferenceScores, and their row titles in reference_table.
 PREDICTORS = {
@@ -45,13 +45,6 @@ DERIVED = {
     "gap_duration": "gap: current duration (chain on recognised - hybrid)",
     "gap_order": "gap: order and later durations (hybrid - model)",
 }
-
-
-def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(label, length) of each run of equal consecutive labels."""
-    labels = np.asarray(labels)
-    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(labels) else np.zeros(0, np.int64)
-    return labels[starts], np.diff(np.r_[starts, len(labels)])
 
 
 def _covered_frames_pmf(lo: float, hi: float, length: int) -> np.ndarray:
@@ -71,123 +64,26 @@ def _covered_frames_pmf(lo: float, hi: float, length: int) -> np.ndarray:
     return (integral(hi - d) - integral(lo - d)) / (hi - lo)
 
 
-@dataclass(frozen=True)
-class ActionGrammar:
-    """A semi-Markov action chain in frames: who follows whom, and for how many frames."""
+def synthetic_grammar(fps: float) -> ActionGrammar:
+    """The synthetic benchmark's own grammar at ``fps``.
 
-    transitions: np.ndarray  # (K, K) row-stochastic, zero diagonal: P(next class | class)
-    duration_pmf: np.ndarray  # (K, L): P(a segment of class k covers exactly d frames), d = 0..L-1, d=0 has 0
-
-    @property
-    def num_classes(self) -> int:
-        """K."""
-        return len(self.transitions)
-
-    @classmethod
-    def synthetic(cls, fps: float) -> ActionGrammar:
-        """The synthetic benchmark's own grammar at ``fps``.
-
-        Segment start times are sums of continuous durations, so after the
-        first segment their phase within a frame period is close to uniform
-        and the covered frame count follows :func:`_covered_frames_pmf`
-        exactly. (The first segment starts at t=0, a stamp, and covers
-        ceil(x) frames; it cannot be the current one once more frames are
-        observed than the longest duration.)
-        """
-        ranges = np.array([DURATION_RANGE_S[name] for name in SYNTHETIC_CLASSES]) * fps
-        length = int(np.ceil(ranges.max())) + 2
-        pmf = np.stack([_covered_frames_pmf(lo, hi, length) for lo, hi in ranges])
-        return cls(TRANSITIONS.copy(), pmf)
-
-    @classmethod
-    def estimate(
-        cls, label_sequences: Sequence[np.ndarray], num_classes: int, fps: float, bandwidth_s: float = 0.1
-    ) -> ActionGrammar:
-        """Estimate from training frame labels (for datasets whose grammar is unknown).
-
-        Each sequence is run-length encoded. A transition is counted where one
-        labelled run directly follows another (an unlabelled gap hides what
-        happened), with one pseudo-count per non-self successor (Laplace).
-        The last run of a sequence is right-censored (the recording stopped,
-        not the action) and is left out of the duration counts; every other
-        labelled run counts. Duration histograms are smoothed with a Gaussian
-        of ``bandwidth_s`` seconds, plus one pseudo-segment drawn from the
-        pooled histogram of all classes, so a rare class borrows its shape.
-        """
-        counts = 1.0 - np.eye(num_classes)
-        durations: list[list[int]] = [[] for _ in range(num_classes)]
-        for labels in label_sequences:
-            values, lengths = _runs(labels)
-            for i in range(len(values) - 1):
-                if values[i] != UNLABELED:
-                    durations[values[i]].append(lengths[i])
-                    if values[i + 1] != UNLABELED:
-                        counts[values[i], values[i + 1]] += 1
-        pooled = [d for per_class in durations for d in per_class]
-        if not pooled:
-            raise ValueError("no complete labelled segment to estimate durations from")
-        length = 2 * max(pooled) + 1
-        d = np.arange(length)
-        kernel = np.exp(-0.5 * ((d[:, None] - d[None, :]) / max(bandwidth_s * fps, 1e-3)) ** 2)
-        kernel[0] = kernel[:, 0] = 0.0  # no segment covers 0 frames
-        kernel[:, 1:] /= kernel[:, 1:].sum(0)  # each segment keeps unit mass
-        histograms = np.stack([np.bincount(np.asarray(x, np.int64), minlength=length) for x in durations])
-        smoothed = histograms @ kernel.T
-        prior = smoothed.sum(0) / smoothed.sum()
-        pmf = (smoothed + prior) / (histograms.sum(1, keepdims=True) + 1)
-        return cls(counts / counts.sum(1, keepdims=True), pmf)
-
-    def future_distribution(self, current: int, elapsed: int, num_frames: int) -> np.ndarray:
-        """(num_frames, K) class marginals of the next frames, the ``current`` class having lasted ``elapsed``.
-
-        The current segment's length D is conditioned on D >= elapsed; the
-        remaining D - elapsed may be 0 (the next segment starts at future
-        frame 0). An ``elapsed`` beyond the class's support ends it now.
-        """
-        tail = self.duration_pmf[current, elapsed:]
-        total = tail.sum()
-        return self._forward(current, tail / total if total > 0 else np.ones(1), num_frames)
-
-    def future_after(self, current: int, remaining: int, num_frames: int) -> np.ndarray:
-        """(num_frames, K) class marginals when ``current`` lasts exactly ``remaining`` more frames, then the chain."""
-        return self._forward(current, np.eye(1, remaining + 1, remaining)[0], num_frames)
-
-    def _forward(self, current: int, remaining_pmf: np.ndarray, num_frames: int) -> np.ndarray:
-        """Exact forward recursion over segment start frames, given P(current ends after r frames) = remaining_pmf[r].
-
-        starts[t, k] = P(a class-k segment starts at future frame t) is the
-        current segment ending at t times its successor row, plus every
-        earlier start (t' < t) whose duration is t - t', times the successor
-        row; a frame shows class k if a class-k segment started at t' <= t
-        and lasts more than t - t'.
-        """
-        length = max(self.duration_pmf.shape[1], num_frames + 1)
-        pmf = np.zeros((self.num_classes, length))
-        pmf[:, : self.duration_pmf.shape[1]] = self.duration_pmf
-        survival = np.clip(1.0 - np.cumsum(pmf, axis=1), 0.0, None)  # P(D > m)
-        ends_now = np.zeros(num_frames)
-        ends_now[: min(num_frames, len(remaining_pmf))] = remaining_pmf[:num_frames]
-        starts = np.zeros((num_frames, self.num_classes))
-        occupancy = np.zeros((num_frames, self.num_classes))
-        occupancy[:, current] = np.clip(1.0 - np.cumsum(ends_now), 0.0, None)
-        for t in range(num_frames):
-            ended = (starts[:t] * pmf[:, t - np.arange(t)].T).sum(0)
-            starts[t] = ends_now[t] * self.transitions[current] + ended @ self.transitions
-            occupancy[t] += (starts[: t + 1] * survival[:, t - np.arange(t + 1)].T).sum(0)
-        return occupancy
+    Segment start times are sums of continuous durations, so after the first
+    segment their phase within a frame period is close to uniform and the
+    covered frame count follows :func:`_covered_frames_pmf` exactly. (The
+    first segment starts at t=0, a stamp, and covers ceil(x) frames; it cannot
+    be the current one once more frames are observed than the longest duration.)
+    """
+    ranges = np.array([DURATION_RANGE_S[name] for name in SYNTHETIC_CLASSES]) * fps
+    length = int(np.ceil(ranges.max())) + 2
+    pmf = np.stack([_covered_frames_pmf(lo, hi, length) for lo, hi in ranges])
+    return ActionGrammar(TRANSITIONS.copy(), pmf)
 
 
 def dataset_grammar(class_names: Sequence[str], train_labels: Sequence[np.ndarray], fps: float) -> ActionGrammar:
     """The synthetic benchmark's known grammar for its classes, else one estimated from the training labels."""
     if list(class_names) == list(SYNTHETIC_CLASSES):
-        return ActionGrammar.synthetic(fps)
+        return synthetic_grammar(fps)
     return ActionGrammar.estimate(train_labels, len(class_names), fps)
-
-
-def current_action(observed_labels: np.ndarray) -> tuple[int, int]:
-    """(class of the last observed frame, length of its run at the end of the observation)."""
-    values, lengths = _runs(observed_labels)
-    return int(values[-1]), int(lengths[-1])
 
 
 def _argmax(distribution: np.ndarray) -> np.ndarray:

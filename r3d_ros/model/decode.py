@@ -3,11 +3,15 @@
 Shared by evaluation, bag replay and the node, so every consumer reads the
 model the same way.
 
+- Future probabilities (F, K): the future head's softmax, or, for a model
+  with ``future_decoder: grammar``, the action grammar's forecast given the
+  recognised current action and how long it has lasted in the window.
 - Future segments: the most likely class at each future frame, run-length
   encoded. The segments cover the whole horizon in time order; each carries
   the mean probability of its class over its frames.
-- The next action: the next-action head's distribution without the class
-  observed at the last frame, renormalised (a class never follows itself).
+- The next action: the next-action head's distribution (or the grammar's
+  successor row) without the class observed at the last frame, renormalised
+  (a class never follows itself).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from r3d_ros.model.grammar import ActionGrammar, current_action
 
 
 @dataclass
@@ -34,9 +40,22 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     return exp / exp.sum(axis=axis, keepdims=True)
 
 
-def future_segments(future_logits: np.ndarray) -> list[PredictedSegment]:
-    """(F, K) logits of the next F frames -> segments covering the horizon [0, 1], in time order."""
-    probabilities = softmax(future_logits)
+def future_probabilities(
+    future_logits: np.ndarray, segmentation_logits: np.ndarray, grammar: ActionGrammar | None
+) -> np.ndarray:
+    """(F, K) class probabilities of the next F frames, from the head or from ``grammar``.
+
+    ``segmentation_logits`` (T, K) are the observed window's; the grammar reads
+    the current action and its elapsed frames from their per-frame argmax.
+    """
+    if grammar is None:
+        return softmax(future_logits)
+    current, elapsed = current_action(segmentation_logits.argmax(-1))
+    return grammar.future_distribution(current, elapsed, len(future_logits))
+
+
+def future_segments(probabilities: np.ndarray) -> list[PredictedSegment]:
+    """(F, K) class probabilities of the next F frames -> segments covering the horizon [0, 1], in time order."""
     labels = probabilities.argmax(axis=1)
     frames = len(labels)
     change = np.flatnonzero(np.diff(labels)) + 1
@@ -69,9 +88,11 @@ def segments_to_frames(segments: list[PredictedSegment], num_frames: int, horizo
     return labels
 
 
-def next_action(next_logits: np.ndarray, current_class: int) -> tuple[int, np.ndarray]:
+def next_action(
+    next_logits: np.ndarray, current_class: int, grammar: ActionGrammar | None = None
+) -> tuple[int, np.ndarray]:
     """(class id, probability vector over the K classes) of the action after ``current_class``."""
-    probabilities = softmax(next_logits)
+    probabilities = softmax(next_logits) if grammar is None else grammar.transitions[current_class].copy()
     probabilities[current_class] = 0.0
     probabilities /= max(float(probabilities.sum()), 1e-12)
     return int(probabilities.argmax()), probabilities

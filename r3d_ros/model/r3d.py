@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,6 +22,7 @@ from r3d_ros.config import ConfigError, R3DConfig
 from r3d_ros.model.ebr import ExplicitBasisReallocation
 from r3d_ros.model.encoders import DepthEncoder, RGBEncoder
 from r3d_ros.model.fuser import build_fuser
+from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.temporal import TemporalAnticipator, TemporalOutput
 
 
@@ -63,6 +65,31 @@ class R3DModel(nn.Module):
         self.temporal = TemporalAnticipator(
             model.token_dim, model.num_classes, timing.window, timing.horizon_frames, model.temporal
         )
+        if model.future_decoder == "grammar":  # filled from the training labels (set_grammar); travels in the file
+            longest = 2 * (timing.window + timing.horizon_frames) + 1
+            self.register_buffer("grammar_transitions", torch.zeros(model.num_classes, model.num_classes))
+            self.register_buffer("grammar_durations", torch.zeros(model.num_classes, longest))
+
+    @property
+    def grammar(self) -> ActionGrammar | None:
+        """The action grammar the future is decoded with (None with the learned future head)."""
+        if self.config.model.future_decoder != "grammar":
+            return None
+        if not bool(self.grammar_durations.sum() > 0):
+            raise RuntimeError("future_decoder is grammar but no grammar was set (set_grammar)")
+        return ActionGrammar(
+            self.grammar_transitions.cpu().double().numpy(), self.grammar_durations.cpu().double().numpy()
+        )
+
+    def set_grammar(self, grammar: ActionGrammar) -> None:
+        """Store ``grammar`` (durations past the buffer's length are folded into its last entry)."""
+        longest = self.grammar_durations.shape[1]
+        durations = np.zeros((len(grammar.transitions), longest))
+        kept = min(longest, grammar.duration_pmf.shape[1])
+        durations[:, :kept] = grammar.duration_pmf[:, :kept]
+        durations[:, -1] += grammar.duration_pmf[:, kept:].sum(1)
+        self.grammar_transitions.copy_(torch.from_numpy(grammar.transitions))
+        self.grammar_durations.copy_(torch.from_numpy(durations))
 
     @property
     def can_substitute(self) -> bool:

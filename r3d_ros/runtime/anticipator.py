@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r3d_ros.model.decode import future_segments, next_action, softmax
+from r3d_ros.model.decode import future_probabilities, future_segments, next_action, softmax
 from r3d_ros.rank import effective_rank
 from r3d_ros.runtime.backends import LoadedModel, check_finite
 from r3d_ros.runtime.image import ImageError, RawImage
@@ -95,6 +95,7 @@ class StreamingAnticipator:
         self.window = config.anticipation.window
         self.horizon_s = config.anticipation.horizon_s
         self.can_substitute = loaded.model.can_substitute
+        self.grammar = loaded.model.grammar
         self.log = logger or logging.getLogger("r3d_ros.runtime")
         self.stats = StreamStats()
         self.tokens = np.zeros((self.window, config.model.token_dim), dtype=np.float32)
@@ -184,7 +185,7 @@ class StreamingAnticipator:
         missing = float(1.0 - depth_flags.mean())
         penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
         current = self._current_segment(result.segmentation[: self.count], stamps, penalty)
-        next_id, probabilities = next_action(result.next, current.class_id)
+        next_id, probabilities = next_action(result.next, current.class_id, self.grammar)
         probabilities = (1.0 - penalty) * probabilities + penalty / len(probabilities)
         future = [
             SegmentEstimate(
@@ -194,7 +195,9 @@ class StreamingAnticipator:
                 s.start * self.horizon_s,
                 s.duration * self.horizon_s,
             )
-            for s in future_segments(result.future)
+            for s in future_segments(
+                future_probabilities(result.future, result.segmentation[: self.count], self.grammar)
+            )
         ]
         depth_now = bool(depth_flags[-1])
         return Anticipation(

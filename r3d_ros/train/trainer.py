@@ -37,6 +37,7 @@ from r3d_ros.data.sources import load_datasets
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
 from r3d_ros.model.checkpoint import save_model
+from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.batches import make_batch
 from r3d_ros.train.distributed import (
@@ -160,6 +161,9 @@ class Trainer:
             self.start_epoch = state.epoch + 1
             history = state.history
             LOG.info("resuming after epoch %d", state.epoch)
+        if config.model.future_decoder == "grammar":  # a function of the training labels alone, never of weights
+            labels = [video.labels for video in self.train_videos]
+            self.model.set_grammar(ActionGrammar.estimate(labels, config.model.num_classes, config.anticipation.fps))
         self.monitor = RankMonitor(self.run_dir, config.train.monitor, history) if self.dist.is_main else None
         self.wrapped: nn.Module = self.step_module
         if self.dist.enabled:
