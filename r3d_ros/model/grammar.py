@@ -11,7 +11,7 @@ All durations are in frames; future frame 0 is the first frame after the observa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,6 +31,9 @@ class ActionGrammar:
 
     transitions: np.ndarray  # (K, K) row-stochastic, zero diagonal: P(next class | class)
     duration_pmf: np.ndarray  # (K, L): P(a segment of class k covers exactly d frames), d = 0..L-1, d=0 has 0
+    # Forecasts already computed, by (current, elapsed, num_frames): a stream revisits the same
+    # few hundred states, so after warm-up a tick pays a dictionary lookup, not the recursion.
+    _forecasts: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -82,9 +85,14 @@ class ActionGrammar:
         remaining D - elapsed may be 0 (the next segment starts at future
         frame 0). An ``elapsed`` beyond the class's support ends it now.
         """
-        tail = self.duration_pmf[current, elapsed:]
-        total = tail.sum()
-        return self._forward(current, tail / total if total > 0 else np.ones(1), num_frames)
+        key = (current, elapsed, num_frames)
+        if key not in self._forecasts:
+            tail = self.duration_pmf[current, elapsed:]
+            total = tail.sum()
+            forecast = self._forward(current, tail / total if total > 0 else np.ones(1), num_frames)
+            forecast.flags.writeable = False  # shared by every caller
+            self._forecasts[key] = forecast
+        return self._forecasts[key]
 
     def future_after(self, current: int, remaining: int, num_frames: int) -> np.ndarray:
         """(num_frames, K) class marginals when ``current`` lasts exactly ``remaining`` more frames, then the chain."""
