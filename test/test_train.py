@@ -201,11 +201,10 @@ def test_model_evaluation_reports_references_conditions_and_targets(finished_run
     both = results["summary"]["fused/trained/both"]
     assert len(both["moc/a0.3_b0.5"]["values"]) == 2
     oracle = both["reference/oracle/a0.3_b0.1"]["mean"]
-    assert (
-        0 < oracle <= 1
-        and both["reference/oracle/a0.3_b0.1"]
-        == results["summary"]["rgb_only/noisy/both"]["reference/oracle/a0.3_b0.1"]
-    )  # the references depend on the labels only, and noise does not change them
+    noisy = results["summary"]["fused/noisy/both"]["reference/oracle/a0.3_b0.1"]
+    assert 0 < oracle <= 1 and both["reference/oracle/a0.3_b0.1"] == noisy  # labels only: noise leaves them
+    assert "rgb_only/trained/depth_absent" in results["summary"]  # a baseline sees only its own modality
+    assert "rgb_only/trained/both" not in results["summary"] and "rgb_only/noisy/both" not in results["summary"]
     gaps = sum(both[f"reference/gap_{part}/a0.3_b0.5"]["mean"] for part in ("recognition", "duration", "order"))
     assert gaps == pytest.approx(both["reference/oracle/a0.3_b0.5"]["mean"] - both["moc/a0.3_b0.5"]["mean"])
     assert set(results["summary"]) >= {f"fused/trained/{c}" for c in model_eval.CONDITIONS}

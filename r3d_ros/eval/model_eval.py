@@ -8,7 +8,9 @@ Every model is evaluated on the test split of the synthetic benchmark rendered
 with each seed (the sensor settings of the first model's training config, or
 of a named ``--variant`` that overrides some of them), under four input
 conditions: both modalities, depth absent on every frame, RGB absent on every
-frame, and depth missing on 30 % of frames. The same windows score the
+frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
+``depth_only`` only without the modality they never saw; sensor variants only
+the primary model with both modalities). The same windows score the
 reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
 ``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
 the references, the gap split) and checks the targets of the primary model
@@ -67,13 +69,27 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[P
     return prepare_dataset(dataset, config.model.input, config.anticipation.fps, cache, progress=False)
 
 
-def evaluate_model(model: R3DModel, videos: list[PreparedVideo], seed: int) -> dict[str, dict[str, float]]:
-    """Scores of one model on one test set under every condition (with the references)."""
+def conditions_for(name: str, primary: str, variant: str) -> tuple[str, ...]:
+    """The input conditions ``name`` is scored under on ``variant``'s test sets.
+
+    A single-modality baseline only without the other modality (the only input
+    it was trained on), the primary model under every condition, and on a
+    changed sensor (a robustness variant) only the primary model with both.
+    """
+    if variant != "trained":
+        return ("both",) if name == primary else ()
+    return {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}.get(name, CONDITIONS)
+
+
+def evaluate_model(
+    model: R3DModel, videos: list[PreparedVideo], seed: int, conditions: Sequence[str] = CONDITIONS
+) -> dict[str, dict[str, float]]:
+    """Scores of one model on one test set under ``conditions`` (with the references)."""
     config = model.config
     grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
     subset = [config.model.class_names.index(name) for name in DEPTH_ONLY_CLASSES]
     out = {}
-    for condition in CONDITIONS:
+    for condition in conditions:
         reference = ReferenceScores(grammar, config.model.num_classes, KEYS)
         masks = presence(condition, videos, seed)
         scores = evaluate_anticipation(
@@ -218,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         LOG.error("%s", error)
         return 2
+    primary = next(iter(models))
     cache = args.cache or args.out / "cache"
     per_seed: dict[str, list[dict[str, float]]] = {}
     for variant, sensor in variants.items():
@@ -225,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
-                for condition, scores in evaluate_model(model, videos, seed).items():
+                conditions = conditions_for(name, primary, variant)
+                for condition, scores in evaluate_model(model, videos, seed, conditions).items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
-    primary = next(iter(models))
     checks = target_checks(summary, primary, "trained")
     checks += [check for variant in list(variants)[1:] for check in robustness_checks(summary, primary, variant)]
     args.out.mkdir(parents=True, exist_ok=True)
