@@ -31,9 +31,8 @@ class ActionGrammar:
 
     transitions: np.ndarray  # (K, K) row-stochastic, zero diagonal: P(next class | class)
     duration_pmf: np.ndarray  # (K, L): P(a segment of class k covers exactly d frames), d = 0..L-1, d=0 has 0
-    # Forecasts already computed, by (current, elapsed, num_frames): a stream revisits the same
-    # few hundred states, so after warm-up a tick pays a dictionary lookup, not the recursion.
-    _forecasts: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    # Forecasts for "the current action ends now", by (current, num_frames), computed once.
+    _forecasts: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -85,41 +84,57 @@ class ActionGrammar:
         remaining D - elapsed may be 0 (the next segment starts at future
         frame 0). An ``elapsed`` beyond the class's support ends it now.
         """
-        key = (current, elapsed, num_frames)
+        tail = self.duration_pmf[current, elapsed:]
+        total = tail.sum()
+        return self._forecast(current, tail / total if total > 0 else np.ones(1), num_frames)
+
+    def future_after(self, current: int, remaining: int, num_frames: int) -> np.ndarray:
+        """(num_frames, K) class marginals when ``current`` lasts exactly ``remaining`` more frames, then the chain."""
+        return self._forecast(current, np.eye(1, remaining + 1, remaining)[0], num_frames)
+
+    def _forecast(self, current: int, remaining_pmf: np.ndarray, num_frames: int) -> np.ndarray:
+        """Class marginals given P(current ends after exactly r more frames) = remaining_pmf[r].
+
+        The forecast is linear in ``remaining_pmf`` and ending after r frames is
+        ending now shifted by r, so it is the current class while it lasts plus
+        the convolution of ``remaining_pmf`` with the forecast for "ends now"
+        (one recursion per class and horizon, cached): a tick costs K short
+        convolutions, not the recursion.
+        """
+        ends_now = self._ends_now(current, num_frames)
+        weights = np.zeros(num_frames)
+        weights[: min(num_frames, len(remaining_pmf))] = remaining_pmf[:num_frames]
+        forecast = np.stack([np.convolve(weights, ends_now[:, k])[:num_frames] for k in range(self.num_classes)], 1)
+        forecast[:, current] += np.clip(1.0 - np.cumsum(weights), 0.0, None)
+        return forecast
+
+    def _ends_now(self, current: int, num_frames: int) -> np.ndarray:
+        key = (current, num_frames)
         if key not in self._forecasts:
-            tail = self.duration_pmf[current, elapsed:]
-            total = tail.sum()
-            forecast = self._forward(current, tail / total if total > 0 else np.ones(1), num_frames)
+            forecast = self._forward(current, num_frames)
             forecast.flags.writeable = False  # shared by every caller
             self._forecasts[key] = forecast
         return self._forecasts[key]
 
-    def future_after(self, current: int, remaining: int, num_frames: int) -> np.ndarray:
-        """(num_frames, K) class marginals when ``current`` lasts exactly ``remaining`` more frames, then the chain."""
-        return self._forward(current, np.eye(1, remaining + 1, remaining)[0], num_frames)
+    def _forward(self, current: int, num_frames: int) -> np.ndarray:
+        """Exact forward recursion over segment start frames when ``current`` ends just before future frame 0.
 
-    def _forward(self, current: int, remaining_pmf: np.ndarray, num_frames: int) -> np.ndarray:
-        """Exact forward recursion over segment start frames, given P(current ends after r frames) = remaining_pmf[r].
-
-        starts[t, k] = P(a class-k segment starts at future frame t) is the
-        current segment ending at t times its successor row, plus every
-        earlier start (t' < t) whose duration is t - t', times the successor
-        row; a frame shows class k if a class-k segment started at t' <= t
-        and lasts more than t - t'.
+        starts[t, k] = P(a class-k segment starts at future frame t): the
+        successor row of ``current`` at t = 0, plus every earlier start
+        (t' < t) whose duration is t - t', times the successor row; a frame
+        shows class k if a class-k segment started at t' <= t and lasts more
+        than t - t'.
         """
         length = max(self.duration_pmf.shape[1], num_frames + 1)
         pmf = np.zeros((self.num_classes, length))
         pmf[:, : self.duration_pmf.shape[1]] = self.duration_pmf
         survival = np.clip(1.0 - np.cumsum(pmf, axis=1), 0.0, None)  # P(D > m)
-        ends_now = np.zeros(num_frames)
-        ends_now[: min(num_frames, len(remaining_pmf))] = remaining_pmf[:num_frames]
         starts = np.zeros((num_frames, self.num_classes))
         occupancy = np.zeros((num_frames, self.num_classes))
-        occupancy[:, current] = np.clip(1.0 - np.cumsum(ends_now), 0.0, None)
         for t in range(num_frames):
             ended = (starts[:t] * pmf[:, t - np.arange(t)].T).sum(0)
-            starts[t] = ends_now[t] * self.transitions[current] + ended @ self.transitions
-            occupancy[t] += (starts[: t + 1] * survival[:, t - np.arange(t + 1)].T).sum(0)
+            starts[t] = (self.transitions[current] if t == 0 else 0.0) + ended @ self.transitions
+            occupancy[t] = (starts[: t + 1] * survival[:, t - np.arange(t + 1)].T).sum(0)
         return occupancy
 
 
