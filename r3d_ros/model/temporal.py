@@ -2,7 +2,7 @@
 
 A transformer encoder reads the observed window (padded frames are masked out
 of attention) and a linear head segments it frame by frame. A transformer
-decoder then answers ``1 + future_len`` learned queries, each starting from the
+decoder then answers ``1 + ceil(future_len / future_stride)`` learned queries, each starting from the
 encoded last observed frame (the state "now") and cross-attending to the window:
 
 - query 0 predicts the *next action*: the class of the first segment after the
@@ -43,7 +43,7 @@ class TemporalOutput:
 
 
 class TemporalAnticipator(nn.Module):
-    """Encoder over observed tokens; decoder with a next-action query and one query per future frame."""
+    """Encoder over observed tokens; decoder with a next-action query and one query per block of future frames."""
 
     def __init__(self, token_dim: int, num_classes: int, max_len: int, future_len: int, config: TemporalConfig) -> None:
         super().__init__()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from r3d_ros.model.decode import future_probabilities, future_segments, next_action, softmax
+from r3d_ros.model.grammar import current_action
 from r3d_ros.rank import effective_rank
 from r3d_ros.runtime.backends import LoadedModel, check_finite
 from r3d_ros.runtime.image import ImageError, RawImage
@@ -222,11 +223,8 @@ class StreamingAnticipator:
 
     def _current_segment(self, segmentation: np.ndarray, stamps: np.ndarray, penalty: float) -> SegmentEstimate:
         """The action at the last frame and how long it has been going on within the window."""
-        labels = segmentation.argmax(axis=1)
-        current = int(labels[-1])
-        first = len(labels) - 1
-        while first > 0 and labels[first - 1] == current:
-            first -= 1
+        current, elapsed = current_action(segmentation.argmax(axis=1))
+        first = len(segmentation) - elapsed
         confidence = float(softmax(segmentation[-1])[current]) * (1.0 - penalty)
         start = float(stamps[first] - stamps[-1])
         return SegmentEstimate(current, self.class_names[current], confidence, start, -start + 1.0 / self.fps)
