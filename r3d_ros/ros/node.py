@@ -343,7 +343,7 @@ class AnticipationNode(LifecycleNode):
             status = self._diagnostic_status()
         except Exception as error:  # diagnostics must never take the node down
             status = diagnostic_status(
-                "r3d_anticipation", DiagnosticStatus.ERROR, f"diagnostics failed: {error}", {}, ""
+                f"{self.get_name()}: pipeline", DiagnosticStatus.ERROR, f"diagnostics failed: {error}", {}, ""
             )
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
@@ -426,7 +426,7 @@ class AnticipationNode(LifecycleNode):
             values["last_error"] = stats.last_error
         message = "; ".join(problems) if problems else "ok"
         return diagnostic_status(
-            "r3d_anticipation: pipeline", level, message, values, self.loaded.model_id if self.loaded else ""
+            f"{self.get_name()}: pipeline", level, message, values, self.loaded.model_id if self.loaded else ""
         )
 
 
