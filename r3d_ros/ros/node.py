@@ -48,7 +48,9 @@ from r3d_ros.ros.convert import (
 from r3d_ros.ros.parameters import PARAMETERS, check_value, runtime_config, stream_config
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.runtime.input_queue import InputQueue
 from r3d_ros.runtime.pipeline import AnticipationPipeline
+from r3d_ros.runtime.sync import pair_tolerance_ns
 from r3d_ros.runtime.timebase import StampEpoch
 from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
@@ -66,7 +68,6 @@ class NodeStats:
     arrivals: dict[str, collections.deque] = field(
         default_factory=lambda: {k: collections.deque(maxlen=STATS_WINDOW) for k in ("color", "depth")}
     )
-    queue_dropped: int = 0
     processed: int = 0
     errors: int = 0
     last_error: str = ""
@@ -127,8 +128,9 @@ class AnticipationNode(LifecycleNode):
         self.loaded: LoadedModel | None = None
         self.pipeline: AnticipationPipeline | None = None
         self.stats = NodeStats()
-        self.queue: collections.deque = collections.deque()
-        self.queue_ready = threading.Condition()
+        self.queue = InputQueue(
+            self.values["input_queue_size"], pair_tolerance_ns(self.stream.sync_policy, self.stream.sync_slop_s)
+        )
         self.running = False
         self.worker: threading.Thread | None = None
         self.reader: threading.Thread | None = None
@@ -234,15 +236,7 @@ class AnticipationNode(LifecycleNode):
         self.stats.arrival_age_ms[stream].append((self.get_clock().now().nanoseconds - stamp_ns) * 1e-6)
         if stream == "color" and not self.frame_id:
             self.frame_id = message.header.frame_id
-        self._enqueue((stream, stamp_ns, image_to_raw(message)))
-
-    def _enqueue(self, item: tuple) -> None:
-        with self.queue_ready:
-            if len(self.queue) >= self.values["input_queue_size"]:
-                self.queue.popleft()
-                self.stats.queue_dropped += 1
-            self.queue.append((time.monotonic(), item))
-            self.queue_ready.notify()
+        self.queue.put((stream, stamp_ns, image_to_raw(message)))
 
     def _read_realsense(self) -> None:
         from r3d_ros.runtime.realsense import RealSenseConfig, RealSenseSource
@@ -271,7 +265,7 @@ class AnticipationNode(LifecycleNode):
                 for stream in ("color", "depth") if frame.depth is not None else ("color",):
                     self.stats.received[stream] += 1
                     self.stats.arrivals[stream].append(time.monotonic())
-                self._enqueue(("pair", round(frame.stamp_s * 1e9), (frame.color, frame.depth, frame.depth_scale)))
+                self.queue.put(("pair", round(frame.stamp_s * 1e9), (frame.color, frame.depth, frame.depth_scale)))
         except Exception as error:  # the reader must never die silently
             self._record_error(f"RealSense input stopped: {error}")
         finally:
@@ -280,12 +274,10 @@ class AnticipationNode(LifecycleNode):
     # ----- worker ------------------------------------------------------------------
     def _work(self) -> None:
         while self.running:
-            with self.queue_ready:
-                while self.running and not self.queue:
-                    self.queue_ready.wait(timeout=0.2)
-                if not self.running:
-                    return
-                queued_at, item = self.queue.popleft()
+            entry = self.queue.get(timeout_s=0.2)
+            if entry is None or not self.running:
+                continue
+            queued_at, item = entry
             self.stats.queue_wait_ms.append((time.monotonic() - queued_at) * 1e3)
             try:
                 self._process(*item)
@@ -325,8 +317,7 @@ class AnticipationNode(LifecycleNode):
         self.running = False
         if self.realsense is not None:
             self.realsense.stop()
-        with self.queue_ready:
-            self.queue_ready.notify_all()
+        self.queue.wake()
         for thread in (self.worker, self.reader):
             if thread is not None:
                 thread.join(timeout=5.0)
@@ -360,7 +351,7 @@ class AnticipationNode(LifecycleNode):
             "received_color": stats.received["color"],
             "received_depth": stats.received["depth"],
             "processed": stats.processed,
-            "queue_dropped": stats.queue_dropped,
+            "queue_dropped": self.queue.dropped,
             "errors": stats.errors,
             "published": stats.published,
             "color_arrival_age_ms_p50": f"{percentile(stats.arrival_age_ms['color'], 50):.1f}",

@@ -27,7 +27,7 @@ from r3d_ros.model.decode import future_probabilities, future_segments, next_act
 from r3d_ros.model.grammar import current_action
 from r3d_ros.rank import effective_rank
 from r3d_ros.runtime.backends import LoadedModel, check_finite
-from r3d_ros.runtime.image import ImageError, RawImage
+from r3d_ros.runtime.image import ImageError, RawImage, check_layout
 from r3d_ros.runtime.preprocess import preprocess_frame
 from r3d_ros.runtime.timebase import FrameRateLimiter
 
@@ -145,9 +145,40 @@ class StreamingAnticipator:
         self.resolution = resolution
         self.last_stamp = stamp
 
+    def check_frame(self, color: RawImage, depth: RawImage | None) -> None:
+        """Raise ImageError when a frame cannot be right, before it costs anything or touches the stream.
+
+        Besides each image's own layout: color smaller than the model's input
+        would be upsampled into detail that is not there, and an "aligned" depth
+        of another size than its color is not aligned (its pixels would be
+        registered to the wrong places).
+        """
+        check_layout(color, "color")
+        if color.height < self.size.height or color.width < self.size.width:
+            raise ImageError(
+                f"color image {color.width}x{color.height} is smaller than the model's input "
+                f"{self.size.width}x{self.size.height}"
+            )
+        if depth is not None:
+            check_layout(depth, "depth")
+            if (depth.height, depth.width) != (color.height, color.width):
+                raise ImageError(
+                    f"depth image {depth.width}x{depth.height} is not aligned to the "
+                    f"{color.width}x{color.height} color image (sizes differ)"
+                )
+
     def push(self, stamp: float, color: RawImage, depth: RawImage | None, depth_scale: float = 0.001) -> str:
-        """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped)."""
+        """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped).
+
+        Every malformed frame is counted, also one the rate limiter would have
+        skipped, and it is refused before it can reset the window or move the
+        rate limiter's schedule.
+        """
         self.stats.pushed += 1
+        try:
+            self.check_frame(color, depth)
+        except ImageError as error:
+            return self._invalid(error)
         self._check_continuity(stamp, color)
         if not self.limiter.accept(stamp):
             self.stats.skipped_rate += 1
@@ -157,9 +188,7 @@ class StreamingAnticipator:
             check_finite("preprocessed rgb", frame.rgb)
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
-            self.stats.invalid += 1
-            self.stats.last_invalid_reason = str(error)
-            return "invalid"
+            return self._invalid(error)
         token = self.backend.encode(frame.rgb, frame.depth, True, frame.depth_present)
         self.tokens[self.head] = token
         self.stamps[self.head] = stamp
@@ -169,6 +198,11 @@ class StreamingAnticipator:
         self.stats.used += 1
         self.stats.depth_missing += int(not frame.depth_present)
         return "used"
+
+    def _invalid(self, error: Exception) -> str:
+        self.stats.invalid += 1
+        self.stats.last_invalid_reason = str(error)
+        return "invalid"
 
     def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         order = (np.arange(self.count) + self.head - self.count) % self.window

@@ -51,8 +51,21 @@ class RawImage:
         return cls(array, height, width, encoding, array.strides[0])
 
 
-def _layout(image: RawImage, table: dict[str, tuple[np.dtype, int]], kind: str) -> np.ndarray:
-    """View ``image`` as a (H, W, C) array of its encoding, checking every size."""
+def _bytes(image: RawImage) -> np.ndarray:
+    """The image's buffer as a flat uint8 array (no copy)."""
+    buffer = np.frombuffer(image.data, dtype=np.uint8) if not isinstance(image.data, np.ndarray) else image.data
+    return buffer.reshape(-1).view(np.uint8) if buffer.dtype != np.uint8 or buffer.ndim != 1 else buffer
+
+
+def check_layout(image: RawImage, kind: str) -> None:
+    """Raise ImageError unless ``image`` is a well-formed ``kind`` ("color" or "depth") image.
+
+    Checks only the header and the buffer length, without touching pixels, so a
+    stream can refuse a malformed frame before it costs anything or disturbs state.
+    The buffer must hold exactly ``step * height`` bytes: a longer one means the
+    header and the data disagree, and reading it as if they did would misplace rows.
+    """
+    table = COLOR_ENCODINGS if kind == "color" else DEPTH_ENCODINGS
     if image.encoding not in table:
         raise ImageError(f"unsupported {kind} encoding {image.encoding!r}; supported: {', '.join(table)}")
     dtype, channels = table[image.encoding]
@@ -63,12 +76,17 @@ def _layout(image: RawImage, table: dict[str, tuple[np.dtype, int]], kind: str) 
         raise ImageError(
             f"{kind} image step {image.step} is smaller than width*bytes per pixel = {row_bytes} ({image.encoding})"
         )
-    buffer = np.frombuffer(image.data, dtype=np.uint8) if not isinstance(image.data, np.ndarray) else image.data
-    buffer = buffer.reshape(-1).view(np.uint8) if buffer.dtype != np.uint8 or buffer.ndim != 1 else buffer
-    expected = image.step * image.height
-    if buffer.size < expected:
-        raise ImageError(f"{kind} image data has {buffer.size} bytes, expected step*height = {expected}")
-    rows = buffer[:expected].reshape(image.height, image.step)[:, :row_bytes]
+    size, expected = _bytes(image).size, image.step * image.height
+    if size != expected:
+        raise ImageError(f"{kind} image data has {size} bytes, expected step*height = {expected}")
+
+
+def _layout(image: RawImage, kind: str) -> np.ndarray:
+    """View ``image`` as a (H, W, C) array of its encoding, checking every size."""
+    check_layout(image, kind)
+    dtype, channels = (COLOR_ENCODINGS if kind == "color" else DEPTH_ENCODINGS)[image.encoding]
+    row_bytes = image.width * channels * dtype.itemsize
+    rows = _bytes(image).reshape(image.height, image.step)[:, :row_bytes]
     order = ">" if image.is_bigendian else "<"
     pixels = np.ascontiguousarray(rows).view(dtype.newbyteorder(order) if dtype.itemsize > 1 else dtype)
     return pixels.reshape(image.height, image.width, channels)
@@ -76,7 +94,7 @@ def _layout(image: RawImage, table: dict[str, tuple[np.dtype, int]], kind: str) 
 
 def decode_color(image: RawImage) -> np.ndarray:
     """Any accepted color encoding -> (H, W, 3) uint8 in RGB order."""
-    pixels = _layout(image, COLOR_ENCODINGS, "color")
+    pixels = _layout(image, "color")
     if image.encoding == "mono8":
         return np.repeat(pixels, 3, axis=2)
     if image.encoding.startswith("bgr"):
@@ -90,7 +108,7 @@ def decode_depth(image: RawImage, depth_scale: float = 0.001) -> np.ndarray:
     16UC1/mono16 pixels are in units of ``depth_scale`` metres (millimetres by
     default; pass the device's scale), 32FC1 pixels are metres.
     """
-    pixels = _layout(image, DEPTH_ENCODINGS, "depth")[:, :, 0]
+    pixels = _layout(image, "depth")[:, :, 0]
     if pixels.dtype.kind == "u":
         metres = pixels.astype(np.float32) * np.float32(depth_scale)
     else:

@@ -17,6 +17,7 @@ with at least ``min_confidence``, and not before the current one was held for
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -26,6 +27,9 @@ from r3d_ros.runtime.anticipator import Anticipation, StreamingAnticipator
 from r3d_ros.runtime.backends import LoadedModel
 from r3d_ros.runtime.image import RawImage
 from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame
+
+# Invalid-frame warnings are logged at most once per this many seconds (each is counted).
+INVALID_LOG_PERIOD_S = 5.0
 
 
 class OutputFilter:
@@ -65,6 +69,31 @@ class OutputFilter:
         )
 
 
+class ThrottledLog:
+    """A warning that repeats at most once per ``period_s`` of wall time, saying how often it happened.
+
+    A camera sending only malformed frames would otherwise write one line per
+    frame, drowning the log (and filling the pipe of whoever reads it).
+    """
+
+    def __init__(self, log: logging.Logger, period_s: float) -> None:
+        self.log, self.period_s = log, period_s
+        self.last: float | None = None
+        self.suppressed = 0
+
+    def __call__(self, message: str) -> None:
+        """Log ``message`` now, or count it until the period has passed."""
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.period_s:
+            self.suppressed += 1
+            return
+        repeats = (
+            f" (and {self.suppressed} more like it in the last {now - self.last:.0f} s)" if self.suppressed else ""
+        )
+        self.log.warning("%s%s", message, repeats)
+        self.last, self.suppressed = now, 0
+
+
 class AnticipationPipeline:
     """Synchronizer -> streaming anticipator -> stream-time ticks -> output filter."""
 
@@ -75,8 +104,18 @@ class AnticipationPipeline:
         self.anticipator = StreamingAnticipator(loaded, self.log)
         self.filter = OutputFilter(config, self.anticipator.class_names)
         self.period = 1.0 / config.publish_rate_hz
+        if config.publish_rate_hz > self.anticipator.fps:
+            self.log.warning(
+                "publish_rate_hz %.3g is above the model's frame rate %.3g: capped at %.3g, since a tick "
+                "runs only when a new frame has entered the window",
+                config.publish_rate_hz,
+                self.anticipator.fps,
+                self.anticipator.fps,
+            )
+            self.period = 1.0 / self.anticipator.fps
         self.next_tick: float | None = None
         self.ticks = 0
+        self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
 
     def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
         if self.sync.jumped_back:
@@ -113,15 +152,15 @@ class AnticipationPipeline:
         if self.anticipator.stats.resets != resets:
             self._restart()
         if outcome == "invalid":
-            self.log.warning(
-                "dropped an invalid frame at %.3f s: %s", stamp, self.anticipator.stats.last_invalid_reason
-            )
+            self.invalid_log(f"dropped an invalid frame at {stamp:.3f} s: {self.anticipator.stats.last_invalid_reason}")
             return []
+        if outcome != "used":
+            return []  # the window did not change: a tick now would repeat the last one
         if self.next_tick is None:
             self.next_tick = stamp
         # The tick grid and the frame-rate limiter's grid start at the same frame and share
         # its jitter tolerance, so at equal rates every tick sees the frame just taken in.
-        if stamp < self.next_tick - self.anticipator.limiter.tolerance or self.anticipator.count == 0:
+        if stamp < self.next_tick - self.anticipator.limiter.tolerance:
             return []
         if stamp - self.next_tick > self.period:
             self.next_tick = stamp  # fell behind (a gap): re-anchor instead of bursting ticks

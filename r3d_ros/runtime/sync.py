@@ -44,6 +44,11 @@ def _ns(stamp_s: float) -> int:
     return round(stamp_s * 1e9)
 
 
+def pair_tolerance_ns(policy: str, slop_s: float) -> int:
+    """Largest stamp difference (ns) of a color/depth pair under ``policy``."""
+    return EXACT_TOLERANCE_NS if policy == "exact" else _ns(slop_s)
+
+
 def _stamp(entry: tuple) -> int:
     return entry[0]
 
@@ -89,7 +94,7 @@ class RGBDSynchronizer:
                 f"need depth_timeout_s > 0, jump_back_s > 0 and queue_size >= 1, "
                 f"got {depth_timeout_s}, {jump_back_s}, {queue_size}"
             )
-        self.tolerance_ns = EXACT_TOLERANCE_NS if policy == "exact" else _ns(slop_s)
+        self.tolerance_ns = pair_tolerance_ns(policy, slop_s)
         self.timeout_ns = _ns(depth_timeout_s)
         self.jump_back_ns = _ns(jump_back_s)
         self.queue_size = queue_size

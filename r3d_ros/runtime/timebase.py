@@ -54,19 +54,31 @@ class StampEpoch:
 
     A float64 holding seconds since 1970 resolves only ~0.2 µs, so a stamp
     converted to float and back would not equal the image's stamp. Seconds are
-    therefore counted from the first stamp seen; published stamps are rebuilt
-    from that epoch and are bit-exact copies of the input stamps.
+    therefore counted from the first stamp seen, and the stamps converted most
+    recently are remembered, so a published stamp is a bit-exact copy of the
+    input stamp it came from even where float seconds cannot hold it exactly
+    (a camera whose clock restarts near zero after stamps near 1970 + 56 years).
+    A stamp that was never seen is rebuilt from the epoch, never below zero.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, remembered: int = 4096) -> None:
         self.epoch_ns: int | None = None
+        self.remembered = remembered
+        self.recent: dict[float, int] = {}
 
     def seconds(self, stamp_ns: int) -> float:
         """Seconds since the first stamp (which defines the epoch)."""
         if self.epoch_ns is None:
             self.epoch_ns = stamp_ns
-        return (stamp_ns - self.epoch_ns) * 1e-9
+        seconds = (stamp_ns - self.epoch_ns) * 1e-9
+        self.recent.pop(seconds, None)
+        self.recent[seconds] = stamp_ns
+        if len(self.recent) > self.remembered:
+            del self.recent[next(iter(self.recent))]
+        return seconds
 
     def nanoseconds(self, seconds: float) -> int:
-        """The integer-nanosecond stamp that ``seconds`` came from."""
-        return (self.epoch_ns or 0) + round(seconds * 1e9)
+        """The integer-nanosecond stamp that ``seconds`` came from (clamped at 0)."""
+        if seconds in self.recent:
+            return self.recent[seconds]
+        return max(0, (self.epoch_ns or 0) + round(seconds * 1e9))
