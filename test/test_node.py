@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
+from diagnostic_msgs.msg import DiagnosticStatus
 from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, Collector, image, node_exit, node_process
 from ros_util import ros_node, spin_until
 from sensor_msgs.msg import Image
@@ -158,14 +159,60 @@ def test_time_going_backwards_resets_the_buffer(running) -> None:
     assert collector.actions[-1].num_observed_frames <= 10
 
 
-def test_color_and_depth_at_different_resolutions(running) -> None:
+def test_depth_of_another_size_than_its_color_is_refused_as_not_aligned(running) -> None:
     _, camera, collector = running
     for i, (color, _) in enumerate(scene(45, size=(240, 320))):
         ns = START_NS + round(i * 1e9 / 30)
         depth = np.full((120, 160), 2000, dtype=np.uint16)
         camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 60)
     camera.settle()
-    assert collector.actions and collector.actions[-1].depth_present
+    diagnostics = collector.last_diagnostics()
+    assert not collector.actions and int(diagnostics["frames_invalid"]) == 45
+    assert "not aligned" in diagnostics["last_invalid_reason"]
+
+
+def test_one_bad_frame_in_seven_never_repeats_a_published_stamp(running) -> None:
+    _, camera, collector = running
+    for i, (color, depth) in enumerate(scene(90)):
+        ns = START_NS + round(i * 1e9 / 30)
+        step = 100 if i % 7 == 3 else None  # a row step shorter than a row: malformed
+        camera.send(ns, image(ns, color, "rgb8", step=step), image(ns, depth, "16UC1"), period=1 / 30)
+    camera.settle()
+    stamps = [_ns(a) for a in collector.actions]
+    assert len(stamps) > 20 and len(set(stamps)) == len(stamps)
+
+
+def test_every_invalid_frame_is_counted_and_a_node_publishing_nothing_is_an_error(running) -> None:
+    _, camera, collector = running
+    for i, (color, depth) in enumerate(scene(120)):
+        ns = START_NS + round(i * 1e9 / 30)
+        camera.send(ns, image(ns, color, "rgb8", step=100), image(ns, depth, "16UC1"), period=1 / 30)
+    camera.settle(1.0)
+    level, diagnostics = _statuses(collector)[-1]
+    assert int(diagnostics["frames_invalid"]) == 120 and not collector.actions
+    assert level == DiagnosticStatus.ERROR and "nothing published" in diagnostics["_message"]
+
+
+def test_a_stalled_camera_goes_warn_then_error_and_its_rate_falls(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(60), fps=30.0)
+    before = len(collector.diagnostics)
+    camera.settle(4.0)
+    levels = [level for level, _ in _statuses(collector)[before:]]
+    assert DiagnosticStatus.WARN in levels and DiagnosticStatus.ERROR in levels
+    assert levels.index(DiagnosticStatus.WARN) < levels.index(DiagnosticStatus.ERROR)
+    last = _statuses(collector)[-1][1]
+    assert float(last["color_rate_hz"]) == 0.0 and "color input stalled" in last["_message"]
+
+
+def test_no_rank_collapse_alarm_after_a_buffer_reset(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(90), fps=30.0)
+    camera.play(scene(9), fps=30.0, start_ns=START_NS + 6 * 10**9)  # a gap longer than the window
+    camera.settle(1.0)
+    after_reset = [d for _, d in _statuses(collector) if int(d.get("resets", 0)) >= 1]
+    assert after_reset, "the gap did not reset the buffer"
+    assert not any("collapsed" in d["_message"] for d in after_reset)
 
 
 def test_burst_is_bounded_and_every_frame_is_accounted_for(model_file: Path, tmp_path: Path) -> None:
@@ -228,6 +275,14 @@ def _all_diagnostics(collector: Collector) -> list[dict[str, str]]:
         for status in array.status:
             out.append({kv.key: kv.value for kv in status.values} | {"_message": status.message})
     return out
+
+
+def _statuses(collector: Collector) -> list[tuple[bytes, dict[str, str]]]:
+    return [
+        (status.level, {kv.key: kv.value for kv in status.values} | {"_message": status.message})
+        for array in collector.diagnostics
+        for status in array.status
+    ]
 
 
 def _rss_kib(pid: int) -> int:

@@ -48,6 +48,7 @@ from r3d_ros.ros.convert import (
 from r3d_ros.ros.parameters import PARAMETERS, check_value, runtime_config, stream_config
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.runtime.health import WARN, Snapshot, StreamMonitor, assess
 from r3d_ros.runtime.input_queue import InputQueue
 from r3d_ros.runtime.pipeline import AnticipationPipeline
 from r3d_ros.runtime.sync import pair_tolerance_ns
@@ -65,13 +66,15 @@ class NodeStats:
     """Counters and recent samples behind /diagnostics (written by the worker and callbacks)."""
 
     received: dict[str, int] = field(default_factory=lambda: {"color": 0, "depth": 0})
-    arrivals: dict[str, collections.deque] = field(
-        default_factory=lambda: {k: collections.deque(maxlen=STATS_WINDOW) for k in ("color", "depth")}
+    inputs: dict[str, StreamMonitor] = field(
+        default_factory=lambda: {"color": StreamMonitor(), "depth": StreamMonitor()}
     )
     processed: int = 0
     errors: int = 0
     last_error: str = ""
     published: int = 0
+    last_publish: float | None = None  # monotonic time
+    active_since: float | None = None  # monotonic time of the last activation
     tick_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
     # Node clock at arrival minus the frame's stamp: the camera-to-node transport delay.
     arrival_age_ms: dict[str, collections.deque] = field(
@@ -82,12 +85,10 @@ class NodeStats:
     ranks: list[float] = field(default_factory=list)
     last: Anticipation | None = None
 
-    def rate(self, stream: str) -> float:
-        """Messages per second over the recent arrivals of ``stream``."""
-        times = self.arrivals[stream]
-        if len(times) < 2 or times[-1] <= times[0]:
-            return 0.0
-        return (len(times) - 1) / (times[-1] - times[0])
+    def arrived(self, stream: str, stamp_ns: int) -> None:
+        """Count a frame of ``stream`` arriving now."""
+        self.received[stream] += 1
+        self.inputs[stream].record(time.monotonic(), stamp_ns)
 
 
 def percentile(values: collections.deque, q: float) -> float:
@@ -140,6 +141,8 @@ class AnticipationNode(LifecycleNode):
         self.input_group = MutuallyExclusiveCallbackGroup()
         self.timer_group = MutuallyExclusiveCallbackGroup()
         self.subscriptions_: list = []
+        self.input_names = {"color": self.values["color_topic"], "depth": self.values["depth_topic"]}
+        self.previous_counts: dict[str, int] = {}
         self.action_publisher = None
         self.labels_publisher = None
         core_logger = logging.getLogger("r3d_ros")
@@ -173,6 +176,8 @@ class AnticipationNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start the worker and the input; publish the labels once."""
         result = super().on_activate(state)
+        self.stats.inputs = {"color": StreamMonitor(), "depth": StreamMonitor()}
+        self.stats.active_since, self.stats.last_publish = time.monotonic(), None
         self.running = True
         self.worker = threading.Thread(target=self._work, name="r3d_worker", daemon=True)
         self.worker.start()
@@ -181,7 +186,10 @@ class AnticipationNode(LifecycleNode):
         self.labels_publisher.publish(
             labels_message(config.model.class_names, self.loaded.model_id, self.get_clock().now().to_msg())
         )
-        self.get_logger().info(f"active: input {self.values['input_source']}, output /anticipated_action")
+        self.get_logger().info(
+            f"active: input {self.values['input_source']} (color {self.input_names['color']}, "
+            f"depth {self.input_names['depth']}), output {self.action_publisher.topic_name}"
+        )
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -212,6 +220,10 @@ class AnticipationNode(LifecycleNode):
     # ----- input -------------------------------------------------------------------
     def _start_input(self) -> None:
         if self.values["input_source"] == "realsense":
+            camera = (
+                f"RealSense {self.values['realsense_serial'] or self.values['realsense_playback_file'] or 'camera'}"
+            )
+            self.input_names = {"color": camera, "depth": camera}
             self.reader = threading.Thread(target=self._read_realsense, name="r3d_realsense", daemon=True)
             self.reader.start()
             return
@@ -227,12 +239,12 @@ class AnticipationNode(LifecycleNode):
                     Image, topic, lambda msg, s=stream: self._on_image(s, msg), qos, callback_group=self.input_group
                 )
             )
+            self.input_names[stream] = self.subscriptions_[-1].topic_name
 
     def _on_image(self, stream: str, message: Image) -> None:
         """Subscription callback: wrap and queue, nothing else."""
-        self.stats.received[stream] += 1
-        self.stats.arrivals[stream].append(time.monotonic())
         stamp_ns = time_to_ns(message.header.stamp)
+        self.stats.arrived(stream, stamp_ns)
         self.stats.arrival_age_ms[stream].append((self.get_clock().now().nanoseconds - stamp_ns) * 1e-6)
         if stream == "color" and not self.frame_id:
             self.frame_id = message.header.frame_id
@@ -263,8 +275,7 @@ class AnticipationNode(LifecycleNode):
                 if frame is None:
                     continue
                 for stream in ("color", "depth") if frame.depth is not None else ("color",):
-                    self.stats.received[stream] += 1
-                    self.stats.arrivals[stream].append(time.monotonic())
+                    self.stats.arrived(stream, round(frame.stamp_s * 1e9))
                 self.queue.put(("pair", round(frame.stamp_s * 1e9), (frame.color, frame.depth, frame.depth_scale)))
         except Exception as error:  # the reader must never die silently
             self._record_error(f"RealSense input stopped: {error}")
@@ -305,7 +316,9 @@ class AnticipationNode(LifecycleNode):
         self.stats.tick_ms.append((time.perf_counter() - started) * 1e3)
         self.stats.stamp_to_publish_ms.append((now_ns - self.epoch.nanoseconds(result.stamp)) * 1e-6)
         self.stats.last = result
-        if len(self.stats.ranks) < self.values["rank_calibration_ticks"]:
+        self.stats.last_publish = time.monotonic()
+        full_window = result.num_frames == self.pipeline.anticipator.window
+        if full_window and len(self.stats.ranks) < self.values["rank_calibration_ticks"]:
             self.stats.ranks.append(result.fused_effective_rank)
 
     def _record_error(self, message: str) -> None:
@@ -341,13 +354,14 @@ class AnticipationNode(LifecycleNode):
         self.diagnostics_publisher.publish(array)
 
     def _diagnostic_status(self) -> DiagnosticStatus:
-        stats, pipeline = self.stats, self.pipeline
-        level, problems = DiagnosticStatus.OK, []
+        stats, pipeline, now = self.stats, self.pipeline, time.monotonic()
         values: dict[str, object] = {
             "state": "active" if self.running else "inactive",
             "input_source": self.values["input_source"],
-            "color_rate_hz": f"{stats.rate('color'):.1f}",
-            "depth_rate_hz": f"{stats.rate('depth'):.1f}",
+            "color_rate_hz": f"{stats.inputs['color'].rate(now):.1f}",
+            "depth_rate_hz": f"{stats.inputs['depth'].rate(now):.1f}",
+            "color_lost_upstream": f"{stats.inputs['color'].lost_fraction():.3f}",
+            "depth_lost_upstream": f"{stats.inputs['depth'].lost_fraction():.3f}",
             "received_color": stats.received["color"],
             "received_depth": stats.received["depth"],
             "processed": stats.processed,
@@ -365,6 +379,16 @@ class AnticipationNode(LifecycleNode):
             "stamp_to_publish_ms_p50": f"{percentile(stats.stamp_to_publish_ms, 50):.1f}",
             "stamp_to_publish_ms_p99": f"{percentile(stats.stamp_to_publish_ms, 99):.1f}",
         }
+        snapshot = Snapshot(
+            now=now,
+            active_since=stats.active_since if self.running else None,
+            color=stats.inputs["color"],
+            depth=stats.inputs["depth"],
+            color_topic=self.input_names["color"],
+            depth_topic=self.input_names["depth"],
+            last_publish=stats.last_publish,
+            sync_policy=self.stream.sync_policy,
+        )
         if pipeline is not None:
             sync, anticipator = pipeline.sync.stats, pipeline.anticipator.stats
             paired = sync.matched + sync.color_only
@@ -384,38 +408,45 @@ class AnticipationNode(LifecycleNode):
                     "last_reset_reason": anticipator.last_reset_reason,
                 }
             )
-            if anticipator.invalid:
-                problems.append(f"{anticipator.invalid} invalid frames dropped")
+            counts = {"invalid": anticipator.invalid, "matched": sync.matched, "color_only": sync.color_only}
+            new = {key: count - self.previous_counts.get(key, 0) for key, count in counts.items()}
+            self.previous_counts = counts
+            snapshot.invalid_new, snapshot.matched_new, snapshot.color_only_new = (
+                new["invalid"],
+                new["matched"],
+                new["color_only"],
+            )
+            snapshot.last_invalid_reason = anticipator.last_invalid_reason
+            snapshot.nearest_depth_ms = sync.unpaired_nearest_depth_ms
+        assessment = assess(snapshot)
         last = stats.last
         if last is not None:
             depth = "present" if last.depth_present else ("substituted" if last.depth_substituted else "missing")
             values["depth"] = depth
             values["fused_effective_rank"] = f"{last.fused_effective_rank:.2f}"
             if depth == "missing":
-                level, problems = DiagnosticStatus.WARN, [*problems, "depth missing (model cannot substitute)"]
+                assessment.add(WARN, "depth missing (model cannot substitute)")
             if stats.ranks:
                 calibrated = float(np.median(stats.ranks))
                 values["fused_effective_rank_calibrated"] = f"{calibrated:.2f}"
-                if last.fused_effective_rank < self.values["rank_collapse_fraction"] * calibrated:
-                    level = DiagnosticStatus.WARN
-                    problems.append("fused effective rank collapsed below its calibrated range")
+                full_window = last.num_frames == pipeline.anticipator.window if pipeline else False
+                if full_window and last.fused_effective_rank < self.values["rank_collapse_fraction"] * calibrated:
+                    assessment.add(WARN, "fused effective rank collapsed below its calibrated range")
         arrival_age = percentile(stats.arrival_age_ms["color"], 50)
         late_limit = self.values["late_frame_warn_ms"]
         if late_limit > 0 and abs(arrival_age) > late_limit:
-            level = DiagnosticStatus.WARN
-            problems.append(
+            assessment.add(
+                WARN,
                 f"frames reach the node {arrival_age:.0f} ms after their stamps (median): a bag replayed "
                 "without use_sim_time, camera and node clocks apart, or large images over Fast DDS "
-                "without config/fastdds_large_images.xml"
+                "without config/fastdds_large_images.xml",
             )
-        if self.running and stats.rate("color") == 0.0:
-            level = DiagnosticStatus.WARN
-            problems.append("no color input")
         if self.realsense is not None:
             values.update({f"realsense_{k}": v for k, v in self.realsense.status().items()})
         if stats.errors:
             values["last_error"] = stats.last_error
-        message = "; ".join(problems) if problems else "ok"
+        message = "; ".join(assessment.problems) if assessment.problems else "ok"
+        level = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR)[assessment.level]
         return diagnostic_status(
             f"{self.get_name()}: pipeline", level, message, values, self.loaded.model_id if self.loaded else ""
         )

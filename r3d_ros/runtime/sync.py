@@ -72,6 +72,8 @@ class SyncStats:
     dropped_depth: int = 0  # depth frames that matched no color frame
     out_of_order: int = 0  # frames that arrived too late to be used, or duplicate stamps
     time_jumps: int = 0  # resets because a stream went back in time
+    # For the last color frame emitted alone while depth frames were waiting: the nearest one's distance.
+    unpaired_nearest_depth_ms: float | None = None
 
 
 class RGBDSynchronizer:
@@ -197,6 +199,8 @@ class RGBDSynchronizer:
         depth = None if best is None else self._depths.pop(best)[1]
         if depth is None:
             self.stats.color_only += 1
+            if self._depths:
+                self.stats.unpaired_nearest_depth_ms = min(abs(d - ns) for d, _ in self._depths) * 1e-6
         else:
             self.stats.matched += 1
         self._decided_ns = ns
