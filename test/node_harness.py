@@ -28,8 +28,10 @@ LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durabil
 
 
 @contextmanager
-def node_process(model: Path, cache: Path, **parameters: object) -> Iterator[subprocess.Popen]:
-    """Start ``anticipation_node`` with ``parameters`` and wait until it is active."""
+def node_process(
+    model: Path, cache: Path, ros_args: tuple[str, ...] = (), **parameters: object
+) -> Iterator[subprocess.Popen]:
+    """Start ``anticipation_node`` with ``parameters`` (and extra ``ros_args``) and wait until it is active."""
     values = {
         "model_path": str(model),
         "backend": "onnxruntime",
@@ -41,7 +43,7 @@ def node_process(model: Path, cache: Path, **parameters: object) -> Iterator[sub
         "diagnostics_period_s": 0.5,
         **parameters,
     }
-    args = [sys.executable, "-m", "r3d_ros.ros.node", "--ros-args"]
+    args = [sys.executable, "-m", "r3d_ros.ros.node", "--ros-args", *ros_args]
     for name, value in values.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
         args += ["-p", f"{name}:={text}"]

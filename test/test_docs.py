@@ -24,8 +24,9 @@ def test_parameter_reference_is_generated_from_the_code() -> None:
 
 
 def test_params_file_lists_every_node_parameter_with_its_default() -> None:
-    values = yaml.safe_load((ROOT / "config" / "anticipate.yaml").read_text())["r3d_anticipation"]["ros__parameters"]
+    values = yaml.safe_load((ROOT / "config" / "anticipate.yaml").read_text())["/**"]["ros__parameters"]
     assert values == {p.name: p.default for p in PARAMETERS}
+    assert all(type(values[p.name]) is type(p.default) for p in PARAMETERS)
 
 
 def test_launch_file_describes_the_node() -> None:

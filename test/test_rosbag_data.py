@@ -215,7 +215,7 @@ def test_approximate_policy_pairs_depth_with_offset_stamps(tmp_path: Path) -> No
     }
     bag = write_image_bag(tmp_path / "rec", topics)
     labels = write_labels(tmp_path / "rec.csv", "0.0,0.2,reach")
-    exact = load_recordings([(bag, labels)]).videos[0]
+    exact = load_recordings([(bag, labels)], policy="exact").videos[0]
     approximate = load_recordings([(bag, labels)], policy="approximate", slop_s=0.02).videos[0]
     assert [f.depth is None for f in exact.frames(range(4))] == [True] * 4
     assert [f.depth is None for f in approximate.frames(range(4))] == [False] * 4

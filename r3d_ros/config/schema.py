@@ -8,8 +8,8 @@ in ``__post_init__`` and names the offending field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from r3d_ros.config.loader import ConfigError
 
@@ -18,6 +18,33 @@ def check(condition: bool, name: str, message: str) -> None:
     """Raise ConfigError for field ``name`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(f"{name}: {message}")
+
+
+# Color/depth pairing defaults, shared by the bag data loader (DataConfig) and the node and
+# replay (StreamConfig), so a model is trained on the pairs it will see at run time.
+SYNC_POLICY: Literal["exact", "approximate"] = "approximate"
+SYNC_SLOP_S = 0.005
+DEPTH_TIMEOUT_S = 0.3
+
+
+def setting(default: Any, doc: str, *, low: float | None = None, high: float | None = None, live: bool = False) -> Any:
+    """A field that is also a node parameter: default, range and description live here only.
+
+    ``live`` marks a setting the node applies when it changes at run time (at a
+    tick boundary); the others are read-only parameters, read on configure.
+    The node's parameter table, its params file and docs/parameters.md are
+    generated from these fields (r3d_ros/ros/parameters.py).
+    """
+    return field(default=default, metadata={"doc": doc, "low": low, "high": high, "live": live})
+
+
+def check_ranges(config: object) -> None:
+    """Check every ``setting`` field of ``config`` against its [low, high] range, naming the field."""
+    for item in fields(config):
+        low, high = item.metadata.get("low"), item.metadata.get("high")
+        value = getattr(config, item.name)
+        if low is not None and not low <= value <= high:
+            raise ConfigError(f"{item.name}: must be in [{low:g}, {high:g}], got {value!r}")
 
 
 @dataclass
@@ -274,8 +301,9 @@ class DataConfig:
     test_recordings: list[RecordingConfig] = field(default_factory=list)
     color_topic: str | None = None  # color Image topic (None = the only one in the bag)
     depth_topic: str | None = None  # depth Image topic (None = the only one in the bag)
-    sync_policy: Literal["exact", "approximate"] = "exact"  # color/depth pairing
-    sync_slop_s: float = 0.02  # approximate pairing tolerance (s)
+    sync_policy: Literal["exact", "approximate"] = SYNC_POLICY  # color/depth pairing (see StreamConfig)
+    sync_slop_s: float = SYNC_SLOP_S  # approximate pairing tolerance (s)
+    depth_timeout_s: float = DEPTH_TIMEOUT_S  # a color frame waits this long (stamp time) for its depth
     # synthetic: the procedural benchmark's knobs (docs/synthetic_benchmark.md).
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     # raise: a corrupt file stops loading with its name; skip: skip it and count it.
@@ -460,25 +488,25 @@ class TrainConfig:
 class RuntimeConfig:
     """Deployment choices: which backend runs the graphs and how (not part of what was trained)."""
 
-    # auto: TensorRT if a CUDA GPU and TensorRT are present, else ONNX Runtime, else PyTorch.
-    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = "auto"
-    # Where exported ONNX files and built TensorRT engines are cached (None = ~/.cache/r3d_ros).
-    cache_dir: str | None = None
-    # ONNX Runtime: intra-op threads (0 = library default) and execution providers to try in order.
-    # One thread is fastest for the small default model: a spinning thread pool competes with
-    # preprocessing for the cores (docs/benchmarks.md, --threads 0 vs 1); raise it for larger models.
-    threads: int = 1
+    backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] = setting(
+        "auto", "inference backend (auto: TensorRT with a CUDA GPU, else ONNX Runtime, else PyTorch)"
+    )
+    cache_dir: str | None = setting(None, "folder for exported ONNX and TensorRT engines; empty = ~/.cache/r3d_ros")
+    # One ONNX Runtime thread is fastest for the small default model: a spinning thread pool
+    # competes with preprocessing for the cores (docs/benchmarks.md, --threads 0 vs 1).
+    threads: int = setting(1, "ONNX Runtime intra-op threads (0 = library default)", low=0, high=64)
+    # ONNX Runtime: execution providers to try in order.
     onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
     # PyTorch: device (auto = CUDA when available) and optional torch.compile.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_compile: bool = False
-    # TensorRT: engine precision, builder workspace limit, version-compatible engines.
-    precision: Literal["fp16", "fp32"] = "fp16"
+    precision: Literal["fp16", "fp32"] = setting("fp16", "TensorRT engine precision")
+    # TensorRT: builder workspace limit, version-compatible engines.
     workspace_mb: int = 1024
     version_compatible: bool = False
 
     def __post_init__(self) -> None:
-        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check_ranges(self)
         check(self.workspace_mb >= 16, "workspace_mb", f"must be >= 16, got {self.workspace_mb}")
         check(bool(self.onnx_providers), "onnx_providers", "needs at least one provider")
 
@@ -487,36 +515,91 @@ class RuntimeConfig:
 class StreamConfig:
     """How a live or replayed RGB-D stream becomes anticipations (node and bag replay share it)."""
 
-    # exact: color and depth stamps equal (realsense2_camera stamps aligned pairs identically);
-    # approximate: nearest depth within sync_slop_s.
-    sync_policy: Literal["exact", "approximate"] = "exact"
-    sync_slop_s: float = 0.02  # approximate pairing tolerance (s)
-    # A color frame waits at most this long (stamp time) for its depth, then goes on without it.
-    depth_timeout_s: float = 0.3
-    # Synchronizer queue bound per stream (frames).
-    sync_queue: int = 64
-    # Anticipations per second of stream time.
-    publish_rate_hz: float = 10.0
-    # Metres per unit of 16-bit depth images (0.001 = millimetres, what realsense2_camera publishes).
-    depth_scale: float = 0.001
-    # EMA over ticks of the next-action probabilities: weight of the newest tick (1 = off).
-    smoothing_alpha: float = 1.0
-    # Hysteresis: the published next action changes only after being held this long (0 = off) ...
-    hold_s: float = 0.0
-    # ... and only to a class at least this confident (0 = off).
-    min_confidence: float = 0.0
+    # approximate is the default: with a slop well under half a frame period it pairs what exact
+    # pairs (the closest depth wins, equal stamps at no extra latency) and survives the few
+    # milliseconds of stamp jitter between streams that make exact pairing fail silently.
+    sync_policy: Literal["exact", "approximate"] = setting(
+        SYNC_POLICY, "color/depth pairing: exact = equal stamps, approximate = nearest within sync_slop_s"
+    )
+    sync_slop_s: float = setting(
+        SYNC_SLOP_S, "approximate sync: largest stamp difference of a pair (s); keep under half a frame period",
+        low=0.0, high=0.5,
+    )  # fmt: skip
+    depth_timeout_s: float = setting(
+        DEPTH_TIMEOUT_S,
+        "a color frame waits this long (stamp time) for depth, then goes on without it",
+        low=0.01,
+        high=5.0,
+    )
+    sync_queue: int = setting(64, "synchronizer queue bound per stream (frames)", low=1, high=10000)
+    publish_rate_hz: float = setting(
+        10.0, "anticipations per second of stream time (capped at the model's frame rate)", low=0.1, high=100.0,
+        live=True,
+    )  # fmt: skip
+    depth_scale: float = setting(
+        0.001, "metres per 16-bit depth unit for topic input (0.001 = millimetres)", low=1e-6, high=1.0, live=True
+    )
+    smoothing_alpha: float = setting(
+        1.0, "EMA weight of the newest tick's probabilities (1 = no smoothing)", low=0.01, high=1.0, live=True
+    )
+    hold_s: float = setting(
+        0.0, "hysteresis: minimum time the published next action is held (0 = off)", low=0.0, high=60.0, live=True
+    )
+    min_confidence: float = setting(
+        0.0, "hysteresis: a new next action needs at least this confidence", low=0.0, high=1.0, live=True
+    )
 
     def __post_init__(self) -> None:
-        check(self.sync_slop_s >= 0, "sync_slop_s", f"must be >= 0, got {self.sync_slop_s}")
+        check_ranges(self)
         if self.sync_policy == "approximate":
             check(self.sync_slop_s > 0, "sync_slop_s", "must be > 0 for approximate sync")
-        check(self.depth_timeout_s > 0, "depth_timeout_s", f"must be > 0, got {self.depth_timeout_s}")
-        check(self.sync_queue >= 1, "sync_queue", f"must be >= 1, got {self.sync_queue}")
-        check(0 < self.publish_rate_hz <= 100, "publish_rate_hz", f"must be in (0, 100], got {self.publish_rate_hz}")
-        check(self.depth_scale > 0, "depth_scale", f"must be > 0, got {self.depth_scale}")
-        check(0 < self.smoothing_alpha <= 1, "smoothing_alpha", f"must be in (0, 1], got {self.smoothing_alpha}")
-        check(self.hold_s >= 0, "hold_s", f"must be >= 0, got {self.hold_s}")
-        check(0 <= self.min_confidence <= 1, "min_confidence", f"must be in [0, 1], got {self.min_confidence}")
+
+
+@dataclass
+class NodeConfig:
+    """The anticipation node's own settings (inputs, outputs, diagnostics); the node's parameters.
+
+    Not part of the tree a model is trained with: the node reads these from its
+    ROS parameters, together with the StreamConfig and RuntimeConfig settings.
+    Topic names are relative, so a namespace moves the node's inputs with it.
+    """
+
+    model_path: str = setting("", "model file (.safetensors); empty = the shipped default model")
+    input_source: Literal["topics", "realsense"] = setting("topics", "where frames come from")
+    color_topic: str = setting("camera/camera/color/image_raw", "color image topic (input_source=topics)")
+    depth_topic: str = setting(
+        "camera/camera/aligned_depth_to_color/image_raw", "depth image topic aligned to color (input_source=topics)"
+    )
+    qos_reliability: Literal["best_effort", "reliable"] = setting(
+        "best_effort", "image subscription reliability (best_effort also matches reliable publishers)"
+    )
+    qos_depth: int = setting(10, "image subscription history depth", low=1, high=100)
+    input_queue_size: int = setting(
+        30, "frames waiting for the worker; the oldest (with its partner image) is dropped when full", low=2, high=1000
+    )
+    frame_id: str = setting("", "header.frame_id of the output; empty = the color image's frame_id", live=True)
+    diagnostics_period_s: float = setting(1.0, "period of /diagnostics messages (s)", low=0.1, high=60.0)
+    rank_collapse_fraction: float = setting(
+        0.5, "warn when the fused effective rank falls below this fraction of its calibrated median",
+        low=0.0, high=1.0, live=True,
+    )  # fmt: skip
+    late_frame_warn_ms: float = setting(
+        100.0, "warn when frame stamps differ from the node's clock by more than this at arrival (median; 0 = off)",
+        low=0.0, high=60000.0, live=True,
+    )  # fmt: skip
+    rank_calibration_ticks: int = setting(
+        50, "full-window ticks whose fused effective rank define the calibrated range", low=1, high=100000
+    )
+    autostart: bool = setting(True, "configure and activate on start (false = wait for lifecycle transitions)")
+    realsense_serial: str = setting("", "camera serial number; empty = the first camera")
+    realsense_width: int = setting(640, "color and depth width", low=160, high=1920)
+    realsense_height: int = setting(480, "color and depth height", low=120, high=1080)
+    realsense_fps: int = setting(30, "camera frame rate", low=5, high=90)
+    realsense_playback_file: str = setting("", "play this RealSense .bag instead of a camera")
+    realsense_loop: bool = setting(False, "loop the playback file")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass

@@ -29,9 +29,12 @@ import apsw
 import cv2
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.interfaces import Connection
 from rosbags.rosbag2 import ReaderError
+from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 
+from r3d_ros.config import StreamConfig
 from r3d_ros.data.errors import DatasetError, ErrorPolicy, OnError
 from r3d_ros.data.labels import LabelFileError, Segment, frame_labels, read_label_file
 from r3d_ros.data.video import Frame, Video, VideoDataset
@@ -78,8 +81,28 @@ def open_bag(bag: Path) -> Iterator[AnyReader]:
         raise DatasetError(f"{bag}: cannot read the bag ({type(error).__name__}: {error})") from error
 
 
+def deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any | None:
+    """The message in ``raw``, or None when its bytes do not deserialize (a truncated or corrupt record).
+
+    One damaged message must cost one frame, not the whole recording.
+    """
+    try:
+        return reader.deserialize(raw, msgtype)
+    except SerdeError:
+        return None
+
+
+def read_messages(reader: AnyReader, topics: Sequence[str]) -> Iterator[tuple[Connection, int, Any | None]]:
+    """(connection, bag time ns, message or None when unreadable) of ``topics``, in bag order."""
+    connections = [c for c in reader.connections if c.topic in topics]
+    for connection, bag_ns, raw in reader.messages(connections):
+        yield connection, bag_ns, deserialize(reader, raw, connection.msgtype)
+
+
 def _role(msgtype: str, message: Any) -> tuple[str | None, str]:
     """("color", "depth" or None, description) of an image topic, judged by its first message."""
+    if message is None:
+        return None, "first message unreadable"
     if msgtype == COMPRESSED:
         return (None if "compressedDepth" in message.format else "color"), f"compressed {message.format}"
     encoding = message.encoding
@@ -91,7 +114,11 @@ def select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_t
     """The color and depth topics: the given names, checked, or the only candidate of each role.
 
     Raw images are preferred to compressed ones; anything ambiguous is an error
-    listing the image topics, so the caller can name the right ones.
+    listing the image topics, so the caller can name the right ones. Roles are
+    judged by each topic's first message, so a named topic is refused only when
+    that message clearly has the other role: a malformed first message (an
+    unknown encoding, unreadable bytes) must not make a recording unusable when
+    the user says which topic is which; the frame itself is counted and dropped later.
     """
     described = {}  # topic -> (msgtype, role, description)
     for name, info in reader.topics.items():
@@ -101,12 +128,12 @@ def select_topics(reader: AnyReader, bag: Path, color_topic: str | None, depth_t
         if first is None:
             described[name] = (info.msgtype, None, "no messages")
         else:
-            described[name] = (info.msgtype, *_role(info.msgtype, reader.deserialize(first[2], info.msgtype)))
+            described[name] = (info.msgtype, *_role(info.msgtype, deserialize(reader, first[2], info.msgtype)))
     listing = ", ".join(f"{name} ({text})" for name, (_, _, text) in sorted(described.items())) or "none"
 
     def pick(role: str, given: str | None, msgtypes: tuple[str, ...]) -> str:
         if given is not None:
-            if given not in described or described[given][0] not in msgtypes or described[given][1] != role:
+            if given not in described or described[given][0] not in msgtypes or described[given][1] not in (role, None):
                 raise DatasetError(f"{bag}: {given!r} is not a {role} image topic; image topics: {listing}")
             return given
         for msgtype in msgtypes:
@@ -247,9 +274,9 @@ def load_recordings(
     class_names: Sequence[str] | None = None,
     color_topic: str | None = None,
     depth_topic: str | None = None,
-    policy: str = "exact",
-    slop_s: float = 0.02,
-    depth_timeout_s: float = 0.5,
+    policy: str = StreamConfig.sync_policy,
+    slop_s: float = StreamConfig.sync_slop_s,
+    depth_timeout_s: float = StreamConfig.depth_timeout_s,
     on_error: OnError = "raise",
 ) -> VideoDataset:
     """``(bag, label file)`` pairs -> a VideoDataset of lazily loaded, synchronized RGB-D videos.

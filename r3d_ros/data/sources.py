@@ -46,6 +46,7 @@ def load_datasets(data: DataConfig) -> tuple[VideoDataset, VideoDataset]:
         "depth_topic": data.depth_topic,
         "policy": data.sync_policy,
         "slop_s": data.sync_slop_s,
+        "depth_timeout_s": data.depth_timeout_s,
         "on_error": data.on_error,
     }
     train = load_recordings([(r.bag, r.labels) for r in data.train_recordings], **options)

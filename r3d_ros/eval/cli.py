@@ -8,7 +8,11 @@ bag time; ``--online`` starts the node, plays the bag to it over DDS at
 ``--rate`` x real time and scores what it published (``--compare`` does both
 and reports how well they agree). Outputs in ``--out``: the predictions as
 ``r3d_msgs/AnticipatedAction`` in an MCAP bag (``predictions/``),
-``metrics.json``, ``ticks.csv`` and ``timeline.png``.
+``metrics.json``, ``ticks.csv`` and ``timeline.png``; online also ``node.log``
+(everything the node printed) and, in ``metrics.json``, the node's own counts
+(``online_node``: published, invalid frames, resets, errors, queue drops). An
+online run whose node published anticipations the evaluator did not receive,
+or whose node stopped, fails (exit status 2) instead of scoring part of the bag.
 """
 
 from __future__ import annotations
@@ -38,31 +42,47 @@ def evaluate(replay: Replay, loaded: LoadedModel, labels: Path | None, out: Path
     """Score ``replay`` against ``labels`` (when given) and write every output to ``out``."""
     config = loaded.model.config
     class_names = list(config.model.class_names)
-    duration = replay.last_s - replay.first_color_s
+    duration, times = replay.duration_s, replay.times_s
     segments = []
     if labels is not None:
         segments = read_label_file(labels, class_names)
         check_labels_in_range(segments, duration, labels)
-    timeline = Timeline(segments, class_names, replay.first_color_s)
-    metrics: dict[str, Any] = {"mode": mode, "model_id": loaded.model_id, "bag_counts": replay.counts}
+    timeline = Timeline(segments, class_names)
+    metrics: dict[str, Any] = {
+        "mode": mode,
+        "model_id": loaded.model_id,
+        "ticks": len(replay.anticipations),
+        "duration_s": duration,
+        "bag_counts": replay.counts,
+    }
+    if replay.node:
+        metrics["online_node"] = replay.node
     if labels is not None:
-        metrics.update(
-            score(replay.anticipations, timeline, duration, config.anticipation.fps, config.anticipation.horizon_s)
-        )
+        fps, horizon_s = config.anticipation.fps, config.anticipation.horizon_s
+        metrics.update(score(replay.anticipations, times, timeline, duration, fps, horizon_s))
     metrics["tick_latency"] = {"kind": replay.latency_kind, **latency_summary(replay.tick_ms)}
     predictions = out / "predictions"
     if predictions.exists():
         shutil.rmtree(predictions)
     out.mkdir(parents=True, exist_ok=True)
-    write_prediction_bag(predictions, replay.anticipations, replay.epoch, class_names, loaded.model_id, replay.frame_id)
-    write_report(out, metrics, replay.anticipations, timeline, f"{mode} evaluation, model {loaded.model_id}")
+    write_prediction_bag(
+        predictions, replay.anticipations, replay.epoch, class_names, loaded.model_id, replay.frame_id,
+        bag_ns=replay.bag_ns,
+    )  # fmt: skip
+    write_report(out, metrics, replay.anticipations, times, timeline, f"{mode} evaluation, model {loaded.model_id}")
     return metrics
 
 
 def agreement(offline: Replay, online: Replay) -> dict[str, float]:
-    """How often the live node published what offline replay computed, tick by tick (matched by stamp)."""
-    by_stamp = {round(r.stamp, 6): r for r in offline.anticipations}
-    matched = [(by_stamp[round(r.stamp, 6)], r) for r in online.anticipations if round(r.stamp, 6) in by_stamp]
+    """How often the live node published what offline replay computed, tick by tick.
+
+    Ticks are matched by the color frame they were computed at (its place in
+    the bag), not by stamp, which a restarted camera repeats.
+    """
+    by_frame = dict(zip(offline.frames, offline.anticipations, strict=True))
+    matched = [
+        (by_frame[frame], r) for frame, r in zip(online.frames, online.anticipations, strict=True) if frame in by_frame
+    ]
     same_next = sum(a.next_class_id == b.next_class_id for a, b in matched)
     same_current = sum(a.current.class_id == b.current.class_id for a, b in matched)
     return {
@@ -77,6 +97,8 @@ def agreement(offline: Replay, online: Replay) -> dict[str, float]:
 def summary_lines(metrics: dict[str, Any]) -> list[str]:
     """A few human-readable lines of a metrics dictionary."""
     lines = [f"ticks: {metrics.get('ticks', 'n/a')}, tick latency: {metrics.get('tick_latency')}"]
+    if "online_node" in metrics:
+        lines.append("node: " + ", ".join(f"{key} {value}" for key, value in metrics["online_node"].items()))
     if "observed_accuracy" in metrics:
         lines.append(f"observed-action accuracy (mean over classes): {metrics['observed_accuracy']:.3f}")
         lines.append(f"next-action accuracy (all lead times): {metrics['next_action_accuracy']:.3f}")
@@ -127,24 +149,28 @@ def main(argv: list[str] | None = None) -> int:
         loaded = create_backend(args.model, runtime)
         results: dict[str, Any] = {}
         replays: dict[str, Replay] = {}
-        if not args.online or args.compare:
+        modes = ["offline", "online"] if args.compare else ["online"] if args.online else ["offline"]
+        folders = {mode: args.out / mode if len(modes) > 1 else args.out for mode in modes}
+        if "offline" in modes:
             replays["offline"] = replay_bag(
                 args.bag, loaded, stream, args.color_topic, args.depth_topic, not args.no_progress
             )
-        if args.online or args.compare:
+        if "online" in modes:
             from r3d_ros.ros.online import replay_through_node
 
             replays["online"] = replay_through_node(
                 args.bag, args.model, runtime, stream, args.color_topic, args.depth_topic,
                 rate=args.rate, use_sim_time=args.use_sim_time, echo=args.echo,
+                log_path=folders["online"] / "node.log",
             )  # fmt: skip
         for mode, replay in replays.items():
-            folder = args.out / mode if len(replays) > 1 else args.out
+            folder = folders[mode]
             results[mode] = evaluate(replay, loaded, args.labels, folder, mode)
             print(f"\n{mode} evaluation of {args.bag} with model {loaded.model_id}:")
             for line in summary_lines(results[mode]):
                 print(f"  {line}")
-            print(f"  files: {folder}/metrics.json, ticks.csv, timeline.png, predictions/ (MCAP)")
+            node_log = ", node.log" if mode == "online" else ""
+            print(f"  files: {folder}/metrics.json, ticks.csv, timeline.png, predictions/ (MCAP){node_log}")
         if len(replays) == 2:
             match = agreement(replays["offline"], replays["online"])
             print(f"\nonline vs offline: {match}")

@@ -10,7 +10,7 @@ reader).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,20 +101,28 @@ def write_prediction_bag(
     model_id: str,
     frame_id: str,
     topic: str = "/anticipated_action",
+    bag_ns: Sequence[int] | None = None,
 ) -> Path:
-    """Write ``results`` (and the labels once) as an MCAP rosbag2 folder at ``path``."""
+    """Write ``results`` (and the labels once) as an MCAP rosbag2 folder at ``path``.
+
+    Messages carry the header stamps the node publishes; they are logged at
+    ``bag_ns`` (the input bag's receive time of each result's frame) when given,
+    so they line up with the input bag in a viewer even where the camera's
+    stamps restart, and at their header stamps otherwise.
+    """
     store = r3d_typestore()
     results = list(results)
+    stamps = [epoch.nanoseconds(result.stamp) for result in results]
+    log_times = list(bag_ns) if bag_ns is not None else stamps
     with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
         actions = writer.add_connection(topic, ACTION_TYPE, typestore=store)
         labels = writer.add_connection(f"{topic}/labels", LABELS_TYPE, typestore=store)
-        first_ns = epoch.nanoseconds(results[0].stamp) if results else 0
-        header = store.types["std_msgs/msg/Header"](stamp=_time(store, first_ns), frame_id=frame_id)
+        first_stamp, first_log = (stamps[0], log_times[0]) if results else (0, 0)
+        header = store.types["std_msgs/msg/Header"](stamp=_time(store, first_stamp), frame_id=frame_id)
         message = store.types[LABELS_TYPE](header=header, class_names=list(class_names), model_id=model_id)
-        writer.write(labels, first_ns, store.serialize_cdr(message, LABELS_TYPE))
-        for result in results:
-            stamp = epoch.nanoseconds(result.stamp)
+        writer.write(labels, first_log, store.serialize_cdr(message, LABELS_TYPE))
+        for result, log_ns in zip(results, log_times, strict=True):
             writer.write(
-                actions, stamp, store.serialize_cdr(action_message(store, result, epoch, frame_id), ACTION_TYPE)
+                actions, log_ns, store.serialize_cdr(action_message(store, result, epoch, frame_id), ACTION_TYPE)
             )
     return path

@@ -1,10 +1,13 @@
 """Scoring a recording's anticipations against its label file, and the report files.
 
 Metrics (all computed from the anticipations, wherever they came from: offline
-replay or the live node):
+replay or the live node), on the recording's time line: each anticipation's
+time is that of the color frame it was computed at, in seconds since the
+recording's first color frame (see :class:`~r3d_ros.eval.replay.RecordingClock`),
+the clock the label files use:
 
 - observed-action accuracy: the ``current`` action of each tick against the
-  ground truth at the tick's stamp (mean over classes, and a confusion matrix);
+  ground truth at the tick's time (mean over classes, and a confusion matrix);
 - next-action accuracy against anticipation lead time: for each tick, the true
   next action is the next labelled segment with another class, and the lead
   time is how far ahead it starts; accuracy is reported per lead-time bin;
@@ -44,24 +47,21 @@ LABEL_SLACK_S = 1.0
 
 @dataclass
 class Timeline:
-    """Ground truth of a recording on the anticipations' clock."""
+    """Ground truth of a recording; times are seconds since its first color frame."""
 
-    segments: list[Segment]  # seconds since the first color frame
+    segments: list[Segment]
     class_names: list[str]
-    origin: float  # the first color frame's stamp on the anticipations' clock
 
-    def label_at(self, stamp: float) -> int:
-        """Class id at a stamp, -1 when unlabelled."""
-        t = stamp - self.origin
+    def label_at(self, t: float) -> int:
+        """Class id at time ``t``, -1 when unlabelled."""
         for segment in self.segments:
             if segment.start <= t < segment.end:
                 return self.class_names.index(segment.action)
         return -1
 
-    def next_after(self, stamp: float) -> tuple[int, float] | None:
-        """(class id, seconds until it starts) of the next segment whose class differs from the one at ``stamp``."""
-        t = stamp - self.origin
-        current = self.label_at(stamp)
+    def next_after(self, t: float) -> tuple[int, float] | None:
+        """(class id, seconds until it starts) of the next segment whose class differs from the one at ``t``."""
+        current = self.label_at(t)
         for segment in self.segments:
             if segment.start > t and self.class_names.index(segment.action) != current:
                 return self.class_names.index(segment.action), segment.start - t
@@ -80,6 +80,7 @@ def check_labels_in_range(segments: Sequence[Segment], duration_s: float, label_
 
 def score(
     anticipations: Sequence[Anticipation],
+    times: Sequence[float],
     timeline: Timeline,
     duration_s: float,
     fps: float,
@@ -88,29 +89,29 @@ def score(
     betas: Sequence[float] = (0.1, 0.2, 0.3, 0.5),
     lead_bin_s: float = 1.0,
 ) -> dict[str, Any]:
-    """Every metric of the module docstring."""
+    """Every metric of the module docstring; ``times`` are the anticipations' times on the recording."""
     classes = len(timeline.class_names)
     observed = ClassAccuracy(classes)
     confusion = np.zeros((classes, classes), dtype=np.int64)
     bins = int(np.ceil(horizon_s / lead_bin_s))
     lead_correct, lead_total = np.zeros(bins, dtype=np.int64), np.zeros(bins, dtype=np.int64)
-    for result in anticipations:
-        truth = timeline.label_at(result.stamp)
+    for result, t in zip(anticipations, times, strict=True):
+        truth = timeline.label_at(t)
         observed.add(np.array([result.current.class_id]), np.array([truth]))
         if truth >= 0:
             confusion[truth, result.current.class_id] += 1
-        upcoming = timeline.next_after(result.stamp)
+        upcoming = timeline.next_after(t)
         if upcoming is not None and upcoming[1] < horizon_s:
             index = min(int(upcoming[1] // lead_bin_s), bins - 1)
             lead_total[index] += 1
             lead_correct[index] += int(result.next_class_id == upcoming[0])
     frames = max(1, round(duration_s * fps))
-    truth_frames = np.array([timeline.label_at(timeline.origin + i / fps) for i in range(frames)])
+    truth_frames = np.array([timeline.label_at(i / fps) for i in range(frames)])
     moc = {}
     for alpha in alphas:
         observed_frames, _ = protocol_window(frames, alpha, max(betas))
-        at = timeline.origin + observed_frames / fps
-        before = [r for r in anticipations if r.stamp <= at + 1e-6]
+        at = observed_frames / fps
+        before = [r for r, t in zip(anticipations, times, strict=True) if t <= at + 1e-6]
         if not before:
             continue
         tick = before[-1]
@@ -147,33 +148,42 @@ def score(
 
 
 def latency_summary(tick_ms: Sequence[float]) -> dict[str, float]:
-    """Median and p99 of per-tick latency."""
+    """How many ticks have a latency, and its minimum, median and p99."""
     values = np.asarray(tick_ms, dtype=float)
     if len(values) == 0:
-        return {}
-    return {"median_ms": float(np.median(values)), "p99_ms": float(np.percentile(values, 99))}
+        return {"samples": 0}
+    return {
+        "samples": len(values),
+        "min_ms": float(values.min()),
+        "median_ms": float(np.median(values)),
+        "p99_ms": float(np.percentile(values, 99)),
+    }
 
 
-def write_ticks_csv(path: Path, anticipations: Sequence[Anticipation], timeline: Timeline) -> None:
+def write_ticks_csv(
+    path: Path, anticipations: Sequence[Anticipation], times: Sequence[float], timeline: Timeline
+) -> None:
     """One row per tick: time, truth, prediction, confidence, modality status, rank."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["t_s", "true_action", "current", "current_confidence", "next", "next_confidence",
                          "depth_present", "depth_substituted", "fused_effective_rank"])  # fmt: skip
-        for r in anticipations:
-            truth = timeline.label_at(r.stamp)
+        for r, t in zip(anticipations, times, strict=True):
+            truth = timeline.label_at(t)
             writer.writerow([
-                f"{r.stamp - timeline.origin:.3f}", timeline.class_names[truth] if truth >= 0 else "",
+                f"{t:.3f}", timeline.class_names[truth] if truth >= 0 else "",
                 r.current.label, f"{r.current.confidence:.3f}", r.next_label, f"{r.next_confidence:.3f}",
                 int(r.depth_present), int(r.depth_substituted), f"{r.fused_effective_rank:.3f}",
             ])  # fmt: skip
 
 
-def plot_timeline(path: Path, anticipations: Sequence[Anticipation], timeline: Timeline, title: str) -> None:
-    """True vs predicted actions over time, with confidence, and the fused effective-rank trace."""
+def plot_timeline(
+    path: Path, anticipations: Sequence[Anticipation], times: Sequence[float], timeline: Timeline, title: str
+) -> None:
+    """True vs predicted actions over the recording's time, with confidence, and the fused effective-rank trace."""
     names = timeline.class_names
     colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(names), 2)))
-    times = np.array([r.stamp - timeline.origin for r in anticipations])
+    times = np.asarray(times, dtype=float)
     figure, (actions, confidence, rank) = plt.subplots(
         3, 1, figsize=(12, 6.5), sharex=True, gridspec_kw={"height_ratios": [2, 1, 1]}
     )
@@ -195,7 +205,7 @@ def plot_timeline(path: Path, anticipations: Sequence[Anticipation], timeline: T
     confidence.set(ylabel="confidence", ylim=(0, 1.05))
     confidence.legend(fontsize=7, loc="upper right")
     rank.plot(times, [r.fused_effective_rank for r in anticipations], color="black")
-    rank.set(ylabel="fused eff. rank", xlabel="time since the first frame (s)")
+    rank.set(ylabel="fused eff. rank", xlabel="time since the first color frame (s)")
     figure.suptitle(title, y=0.995)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -203,10 +213,15 @@ def plot_timeline(path: Path, anticipations: Sequence[Anticipation], timeline: T
 
 
 def write_report(
-    out: Path, metrics: dict[str, Any], anticipations: Sequence[Anticipation], timeline: Timeline, title: str
+    out: Path,
+    metrics: dict[str, Any],
+    anticipations: Sequence[Anticipation],
+    times: Sequence[float],
+    timeline: Timeline,
+    title: str,
 ) -> None:
     """metrics.json, ticks.csv and timeline.png in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    write_ticks_csv(out / "ticks.csv", anticipations, timeline)
-    plot_timeline(out / "timeline.png", anticipations, timeline, title)
+    write_ticks_csv(out / "ticks.csv", anticipations, times, timeline)
+    plot_timeline(out / "timeline.png", anticipations, times, timeline, title)

@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
@@ -45,7 +47,7 @@ from r3d_ros.ros.convert import (
     labels_message,
     time_to_ns,
 )
-from r3d_ros.ros.parameters import PARAMETERS, check_value, runtime_config, stream_config
+from r3d_ros.ros.parameters import BY_NAME, PARAMETERS, check_value, node_config, runtime_config, stream_config
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.runtime.health import WARN, Snapshot, StreamMonitor, assess
@@ -120,28 +122,26 @@ class AnticipationNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("r3d_anticipation", **kwargs)
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, spec.descriptor())
-        self.values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
-        for name, value in self.values.items():
-            check_value(name, value)
-        self.stream = stream_config(self.values)
-        self.runtime = runtime_config(self.values)
+            # Dynamic typing lets a wrongly typed value reach check_value, which names the parameter
+            # and the type to write instead of rclpy's exception from inside declare_parameter.
+            descriptor = spec.descriptor()
+            descriptor.dynamic_typing = True
+            self.declare_parameter(spec.name, spec.default, descriptor)
+        self._read_parameters()
         self.loaded: LoadedModel | None = None
         self.pipeline: AnticipationPipeline | None = None
         self.stats = NodeStats()
-        self.queue = InputQueue(
-            self.values["input_queue_size"], pair_tolerance_ns(self.stream.sync_policy, self.stream.sync_slop_s)
-        )
+        self.queue = self._new_queue()
+        self.pending: dict[str, Any] = {}  # live parameter changes, applied by the worker between frames
+        self.pending_lock = threading.Lock()
         self.running = False
         self.worker: threading.Thread | None = None
         self.reader: threading.Thread | None = None
         self.realsense = None  # the RealSenseSource while input_source=realsense runs
         self.epoch = StampEpoch()
-        self.frame_id = self.values["frame_id"]
         self.input_group = MutuallyExclusiveCallbackGroup()
         self.timer_group = MutuallyExclusiveCallbackGroup()
         self.subscriptions_: list = []
-        self.input_names = {"color": self.values["color_topic"], "depth": self.values["depth_topic"]}
         self.previous_counts: dict[str, int] = {}
         self.action_publisher = None
         self.labels_publisher = None
@@ -153,10 +153,72 @@ class AnticipationNode(LifecycleNode):
         self.diagnostics_timer = self.create_timer(
             self.values["diagnostics_period_s"], self.publish_diagnostics, self.timer_group
         )
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _read_parameters(self) -> None:
+        """Read and validate every parameter (at start-up and on each configure); ConfigError names one."""
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        for name, value in values.items():
+            check_value(name, value)
+        node_config(values)  # the node's own settings: ranges and choices
+        self.stream, self.runtime = stream_config(values), runtime_config(values)
+        for name in ("color_topic", "depth_topic"):
+            try:
+                self.resolve_topic_name(values[name])
+            except Exception as error:  # rclpy raises its own name-validation exceptions
+                raise ConfigError(f"parameter '{name}': invalid topic name {values[name]!r} ({error})") from None
+        self.values = values
+        self.frame_id = values["frame_id"]
+        self.input_names = {"color": values["color_topic"], "depth": values["depth_topic"]}
+
+    def _new_queue(self) -> InputQueue:
+        tolerance = pair_tolerance_ns(self.stream.sync_policy, self.stream.sync_slop_s)
+        return InputQueue(self.values["input_queue_size"], tolerance)
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Validate a run-time change with the same schema as start-up; live ones apply at the next frame."""
+        changes = {p.name: p.value for p in parameters if p.name in BY_NAME}
+        try:
+            for name, value in changes.items():
+                check_value(name, value)
+                if not BY_NAME[name].live and self.loaded is not None:
+                    raise ConfigError(
+                        f"parameter '{name}' is read on configure: deactivate and clean up the node, set it, "
+                        "then configure again"
+                    )
+            stream_config({**self.values, **changes})
+        except ConfigError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        with self.pending_lock:
+            self.pending.update(changes)
+        if not self.running:
+            self._apply_pending()
+        return SetParametersResult(successful=True)
+
+    def _apply_pending(self) -> None:
+        """Apply accepted live changes (called by the worker between frames, so never mid-tick)."""
+        with self.pending_lock:
+            changes, self.pending = self.pending, {}
+        if not changes:
+            return
+        self.values.update(changes)
+        self.stream = stream_config(self.values)
+        if "frame_id" in changes:
+            self.frame_id = changes["frame_id"]
+        if self.pipeline is not None:
+            self.pipeline.update(self.stream)
+        self.get_logger().info("parameters applied: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
 
     # ----- lifecycle ---------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load the model and create the publishers."""
+        """Read the parameters, load the model and create the publishers."""
+        try:
+            self._read_parameters()
+        except ConfigError as error:
+            self.get_logger().error(f"invalid configuration: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.queue = self._new_queue()
+        self.diagnostics_timer.timer_period_ns = round(self.values["diagnostics_period_s"] * 1e9)
         model_path = Path(self.values["model_path"]) if self.values["model_path"] else shipped_file(DEFAULT_MODEL)
         try:
             self.loaded = create_backend(model_path, self.runtime)
@@ -286,6 +348,7 @@ class AnticipationNode(LifecycleNode):
     def _work(self) -> None:
         while self.running:
             entry = self.queue.get(timeout_s=0.2)
+            self._apply_pending()
             if entry is None or not self.running:
                 continue
             queued_at, item = entry

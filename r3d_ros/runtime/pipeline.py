@@ -103,19 +103,33 @@ class AnticipationPipeline:
         self.sync = RGBDSynchronizer(config.sync_policy, config.sync_slop_s, config.depth_timeout_s, config.sync_queue)
         self.anticipator = StreamingAnticipator(loaded, self.log)
         self.filter = OutputFilter(config, self.anticipator.class_names)
-        self.period = 1.0 / config.publish_rate_hz
-        if config.publish_rate_hz > self.anticipator.fps:
-            self.log.warning(
-                "publish_rate_hz %.3g is above the model's frame rate %.3g: capped at %.3g, since a tick "
-                "runs only when a new frame has entered the window",
-                config.publish_rate_hz,
-                self.anticipator.fps,
-                self.anticipator.fps,
-            )
-            self.period = 1.0 / self.anticipator.fps
+        self.period = self._tick_period(config)
         self.next_tick: float | None = None
         self.ticks = 0
         self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
+
+    def _tick_period(self, config: StreamConfig) -> float:
+        """Seconds between ticks: ``publish_rate_hz`` capped at the model's frame rate, with a warning."""
+        if config.publish_rate_hz <= self.anticipator.fps:
+            return 1.0 / config.publish_rate_hz
+        self.log.warning(
+            "publish_rate_hz %.3g is above the model's frame rate %.3g: capped at %.3g, since a tick "
+            "runs only when a new frame has entered the window",
+            config.publish_rate_hz,
+            self.anticipator.fps,
+            self.anticipator.fps,
+        )
+        return 1.0 / self.anticipator.fps
+
+    def update(self, config: StreamConfig) -> None:
+        """Apply changed output settings (rate, depth scale, filter) from the next frame on.
+
+        Pairing settings are fixed for the synchronizer's lifetime; the node reads
+        them on configure.
+        """
+        self.config = config
+        self.filter.config = config
+        self.period = self._tick_period(config)
 
     def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
         if self.sync.jumped_back:

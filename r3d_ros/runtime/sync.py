@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from r3d_ros.config import StreamConfig
+
 # Tolerance of the exact policy: stamps that are equal but went through float seconds.
 EXACT_TOLERANCE_NS = 1_000
 POLICIES = ("exact", "approximate")
@@ -81,10 +83,10 @@ class RGBDSynchronizer:
 
     def __init__(
         self,
-        policy: str = "exact",
-        slop_s: float = 0.02,
-        depth_timeout_s: float = 0.5,
-        queue_size: int = 64,  # at least fps * depth_timeout_s, or a depth dropout drops color frames
+        policy: str = StreamConfig.sync_policy,
+        slop_s: float = StreamConfig.sync_slop_s,
+        depth_timeout_s: float = StreamConfig.depth_timeout_s,
+        queue_size: int = StreamConfig.sync_queue,  # at least fps * depth_timeout_s, or a depth dropout drops color
         jump_back_s: float = 1.0,
     ) -> None:
         if policy not in POLICIES:
@@ -224,7 +226,7 @@ def synchronize(
     """Pair two recorded streams of ``(stamp_s, item)`` offline, through the online synchronizer.
 
     Each stream is sorted by stamp (stably) and the two are merged by stamp, depth
-    first on a tie, then fed to ``synchronizer`` (a default exact one if None;
+    first on a tie, then fed to ``synchronizer`` (one with the default settings if None;
     pass your own to choose the policy or read its ``stats``) and flushed.
     """
     sync = synchronizer or RGBDSynchronizer()
