@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
+from r3d_ros.ros.launch_args import LaunchArgumentError, fastdds_profile, parameter_overrides
 from r3d_ros.ros.parameters import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,22 +30,55 @@ def test_params_file_lists_every_node_parameter_with_its_default() -> None:
     assert all(type(values[p.name]) is type(p.default) for p in PARAMETERS)
 
 
-def test_launch_file_describes_the_node() -> None:
+def test_launch_arguments_left_empty_leave_the_params_file_in_charge() -> None:
+    given = {"model_path": "", "backend": "onnxruntime", "color_topic": "", "namespace": "robot1"}
+    assert parameter_overrides(given) == {"backend": "onnxruntime"}
+
+
+@pytest.mark.parametrize("path", ["", "   ", "/nonexistent/profile.xml"])
+def test_an_empty_or_missing_fastdds_profile_is_refused_by_name(path: str) -> None:
+    with pytest.raises(LaunchArgumentError, match="fastdds_profile"):
+        fastdds_profile(path)
+
+
+def test_the_shipped_fastdds_profile_is_accepted() -> None:
+    path = str(ROOT / "config" / "fastdds_large_images.xml")
+    assert fastdds_profile(path) == path
+
+
+def _launch_module():
     if importlib.util.find_spec("launch_ros") is None:
         pytest.skip("launch_ros is not installed here (no PyPI wheel); the launch file is checked on a ROS install")
     spec = importlib.util.spec_from_file_location("anticipate_launch", ROOT / "launch" / "anticipate.launch.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_launch_file_declares_its_arguments() -> None:
+    module = _launch_module()
+    from launch.actions import DeclareLaunchArgument
+
     description = module.generate_launch_description()
-    names = {getattr(entity, "name", None) for entity in description.entities}
-    for argument in (
-        "params_file",
-        "model_path",
-        "backend",
-        "input_source",
-        "color_topic",
-        "depth_topic",
-        "use_sim_time",
-        "fastdds_profile",
-    ):
-        assert argument in names
+    names = {entity.name for entity in description.entities if isinstance(entity, DeclareLaunchArgument)}
+    assert names >= {"params_file", "model_path", "backend", "input_source", "color_topic", "depth_topic",
+                     "use_sim_time", "fastdds_profile", "namespace", "output_topic"}  # fmt: skip
+
+
+def test_launch_file_builds_the_node_from_given_arguments() -> None:
+    module = _launch_module()
+    from launch import LaunchContext
+    from launch_ros.actions import LifecycleNode
+
+    context = LaunchContext()
+    context.launch_configurations.update({name: "" for name in module.ARGUMENTS})
+    context.launch_configurations.update({
+        "params_file": str(ROOT / "config" / "anticipate.yaml"),
+        "fastdds_profile": str(ROOT / "config" / "fastdds_large_images.xml"),
+        "output_topic": "anticipated_action", "use_sim_time": "false", "backend": "onnxruntime",
+    })  # fmt: skip
+    actions = module.launch_setup(context)
+    assert any(isinstance(action, LifecycleNode) for action in actions)
+    context.launch_configurations["fastdds_profile"] = ""
+    with pytest.raises(LaunchArgumentError):
+        module.launch_setup(context)
