@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import itertools
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +14,23 @@ import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
 from test_runtime import write_model
 
 from r3d_ros.config import SyntheticConfig
-from r3d_ros.data.bag_export import write_rgbd_bag, write_video_bag
+from r3d_ros.data.bag_export import (
+    COLOR_TOPIC,
+    DEPTH_TOPIC,
+    IMAGE_TYPE,
+    TYPESTORE,
+    image_message,
+    label_segments,
+    write_rgbd_bag,
+    write_video_bag,
+)
+from r3d_ros.data.labels import write_label_file
 from r3d_ros.data.synthetic import generate_synthetic
+from r3d_ros.data.video import Video
 from r3d_ros.eval import cli
 from r3d_ros.eval.prediction_bag import r3d_typestore
 from r3d_ros.runtime.image import RawImage
@@ -22,13 +38,85 @@ from r3d_ros.runtime.image import RawImage
 pytestmark = pytest.mark.slow
 
 
+# A camera clock counts from its boot; a bag records the wall clock when each message arrived.
+CAMERA_CLOCK_NS = 1_000 * 10**9
+WALL_CLOCK_NS = 1_764_000_000 * 10**9
+
+
+def synthetic_video() -> tuple[Video, list[str]]:
+    """An 8 s labelled RGB-D video at 10 frames/s."""
+    config = SyntheticConfig(num_train=0, num_test=1, seconds=8.0, fps=10.0, height=60, width=80, seed=5)
+    dataset = generate_synthetic(config)
+    return dataset.videos[0], dataset.class_names
+
+
+def write_messages(path: Path, rows: Iterable[tuple[str, int, object]]) -> Path:
+    """A rosbag2 (MCAP) of ``(topic, bag time ns, sensor_msgs/Image)`` rows, as ``ros2 bag record`` writes it."""
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        connections = {}
+        for topic, bag_ns, message in rows:
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, IMAGE_TYPE, typestore=TYPESTORE)
+            writer.write(connections[topic], bag_ns, TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
+    return path
+
+
+def write_labels(path: Path, video: Video, class_names: list[str]) -> Path:
+    """The video's labels: seconds since its first frame, up to its last."""
+    write_label_file(path, label_segments(video.stamps - video.stamps[0], video.labels, class_names))
+    return path
+
+
+def restarting_bag(folder: Path) -> tuple[Path, Path, Video]:
+    """A recording whose camera clock restarts half-way (a looped or restarted driver).
+
+    Header stamps go back to the first frame's at the middle, while the bag's
+    receive times keep increasing; the labels cover the whole recording.
+    """
+    video, class_names = synthetic_video()
+    half = len(video) // 2
+
+    def rows() -> Iterable[tuple[str, int, object]]:
+        for index, frame in enumerate(video.frames(range(len(video)))):
+            stamp_ns = CAMERA_CLOCK_NS + round(video.stamps[index % half] * 1e9)
+            bag_ns = WALL_CLOCK_NS + round(video.stamps[index] * 1e9)
+            yield COLOR_TOPIC, bag_ns, image_message(frame.color, stamp_ns, "camera_color_optical_frame")
+            yield DEPTH_TOPIC, bag_ns, image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
+
+    bag = write_messages(folder / "restarting", rows())
+    return bag, write_labels(folder / "restarting.labels.csv", video, class_names), video
+
+
+def malformed_first_frame_bag(folder: Path) -> Path:
+    """A recording whose first color message has an unknown encoding and first depth message too few bytes."""
+    video, _ = synthetic_video()
+
+    def rows() -> Iterable[tuple[str, int, object]]:
+        for index, frame in enumerate(video.frames(range(len(video)))):
+            stamp_ns = round(video.stamps[index] * 1e9)
+            color = image_message(frame.color, stamp_ns, "camera_color_optical_frame")
+            depth = image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
+            if index == 0:
+                color = dataclasses.replace(color, encoding="bogus")
+                depth = dataclasses.replace(depth, data=depth.data[: len(depth.data) // 2])
+            yield COLOR_TOPIC, stamp_ns, color
+            yield DEPTH_TOPIC, stamp_ns, depth
+
+    return write_messages(folder / "malformed_first", rows())
+
+
+def ticks_times(out: Path) -> list[float]:
+    """The t_s column of ticks.csv."""
+    with open(out / "ticks.csv") as handle:
+        return [float(row["t_s"]) for row in csv.DictReader(handle)]
+
+
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
     folder = tmp_path_factory.mktemp("recording")
-    config = SyntheticConfig(num_train=0, num_test=1, seconds=8.0, fps=10.0, height=60, width=80, seed=5)
-    dataset = generate_synthetic(config)
-    bag, labels = write_video_bag(folder / "bag", dataset.videos[0], class_names=dataset.class_names)
-    return bag, labels, dataset.class_names
+    video, class_names = synthetic_video()
+    bag, labels = write_video_bag(folder / "bag", video, class_names=class_names)
+    return bag, labels, class_names
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +223,44 @@ def test_labels_outside_the_recording_fail_clearly(recording, model, tmp_path: P
     assert run(bag, labels, model, tmp_path / "out") == 2
     assert "ends after the recording" in caplog.text
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.fixture(scope="module")
+def restarting(tmp_path_factory: pytest.TempPathFactory, model: Path) -> tuple[int, Path, Video]:
+    """Offline evaluation of a recording whose stamps restart half-way: (exit status, output folder, video)."""
+    folder = tmp_path_factory.mktemp("restarting")
+    bag, labels, video = restarting_bag(folder)
+    return run(bag, labels, model, folder / "out"), folder / "out", video
+
+
+def test_restarting_stamps_are_evaluated_over_the_whole_recording(restarting) -> None:
+    status, out, video = restarting
+    assert status == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["duration_s"] == pytest.approx(video.stamps[-1] - video.stamps[0], abs=1e-6)
+
+
+def test_restarting_stamps_keep_ticks_in_recording_order(restarting) -> None:
+    status, out, video = restarting
+    assert status == 0
+    times = ticks_times(out)
+    assert all(later > earlier for earlier, later in itertools.pairwise(times))
+    assert times[-1] == pytest.approx(video.stamps[-1] - video.stamps[0], abs=0.2)
+
+
+def test_restarting_stamps_count_every_color_frame(restarting) -> None:
+    status, out, video = restarting
+    assert status == 0
+    assert json.loads((out / "metrics.json").read_text())["bag_counts"]["color_messages"] == len(video)
+
+
+def test_malformed_first_frame_is_dropped_when_topics_are_named(model, tmp_path: Path) -> None:
+    bag = malformed_first_frame_bag(tmp_path)
+    topics = ("--color-topic", COLOR_TOPIC, "--depth-topic", DEPTH_TOPIC)
+    assert run(bag, None, model, tmp_path / "out", *topics) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["bag_counts"]["frames_invalid"] == 1
+    assert metrics["bag_counts"]["frames_used"] == 79
 
 
 @pytest.mark.ros
