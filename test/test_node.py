@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -355,3 +356,15 @@ def test_lifecycle_transitions_start_and_stop_the_output(model_file: Path, tmp_p
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_under_load_ends_the_node_with_status_0_and_no_error(model_file: Path, tmp_path: Path, sig) -> None:
+    with node_process(model_file, tmp_path / "cache") as process, ros_node("signal") as (node, executor):
+        camera = Camera(node, executor, Collector())
+        camera.wait_for_node()
+        camera.play(scene(30), fps=30.0)
+        process.send_signal(sig)
+        camera.play(scene(30), fps=30.0, start_ns=START_NS + 10**9)  # frames keep coming while it stops
+        assert process.wait(timeout=5) == 0
+    assert "ERROR" not in process.output and "Traceback" not in process.output, process.output

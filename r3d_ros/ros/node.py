@@ -356,7 +356,8 @@ class AnticipationNode(LifecycleNode):
             try:
                 self._process(*item)
             except Exception as error:  # one bad frame must not stop the node
-                self._record_error(f"frame processing failed: {error!r}")
+                if self.running and self.context.ok():  # not an error: publishing while shutting down
+                    self._record_error(f"frame processing failed: {error!r}")
             self.stats.processed += 1
 
     def _process(self, stream: str, stamp_ns: int, payload: Any) -> None:
@@ -526,35 +527,43 @@ def make_executor() -> Executor:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console entry point: ``anticipation_node --ros-args --params-file config/anticipate.yaml``."""
+    """Console entry point: ``anticipation_node --ros-args --params-file config/anticipate.yaml``.
+
+    Exit status 0 after Ctrl-C or SIGTERM at any moment (also during start-up),
+    2 for a configuration the node refuses, with one line naming what is wrong.
+    """
     rclpy.init(args=args)
+    logger = rclpy.logging.get_logger("r3d_anticipation")
+    node = None
     try:
         node = AnticipationNode()
+        return _run(node)
     except ConfigError as error:
-        rclpy.logging.get_logger("r3d_anticipation").fatal(f"invalid configuration: {error}")
-        rclpy.try_shutdown()
+        logger.fatal(f"invalid configuration: {error}")
         return 2
     except rclpy.exceptions.InvalidParameterValueException as error:
-        rclpy.logging.get_logger("r3d_anticipation").fatal(f"invalid parameter: {error}")
-        rclpy.try_shutdown()
+        logger.fatal(f"invalid parameter: {error}")
         return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node._stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _run(node: AnticipationNode) -> int:
+    """Configure and activate (with ``autostart``), then spin until shutdown."""
     executor = make_executor()
     executor.add_node(node)
-    status = 0
     if node.values["autostart"]:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            status = 2
-        elif node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
-            status = 2
-    if status == 0:
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-    node._stop()
-    node.destroy_node()
-    rclpy.try_shutdown()
-    return status
+            return 2
+        if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            return 2
+    executor.spin()
+    return 0
 
 
 if __name__ == "__main__":
