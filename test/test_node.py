@@ -368,3 +368,28 @@ def test_a_signal_under_load_ends_the_node_with_status_0_and_no_error(model_file
         camera.play(scene(30), fps=30.0, start_ns=START_NS + 10**9)  # frames keep coming while it stops
         assert process.wait(timeout=5) == 0
     assert "ERROR" not in process.output and "Traceback" not in process.output, process.output
+
+
+def test_realsense_without_a_camera_keeps_the_node_responsive(model_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
+    from lifecycle_msgs.srv import GetState
+
+    with (
+        node_process(model_file, tmp_path / "cache", input_source="realsense") as process,
+        ros_node("rs_probe") as (
+            node,
+            executor,
+        ),
+    ):
+        client = node.create_client(GetState, "/r3d_anticipation/get_state")
+        assert spin_until(executor, client.service_is_ready, 10.0)
+        spin_until(executor, lambda: False, 2.0)  # the reader has tried (and failed) to start the camera
+        for _ in range(3):
+            asked = time.monotonic()
+            future = client.call_async(GetState.Request())
+            assert spin_until(executor, future.done, 1.0), "lifecycle service starved"
+            assert future.result().current_state.label == "active" and time.monotonic() - asked < 1.0
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert process.wait(timeout=5) == 0 and time.monotonic() - stopping < 2.0
+    assert "no RealSense camera connected" in process.output

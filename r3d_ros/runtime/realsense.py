@@ -198,6 +198,8 @@ class PipelineStream:
         the syncer before the other and every color frame came with the last depth
         frame (11 of 300 starts here; none of 800 with the pause, librealsense 2.59.1).
         """
+        if self.config.playback_file is None:
+            self._check_connected()
         pipeline, request = rs.pipeline(), self._request()
         playback = None
         if self.config.playback_file is not None:
@@ -210,6 +212,19 @@ class PipelineStream:
         with self._lock:
             self.pipeline, self.playback = pipeline, playback
         return device
+
+    def _check_connected(self) -> None:
+        """Raise RuntimeError unless the camera is enumerated, before ``pipeline.start`` is tried.
+
+        With no camera, ``pipeline.start`` waits about 15 s for one while holding
+        the GIL, so a node's executor (services, lifecycle calls, signals) would
+        starve; enumeration answers in milliseconds.
+        """
+        serials = [device.get_info(rs.camera_info.serial_number) for device in rs.context().query_devices()]
+        if not serials:
+            raise RuntimeError("no RealSense camera connected")
+        if self.config.serial is not None and self.config.serial not in serials:
+            raise RuntimeError(f"RealSense {self.config.serial} is not connected (connected: {', '.join(serials)})")
 
     def wait(self, timeout_s: float) -> rs.composite_frame | None:
         """Wait in short slices, so a finished recording raises EOFError without waiting out the timeout."""
