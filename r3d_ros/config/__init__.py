@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,21 @@ __all__ = [
 ]
 
 
+# Sections of the tree that nothing read: deployment settings are the node's parameters and
+# r3d-eval-bag's options (NodeConfig, StreamConfig, RuntimeConfig). Model files and run folders
+# written before 2026-12-02 still carry them; they are dropped with a warning.
+RETIRED_SECTIONS = ("runtime", "stream")
+
+
 def config_from_dict(data: dict[str, Any]) -> R3DConfig:
     """Validate a plain mapping into an :class:`R3DConfig`."""
+    retired = [key for key in RETIRED_SECTIONS if key in data]
+    if retired:
+        logging.getLogger("r3d_ros.config").warning(
+            "ignoring retired config section(s) %s: set these with the node's parameters or r3d-eval-bag's options",
+            ", ".join(retired),
+        )
+        data = {key: value for key, value in data.items() if key not in retired}
     return from_dict(R3DConfig, data)
 
 

@@ -610,5 +610,3 @@ class R3DConfig:
     anticipation: AnticipationConfig = field(default_factory=AnticipationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
-    stream: StreamConfig = field(default_factory=StreamConfig)

@@ -129,7 +129,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--depth-topic", help="depth image topic (default: the only depth Image topic)")
     parser.add_argument("--backend", default="auto", choices=["auto", "tensorrt", "onnxruntime", "torch"])
     parser.add_argument("--cache-dir", help="exported ONNX / engine cache")
-    parser.add_argument("--sync-policy", default="exact", choices=["exact", "approximate"])
+    parser.add_argument(
+        "--sync-policy", default=StreamConfig.sync_policy, choices=["exact", "approximate"], help="color/depth pairing"
+    )
+    parser.add_argument(
+        "--sync-slop-s", type=float, default=StreamConfig.sync_slop_s, help="approximate pairing tolerance (s)"
+    )
     parser.add_argument("--online", action="store_true", help="play the bag to the live node over DDS and score it")
     parser.add_argument("--compare", action="store_true", help="offline and online, and their agreement")
     parser.add_argument("--rate", type=float, default=1.0, help="online playback speed (x real time)")
@@ -144,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        stream = StreamConfig(sync_policy=args.sync_policy)
+        stream = StreamConfig(sync_policy=args.sync_policy, sync_slop_s=args.sync_slop_s)
         runtime = RuntimeConfig(backend=args.backend, cache_dir=args.cache_dir)
         loaded = create_backend(args.model, runtime)
         results: dict[str, Any] = {}

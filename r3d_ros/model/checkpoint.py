@@ -20,8 +20,7 @@ import yaml
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
-from r3d_ros.config.loader import from_dict
+from r3d_ros.config import ConfigError, config_from_dict, config_to_yaml
 from r3d_ros.model.r3d import R3DModel
 
 FORMAT = "r3d_ros.model"
@@ -105,7 +104,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3
     """Rebuild the model a file describes and load its weights (eval mode)."""
     state, metadata = read_model_file(path)
     try:
-        config = from_dict(R3DConfig, yaml.safe_load(metadata["config"]))
+        config = config_from_dict(yaml.safe_load(metadata["config"]))
     except (KeyError, ConfigError, yaml.YAMLError) as error:
         raise ModelFileError(f"{path}: embedded config is missing or invalid: {error}") from None
     model = R3DModel(config)

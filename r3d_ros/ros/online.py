@@ -150,6 +150,7 @@ def node_arguments(name: str, model: Path, runtime: RuntimeConfig, stream: Strea
         "qos_depth": 100,
         "input_queue_size": 300,
         "sync_policy": stream.sync_policy,
+        "sync_slop_s": stream.sync_slop_s,
         "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
         "use_sim_time": sim_time,
     }
