@@ -86,6 +86,11 @@ def render() -> str:
         "while the node is configured is refused with that reason. An invalid value or a wrong",
         "type stops the node at start-up with the parameter's name, and is refused at run time.",
         "",
+        "The image subscriptions also take ROS 2's standard QoS overrides, e.g.",
+        "`qos_overrides./camera/camera/color/image_raw.subscription.reliability: reliable` (the",
+        "resolved topic name; policies reliability, durability, history, depth), read on activation;",
+        "they win over the `qos_reliability` and `qos_depth` shorthands.",
+        "",
         "| parameter | type | default | allowed | live | description |",
         "|---|---|---|---|---|---|",
     ]
@@ -116,6 +121,8 @@ def yaml_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_value(item) for item in value) + "]"
     return repr(value)
 
 

@@ -137,3 +137,39 @@ def test_a_params_file_with_the_wildcard_key_applies_in_any_namespace(model_file
         client = Client(node, executor, prefix="/robot2", node_name="/robot2/r3d_anticipation")
         client.play(10)
         assert client.actions and client.actions[-1].header.frame_id == "from_file"
+
+
+def test_a_standard_qos_override_from_a_params_file_takes_effect(model_file: Path, tmp_path: Path) -> None:
+    from rclpy.qos import ReliabilityPolicy
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "/**:\n  ros__parameters:\n    qos_overrides:\n      /test_camera/color/image_raw:\n"
+        "        subscription:\n          reliability: reliable\n          depth: 3\n"
+    )
+    args = ("--params-file", str(params))
+    parameters = {**TOPICS, "qos_reliability": "best_effort"}
+    with node_process(model_file, tmp_path / "cache", ros_args=args, **parameters), ros_node("qos") as (node, executor):
+
+        def infos(topic: str):
+            return [i for i in node.get_subscriptions_info_by_topic(topic) if i.node_name == "r3d_anticipation"]
+
+        assert spin_until(executor, lambda: bool(infos("/test_camera/color/image_raw")), 10.0)
+        assert spin_until(executor, lambda: bool(infos("/test_camera/depth/image_raw")), 10.0)
+        color, depth = infos("/test_camera/color/image_raw")[0], infos("/test_camera/depth/image_raw")[0]
+        assert color.qos_profile.reliability == ReliabilityPolicy.RELIABLE  # (history depth is not discovered)
+        assert depth.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT  # the shorthand still applies
+
+
+def test_onnx_providers_are_a_parameter_and_the_one_that_runs_is_logged(model_file: Path, tmp_path: Path) -> None:
+    providers = "['CUDAExecutionProvider', 'CPUExecutionProvider']"
+    with node_process(model_file, tmp_path / "cache", onnx_providers=providers, **TOPICS) as process:
+        pass
+    log = "".join(process.log_lines)
+    assert "CUDAExecutionProvider not available here" in log
+    assert "on onnxruntime (CPUExecutionProvider)" in log
+
+
+def test_an_unknown_onnx_provider_stops_startup_naming_the_parameter(model_file: Path, tmp_path: Path) -> None:
+    status, output = node_exit(model_file, tmp_path, onnx_providers="['GPU']")
+    assert status == 2 and "onnx_providers" in output

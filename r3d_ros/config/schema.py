@@ -35,7 +35,10 @@ def setting(default: Any, doc: str, *, low: float | None = None, high: float | N
     The node's parameter table, its params file and docs/parameters.md are
     generated from these fields (r3d_ros/ros/parameters.py).
     """
-    return field(default=default, metadata={"doc": doc, "low": low, "high": high, "live": live})
+    metadata = {"doc": doc, "low": low, "high": high, "live": live}
+    if isinstance(default, tuple):  # a string-array parameter: a fresh list per instance
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def check_ranges(config: object) -> None:
@@ -495,8 +498,11 @@ class RuntimeConfig:
     # One ONNX Runtime thread is fastest for the small default model: a spinning thread pool
     # competes with preprocessing for the cores (docs/benchmarks.md, --threads 0 vs 1).
     threads: int = setting(1, "ONNX Runtime intra-op threads (0 = library default)", low=0, high=64)
-    # ONNX Runtime: execution providers to try in order.
-    onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    onnx_providers: list[str] = setting(
+        ("CPUExecutionProvider",),
+        "ONNX Runtime execution providers in order of preference (CPUExecutionProvider, CUDAExecutionProvider, "
+        "TensorrtExecutionProvider); those not available here are skipped with a warning",
+    )
     # PyTorch: device (auto = CUDA when available) and optional torch.compile.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     torch_compile: bool = False
@@ -509,6 +515,10 @@ class RuntimeConfig:
         check_ranges(self)
         check(self.workspace_mb >= 16, "workspace_mb", f"must be >= 16, got {self.workspace_mb}")
         check(bool(self.onnx_providers), "onnx_providers", "needs at least one provider")
+        unknown = [p for p in self.onnx_providers if not p.endswith("ExecutionProvider")]
+        check(
+            not unknown, "onnx_providers", f"{unknown} are not ONNX Runtime provider names (e.g. CUDAExecutionProvider)"
+        )
 
 
 @dataclass

@@ -35,6 +35,7 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
 
 from r3d_msgs.msg import ActionLabels, AnticipatedAction
@@ -294,11 +295,19 @@ class AnticipationNode(LifecycleNode):
             if self.values["qos_reliability"] == "reliable"
             else ReliabilityPolicy.BEST_EFFORT
         )
-        qos = QoSProfile(depth=self.values["qos_depth"], reliability=reliability, history=HistoryPolicy.KEEP_LAST)
         for stream, topic in (("color", self.values["color_topic"]), ("depth", self.values["depth_topic"])):
+            # One profile per subscription: rclpy applies QoS overrides to the profile object in place.
+            qos = QoSProfile(depth=self.values["qos_depth"], reliability=reliability, history=HistoryPolicy.KEEP_LAST)
             self.subscriptions_.append(
                 self.create_subscription(
-                    Image, topic, lambda msg, s=stream: self._on_image(s, msg), qos, callback_group=self.input_group
+                    Image,
+                    topic,
+                    lambda msg, s=stream: self._on_image(s, msg),
+                    qos,
+                    callback_group=self.input_group,
+                    # Standard overrides (qos_overrides./<topic>.subscription.reliability, .depth, ...)
+                    # win over the qos_reliability / qos_depth shorthands.
+                    qos_overriding_options=QoSOverridingOptions.with_default_policies(),
                 )
             )
             self.input_names[stream] = self.subscriptions_[-1].topic_name

@@ -51,7 +51,7 @@ class Parameter:
     @property
     def type_name(self) -> str:
         """The ROS parameter type users must write."""
-        return {bool: "bool", int: "integer", float: "double", str: "string"}[type(self.default)]
+        return {bool: "bool", int: "integer", float: "double", str: "string", list: "string array"}[type(self.default)]
 
 
 def _parameters(section: type) -> list[Parameter]:
@@ -62,7 +62,8 @@ def _parameters(section: type) -> list[Parameter]:
             continue
         literal = hints[item.name]
         choices = typing.get_args(literal) if typing.get_origin(literal) is typing.Literal else ()
-        default = "" if item.default is None else item.default  # ROS has no None: "" stands for it
+        default = item.default_factory() if item.default is dataclasses.MISSING else item.default
+        default = "" if default is None else default  # ROS has no None: "" stands for it
         meta = item.metadata
         out.append(
             Parameter(item.name, default, meta["doc"], section, choices, meta["low"], meta["high"], meta["live"])
@@ -77,6 +78,8 @@ BY_NAME = {p.name: p for p in PARAMETERS}
 def check_value(name: str, value: Any) -> None:
     """Raise ConfigError naming ``name`` when ``value`` has the wrong type or breaks the constraints."""
     spec = BY_NAME[name]
+    if isinstance(spec.default, list) and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        value = list(value)
     if type(value) is not type(spec.default):
         hint = f" (write {value}.0)" if spec.type_name == "double" and type(value) is int else ""
         raise ConfigError(f"parameter '{name}': must be a {spec.type_name}, got {value!r}{hint}")

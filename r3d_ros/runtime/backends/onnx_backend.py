@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 
 from r3d_ros.runtime.backends.base import Backend, BackendError, TemporalResult
 from r3d_ros.runtime.graphs import GraphShapes
+
+LOG = logging.getLogger("r3d_ros.runtime")
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -61,13 +64,22 @@ class OnnxRuntimeBackend(Backend):
         check_onnx_file(temporal, "temporal", model_id, shapes)
         available = ort.get_available_providers()
         wanted = providers or ["CPUExecutionProvider"]
-        self.providers = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        usable = [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+        if usable != wanted:
+            LOG.warning(
+                "ONNX Runtime execution provider(s) %s not available here (available: %s); trying %s",
+                ", ".join(p for p in wanted if p not in usable),
+                ", ".join(available),
+                ", ".join(usable),
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.per_frame = ort.InferenceSession(str(per_frame), options, providers=self.providers)
-        self.temporal_session = ort.InferenceSession(str(temporal), options, providers=self.providers)
+        self.per_frame = ort.InferenceSession(str(per_frame), options, providers=usable)
+        self.temporal_session = ort.InferenceSession(str(temporal), options, providers=usable)
+        # What ONNX Runtime actually assigned (a provider can still fail to initialise, e.g. without its GPU).
+        self.providers = self.per_frame.get_providers()
         self._flags = {True: np.ones(1, dtype=bool), False: np.zeros(1, dtype=bool)}
 
     def encode(self, rgb: np.ndarray, depth: np.ndarray, rgb_present: bool, depth_present: bool) -> np.ndarray:
