@@ -580,6 +580,12 @@ class NodeConfig:
     depth_topic: str = setting(
         "camera/camera/aligned_depth_to_color/image_raw", "depth image topic aligned to color (input_source=topics)"
     )
+    color_transport: Literal["raw", "compressed"] = setting(
+        "raw", "color input: raw sensor_msgs/Image on color_topic, or CompressedImage on color_topic/compressed"
+    )
+    depth_transport: Literal["raw", "compressedDepth"] = setting(
+        "raw", "depth input: raw Image on depth_topic, or CompressedImage on depth_topic/compressedDepth"
+    )
     qos_reliability: Literal["best_effort", "reliable"] = setting(
         "best_effort", "image subscription reliability (best_effort also matches reliable publishers)"
     )

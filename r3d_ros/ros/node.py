@@ -36,7 +36,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
 from r3d_msgs.msg import ActionLabels, AnticipatedAction
 from r3d_ros.config import ConfigError
@@ -51,7 +51,9 @@ from r3d_ros.ros.convert import (
 from r3d_ros.ros.parameters import BY_NAME, PARAMETERS, check_value, node_config, runtime_config, stream_config
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.runtime.compressed import decode_compressed_color, decode_compressed_depth
 from r3d_ros.runtime.health import WARN, Snapshot, StreamMonitor, assess
+from r3d_ros.runtime.image import ImageError
 from r3d_ros.runtime.input_queue import InputQueue
 from r3d_ros.runtime.pipeline import AnticipationPipeline
 from r3d_ros.runtime.sync import pair_tolerance_ns
@@ -60,6 +62,7 @@ from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 ACTION_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+DECODERS = {"color": decode_compressed_color, "depth": decode_compressed_depth}
 # Samples kept for the latency and rate statistics in /diagnostics.
 STATS_WINDOW = 300
 
@@ -295,13 +298,15 @@ class AnticipationNode(LifecycleNode):
             if self.values["qos_reliability"] == "reliable"
             else ReliabilityPolicy.BEST_EFFORT
         )
-        for stream, topic in (("color", self.values["color_topic"]), ("depth", self.values["depth_topic"])):
+        for stream in ("color", "depth"):
+            topic, transport = self.values[f"{stream}_topic"], self.values[f"{stream}_transport"]
+            compressed = transport != "raw"
             # One profile per subscription: rclpy applies QoS overrides to the profile object in place.
             qos = QoSProfile(depth=self.values["qos_depth"], reliability=reliability, history=HistoryPolicy.KEEP_LAST)
             self.subscriptions_.append(
                 self.create_subscription(
-                    Image,
-                    topic,
+                    CompressedImage if compressed else Image,
+                    f"{topic}/{transport}" if compressed else topic,
                     lambda msg, s=stream: self._on_image(s, msg),
                     qos,
                     callback_group=self.input_group,
@@ -312,14 +317,15 @@ class AnticipationNode(LifecycleNode):
             )
             self.input_names[stream] = self.subscriptions_[-1].topic_name
 
-    def _on_image(self, stream: str, message: Image) -> None:
-        """Subscription callback: wrap and queue, nothing else."""
+    def _on_image(self, stream: str, message: Image | CompressedImage) -> None:
+        """Subscription callback: wrap and queue, nothing else (compressed images are decoded by the worker)."""
         stamp_ns = time_to_ns(message.header.stamp)
         self.stats.arrived(stream, stamp_ns)
         self.stats.arrival_age_ms[stream].append((self.get_clock().now().nanoseconds - stamp_ns) * 1e-6)
         if stream == "color" and not self.frame_id:
             self.frame_id = message.header.frame_id
-        self.queue.put((stream, stamp_ns, image_to_raw(message)))
+        payload = (message.format, message.data) if isinstance(message, CompressedImage) else image_to_raw(message)
+        self.queue.put((stream, stamp_ns, payload))
 
     def _read_realsense(self) -> None:
         from r3d_ros.runtime.realsense import RealSenseConfig, RealSenseSource
@@ -372,6 +378,13 @@ class AnticipationNode(LifecycleNode):
     def _process(self, stream: str, stamp_ns: int, payload: Any) -> None:
         stamp = self.epoch.seconds(stamp_ns)
         started = time.perf_counter()
+        if isinstance(payload, tuple) and stream in DECODERS:  # (format, data) of a compressed image
+            try:
+                payload = DECODERS[stream](payload[1], payload[0])
+            except ImageError as error:
+                self.pipeline.anticipator.count_invalid(error)
+                self.pipeline.invalid_log(f"dropped an undecodable {stream} image at {stamp:.3f} s: {error}")
+                return
         if stream == "color":
             results = self.pipeline.add_color(stamp, payload)
         elif stream == "depth":

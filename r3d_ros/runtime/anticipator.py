@@ -178,7 +178,7 @@ class StreamingAnticipator:
         try:
             self.check_frame(color, depth)
         except ImageError as error:
-            return self._invalid(error)
+            return self.count_invalid(error)
         self._check_continuity(stamp, color)
         if not self.limiter.accept(stamp):
             self.stats.skipped_rate += 1
@@ -188,7 +188,7 @@ class StreamingAnticipator:
             check_finite("preprocessed rgb", frame.rgb)
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
-            return self._invalid(error)
+            return self.count_invalid(error)
         token = self.backend.encode(frame.rgb, frame.depth, True, frame.depth_present)
         self.tokens[self.head] = token
         self.stamps[self.head] = stamp
@@ -199,7 +199,8 @@ class StreamingAnticipator:
         self.stats.depth_missing += int(not frame.depth_present)
         return "used"
 
-    def _invalid(self, error: Exception) -> str:
+    def count_invalid(self, error: Exception) -> str:
+        """Count a frame refused for ``error`` (also one that could not even be decoded); returns ``invalid``."""
         self.stats.invalid += 1
         self.stats.last_invalid_reason = str(error)
         return "invalid"
