@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from mcap.reader import make_reader
@@ -274,3 +275,22 @@ def test_live_node_agrees_with_offline_replay(recording, model, tmp_path: Path) 
     online = json.loads((tmp_path / "out" / "online" / "metrics.json").read_text())
     offline = json.loads((tmp_path / "out" / "offline" / "metrics.json").read_text())
     assert online["observed_accuracy"] == pytest.approx(offline["observed_accuracy"], abs=0.05)
+
+
+def test_video_has_one_frame_per_color_frame_with_the_truth_band_below(recording, model, tmp_path: Path) -> None:
+    bag, labels, _ = recording
+    video = tmp_path / "replay.mp4"
+    assert run(bag, labels, model, tmp_path / "out", "--video", str(video)) == 0
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == 80  # the recording's color frames: 8 s at 10 frames/s
+    assert frames[0].shape == (60 + 16, 80, 3)  # the 80x60 color frame over a 16-row ground-truth band
+
+
+def test_video_in_a_container_without_an_encoder_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--bag", "recording", "--video", "replay.mkv"])
+    assert ".mp4 or .avi" in capsys.readouterr().err

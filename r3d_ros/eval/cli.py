@@ -2,6 +2,7 @@
 
     r3d-eval-bag --bag recording/ --labels recording.labels.csv --out eval/
     r3d-eval-bag --bag recording.mcap --labels labels.csv --online --rate 1.0      # via the node over DDS
+    r3d-eval-bag --bag recording/ --labels recording.labels.csv --video eval/replay.mp4   # and a video to scrub
 
 Offline (default, no ROS needed) the bag runs through the node's pipeline in
 bag time; ``--online`` starts the node, plays the bag to it over DDS at
@@ -13,6 +14,10 @@ and reports how well they agree). Outputs in ``--out``: the predictions as
 (``online_node``: published, invalid frames, resets, errors, queue drops). An
 online run whose node published anticipations the evaluator did not receive,
 or whose node stopped, fails (exit status 2) instead of scoring part of the bag.
+``--video PATH.mp4`` (or ``.avi``, MJPG) also writes the recording with the
+debug-image overlay of the latest anticipation on every color frame and, below
+it, the time, the ground truth and ok/WRONG for the current action (with
+``--compare`` one video per mode, ``PATH-offline.mp4`` and ``PATH-online.mp4``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.labels import LabelFileError, read_label_file
 from r3d_ros.eval.prediction_bag import write_prediction_bag
 from r3d_ros.eval.replay import Replay, replay_bag
-from r3d_ros.eval.report import Timeline, check_labels_in_range, latency_summary, score, write_report
+from r3d_ros.eval.report import (
+    VIDEO_CODECS,
+    Timeline,
+    VideoError,
+    check_labels_in_range,
+    latency_summary,
+    score,
+    write_report,
+    write_video,
+)
 from r3d_ros.model.checkpoint import ModelFileError
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
@@ -38,8 +52,18 @@ from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 LOG = logging.getLogger("r3d_ros.eval")
 
 
-def evaluate(replay: Replay, loaded: LoadedModel, labels: Path | None, out: Path, mode: str) -> dict[str, Any]:
-    """Score ``replay`` against ``labels`` (when given) and write every output to ``out``."""
+def evaluate(
+    replay: Replay,
+    loaded: LoadedModel,
+    labels: Path | None,
+    out: Path,
+    mode: str,
+    video: tuple[Path, Path] | None = None,
+) -> dict[str, Any]:
+    """Score ``replay`` against ``labels`` (when given) and write every output to ``out``.
+
+    ``video`` is (bag, video file): the replayed bag drawn with its anticipations and labels.
+    """
     config = loaded.model.config
     class_names = list(config.model.class_names)
     duration, times = replay.duration_s, replay.times_s
@@ -70,7 +94,14 @@ def evaluate(replay: Replay, loaded: LoadedModel, labels: Path | None, out: Path
         bag_ns=replay.bag_ns,
     )  # fmt: skip
     write_report(out, metrics, replay.anticipations, times, timeline, f"{mode} evaluation, model {loaded.model_id}")
+    if video is not None:
+        write_video(video[1], video[0], replay, timeline, labelled=labels is not None)
     return metrics
+
+
+def video_path(video: Path, mode: str, modes: int) -> Path:
+    """Where a mode's video goes: ``video`` itself, or with the mode in its name when several modes run."""
+    return video if modes == 1 else video.with_name(f"{video.stem}-{mode}{video.suffix}")
 
 
 def agreement(offline: Replay, online: Replay) -> dict[str, float]:
@@ -140,8 +171,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1.0, help="online playback speed (x real time)")
     parser.add_argument("--use-sim-time", action="store_true", help="online: publish /clock, node uses sim time")
     parser.add_argument("--echo", action="store_true", help="online: print each anticipation as it is published")
+    parser.add_argument(
+        "--video",
+        type=Path,
+        help="also write the replay as a video: the overlay on every color frame, the ground truth below;\n"
+        ".mp4 (mp4v) or .avi (MJPG, for an OpenCV build without an MP4 encoder)",
+    )
     parser.add_argument("--no-progress", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.video is not None and args.video.suffix.lower() not in VIDEO_CODECS:
+        parser.error(f"--video {args.video}: the file must end in {' or '.join(VIDEO_CODECS)}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,17 +210,20 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         for mode, replay in replays.items():
             folder = folders[mode]
-            results[mode] = evaluate(replay, loaded, args.labels, folder, mode)
+            video = None if args.video is None else (args.bag, video_path(args.video, mode, len(modes)))
+            results[mode] = evaluate(replay, loaded, args.labels, folder, mode, video)
             print(f"\n{mode} evaluation of {args.bag} with model {loaded.model_id}:")
             for line in summary_lines(results[mode]):
                 print(f"  {line}")
             node_log = ", node.log" if mode == "online" else ""
             print(f"  files: {folder}/metrics.json, ticks.csv, timeline.png, predictions/ (MCAP){node_log}")
+            if video is not None:
+                print(f"  video: {video[1]}")
         if len(replays) == 2:
             match = agreement(replays["offline"], replays["online"])
             print(f"\nonline vs offline: {match}")
             (args.out / "agreement.json").write_text(json.dumps(match, indent=2))
-    except (ConfigError, DatasetError, LabelFileError, ModelFileError, BackendError) as error:
+    except (ConfigError, DatasetError, LabelFileError, ModelFileError, BackendError, VideoError) as error:
         LOG.error("%s", error)
         return 2
     return 0

@@ -17,32 +17,49 @@ the clock the label files use:
 - per-tick latency, and how often depth was missing or substituted.
 
 Outputs: ``metrics.json``, ``ticks.csv`` (one row per tick), ``timeline.png``
-(true vs predicted actions with confidence, and the effective-rank trace).
+(true vs predicted actions with confidence, and the effective-rank trace), and
+on request a video (:func:`write_video`): every color frame of the recording
+with the debug-image overlay of the latest anticipation at or before it, and
+below it the time, the ground truth and whether the model's current action
+matched it, so a user can scrub to where the model was wrong.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.labels import LabelFileError, Segment
+from r3d_ros.data.rosbag import open_bag, raw_image, read_messages
 from r3d_ros.data.sampling import protocol_window
 from r3d_ros.eval.anticipation import ClassAccuracy, protocol_key
+from r3d_ros.eval.replay import Replay
 from r3d_ros.model.decode import PredictedSegment, segments_to_frames
 from r3d_ros.runtime.anticipator import Anticipation
+from r3d_ros.runtime.image import ImageError, decode_color
+from r3d_ros.runtime.overlay import depth_status, label_band, render_overlay
 
 # A label may end this long after the last frame (the last frame's duration, rounding).
 LABEL_SLACK_S = 1.0
+# Video container -> OpenCV fourcc; both encoders are built into OpenCV's FFmpeg backend.
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+
+
+class VideoError(OSError):
+    """The video file cannot be written (an unknown container, or no encoder for it in this OpenCV build)."""
 
 
 @dataclass
@@ -225,3 +242,121 @@ def write_report(
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_ticks_csv(out / "ticks.csv", anticipations, times, timeline)
     plot_timeline(out / "timeline.png", anticipations, times, timeline, title)
+
+
+def latest_ticks(frames: Sequence[int], count: int) -> np.ndarray:
+    """For each of ``count`` color frames, the index of the latest anticipation computed at or before it (-1: none).
+
+    ``frames`` is :attr:`Replay.frames` (the color frame each anticipation was
+    computed at), which rises, as :meth:`RecordingClock.locate` returns it.
+    """
+    return np.searchsorted(np.asarray(frames, dtype=np.int64), np.arange(count), side="right") - 1
+
+
+def color_frames(bag: Path, topic: str) -> Iterator[np.ndarray | None]:
+    """The color frames of ``bag`` as RGB, one per frame of the replay's RecordingClock (None: undecodable).
+
+    Unreadable messages are skipped, as replay skips them before it counts
+    frames, so the n-th item is the clock's n-th frame.
+    """
+    with open_bag(bag) as reader:
+        for connection, _, message in read_messages(reader, (topic,)):
+            if message is None:
+                continue
+            try:
+                yield decode_color(raw_image(message, connection.msgtype))
+            except ImageError:
+                yield None
+
+
+def frame_rate(times_s: Sequence[float], default: float = 30.0) -> float:
+    """The recording's color frame rate: one over the median step between frames."""
+    steps = np.diff(np.asarray(times_s, dtype=float))
+    steps = steps[steps > 0]
+    return float(1.0 / np.median(steps)) if len(steps) else default
+
+
+class _VideoOut:
+    """Composes and writes one video frame per color frame; opens the file at the first frame's size."""
+
+    def __init__(self, path: Path, replay: Replay, timeline: Timeline, labelled: bool) -> None:
+        self.path, self.replay, self.timeline, self.labelled = path, replay, timeline, labelled
+        self.ticks = latest_ticks(replay.frames, len(replay.clock.times_s))
+        self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] | None = None  # (height, width) of the color frames
+        self.written = 0
+
+    def open(self, height: int, width: int) -> None:
+        band = max(16, round(height / 12))
+        band += (height + band) % 2  # MPEG-4 wants even sizes
+        self.size, self.band = (height, width), band
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fps = frame_rate(self.replay.clock.times_s)
+        self.writer = cv2.VideoWriter(str(self.path), fourcc, fps, (width, height + band))
+        if not self.writer.isOpened():
+            raise VideoError(f"{self.path}: this OpenCV build cannot write {self.path.suffix} video; try .avi (MJPG)")
+
+    def write(self, index: int, rgb: np.ndarray | None) -> None:
+        """Frame ``index`` of the recording (``rgb`` None: undecodable, drawn black)."""
+        assert self.writer is not None and self.size is not None
+        height, width = self.size
+        if rgb is None:
+            rgb = np.zeros((height, width, 3), dtype=np.uint8)
+        elif rgb.shape[:2] != self.size:
+            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+        tick = int(self.ticks[index])
+        result = self.replay.anticipations[tick] if tick >= 0 else None
+        names = self.timeline.class_names
+        image = render_overlay(rgb, result, depth_status(result), class_names=names)
+        t = self.replay.clock.times_s[index]
+        text, truth, verdict = f"t {t:.2f} s", None, None
+        if self.labelled:
+            truth = self.timeline.label_at(t)
+            text += f"   truth: {names[truth] if truth >= 0 else 'unlabelled'}"
+            if result is not None and truth >= 0:
+                verdict = result.current.class_id == truth
+        if result is not None:
+            text += f"   model: {result.current.label}"
+        band = label_band(width, self.band, text, truth if truth is not None and truth >= 0 else None, verdict)
+        self.writer.write(cv2.cvtColor(np.vstack([image, band]), cv2.COLOR_RGB2BGR))
+        self.written += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def write_video(path: Path, bag: Path, replay: Replay, timeline: Timeline, labelled: bool) -> int:
+    """The replayed recording as a video at ``path`` (.mp4 or .avi); returns the number of frames written.
+
+    Each color frame of ``bag`` is drawn with the overlay of the latest
+    anticipation at or before it (``latest_ticks``, on the frames of the
+    replay's RecordingClock), above a band with the frame's time on the
+    recording and, when ``labelled``, the ground truth at that time
+    (``Timeline.label_at``, as the timeline picture and the scores use it) with
+    ok/WRONG for the model's current action. Frames are read from the bag a
+    second time, one at a time, so a long recording costs no memory.
+    """
+    if path.suffix.lower() not in VIDEO_CODECS:
+        raise VideoError(f"{path}: the video must be {' or '.join(VIDEO_CODECS)}")
+    out = _VideoOut(path, replay, timeline, labelled)
+    pending = 0  # undecodable frames before the first decodable one, which gives the size
+    try:
+        with closing(color_frames(bag, replay.color_topic)) as frames:
+            for index, rgb in enumerate(frames):
+                if index >= len(out.ticks):
+                    raise DatasetError(f"{bag}: more color frames than when it was replayed; was the bag changed?")
+                if out.writer is None:
+                    if rgb is None:
+                        pending += 1
+                        continue
+                    out.open(*rgb.shape[:2])
+                    for earlier in range(pending):
+                        out.write(earlier, None)
+                out.write(index, rgb)
+    finally:
+        out.close()
+    if out.written != len(out.ticks):
+        raise DatasetError(f"{bag}: {out.written} of {len(out.ticks)} color frames could be written to {path}")
+    return out.written

@@ -6,9 +6,9 @@ next and how sure it is, what it predicts over the horizon, and whether depth
 was there. :func:`render_overlay` draws exactly that on a copy of the frame
 (RGB in, RGB out, same height; the depth frame as a colour map beside it when
 given). It uses only OpenCV and numpy, no ROS, so the node, the evaluator and
-the tests share one drawing, and it costs about a millisecond per 640x480
-frame (``bench/bench_overlay.py``), so a debug image never holds up the
-anticipations.
+the tests share one drawing, and it costs well under a millisecond per
+640x480 frame, 1-2 ms with the depth colour map (``bench/bench_overlay.py``),
+so a debug image never holds up the anticipations.
 
 Layout (all sizes scale with the frame's height; 480 rows is the reference):
 top left the current action, the next action and the depth status; top right
@@ -19,6 +19,7 @@ per class (:func:`class_color`), labelled where the label fits.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -89,11 +90,13 @@ class Style:
     def of(cls, height: int) -> Style:
         """Sizes for a frame ``height`` rows high."""
         scale = height / REFERENCE_HEIGHT
-        return cls(scale, max(0.3, 0.5 * scale), max(1, round(scale)), max(10, round(20 * scale)), max(2, round(8 * scale)))
+        return cls(
+            scale, max(0.3, 0.5 * scale), max(1, round(scale)), max(10, round(20 * scale)), max(2, round(8 * scale))
+        )
 
 
 def future_strip_box(height: int, width: int) -> Box:
-    """Where the future strip lies on a ``height`` x ``width`` colour frame: its left edge is now, its right the horizon."""
+    """Where the future strip lies on a ``height`` x ``width`` frame: left edge now, right edge the horizon."""
     style = Style.of(height)
     y1 = height - style.margin - style.line
     return Box(style.margin, y1 - max(6, round(22 * style.scale)), width - style.margin, y1)
@@ -138,18 +141,15 @@ def render_overlay(
         _draw_lines(frame, style, ["waiting for the first anticipation", f"depth: {depth_status}"])
         return out
     current = result.current
-    _draw_lines(
-        frame,
-        style,
-        [
-            f"now:  {current.label} {current.confidence:.0%}",
-            f"next: {result.next_label} {result.next_confidence:.0%}",
-            f"depth: {depth_status}",
-        ],
-    )
+    lines = [
+        f"now:  {current.label} {current.confidence:.0%}",
+        f"next: {result.next_label} {result.next_confidence:.0%}",
+        f"depth: {depth_status}",
+    ]
+    status_right = _draw_lines(frame, style, lines)
     names = {**{i: f"#{i}" for i in range(len(result.next_probabilities))}, **dict(enumerate(class_names))}
     names[result.next_class_id] = result.next_label
-    _draw_bars(frame, style, np.asarray(result.next_probabilities, dtype=float), names)
+    _draw_bars(frame, style, np.asarray(result.next_probabilities, dtype=float), names, status_right)
     _draw_future(frame, style, result)
     return out
 
@@ -161,19 +161,19 @@ def label_band(width: int, height: int, text: str, class_id: int | None, verdict
     video sees at once where the model disagreed with the labels.
     """
     band = np.full((height, width, 3), 32, dtype=np.uint8)
-    style = Style.of(max(height * 12, 120))  # text sized to the band, not to the frame
-    font = min(style.font, 0.45 * height / 14)
+    style = dataclasses.replace(Style.of(height * 12), thickness=1)  # text sized to the band, not to the frame
     pad = max(2, height // 6)
-    x = pad
+    x, right = pad, width - pad
     if class_id is not None:
         cv2.rectangle(band, (pad, pad), (height - pad, height - pad), class_color(class_id), cv2.FILLED)
         x = height
-    baseline = (height + cv2.getTextSize("Ag", FONT, font, 1)[0][1]) // 2
+    baseline = (height + cv2.getTextSize("Ag", FONT, style.font, 1)[0][1]) // 2
     if verdict is not None:
         tag, tag_color = ("ok", (60, 200, 60)) if verdict else ("WRONG", (230, 50, 50))
-        tag_width = cv2.getTextSize(tag, FONT, font, 1)[0][0]
-        cv2.putText(band, tag, (width - tag_width - pad, baseline), FONT, font, tag_color, 1, cv2.LINE_AA)
-    cv2.putText(band, text, (x, baseline), FONT, font, WHITE, 1, cv2.LINE_AA)
+        right -= _text_width(tag, style)
+        _put(band, tag, right, baseline, style, tag_color)
+        right -= pad
+    _put(band, _fit(text, right - x, style), x, baseline, style)
     return band
 
 
@@ -200,21 +200,25 @@ def _put(image: np.ndarray, text: str, x: int, y: int, style: Style, color: tupl
     cv2.putText(image, text, (x, y), FONT, style.font, color, style.thickness, cv2.LINE_AA)
 
 
-def _draw_lines(frame: np.ndarray, style: Style, lines: list[str]) -> None:
-    """The status lines, top left, on a darkened panel."""
+def _draw_lines(frame: np.ndarray, style: Style, lines: list[str]) -> int:
+    """The status lines, top left, on a darkened panel; returns the panel's right edge."""
     m, width = style.margin, frame.shape[1]
     panel_width = min(width - 2 * m, max(_text_width(line, style) for line in lines) + 2 * m)
     _darken(frame, Box(m, m, m + panel_width, m + style.line * len(lines) + m))
     for row, line in enumerate(lines):
         _put(frame, _fit(line, panel_width - 2 * m, style), 2 * m, m + style.line * (row + 1) - style.line // 4, style)
+    return m + panel_width
 
 
-def _draw_bars(frame: np.ndarray, style: Style, probabilities: np.ndarray, names: dict[int, str]) -> None:
-    """Top-5 next-action probabilities as horizontal bars, top right: name, bar, percentage."""
+def _draw_bars(frame: np.ndarray, style: Style, probabilities: np.ndarray, names: dict[int, str], left: int) -> None:
+    """Top-5 next-action probabilities as horizontal bars, top right: name, bar, percentage.
+
+    Left out on a frame too narrow to hold them right of ``left`` (the status panel's edge).
+    """
     m, width = style.margin, frame.shape[1]
     top = np.argsort(-probabilities, kind="stable")[:TOP_K]
     panel = Box(width - m - round(0.4 * width), m, width - m, m + style.line * len(top) + m)
-    if panel.x1 - panel.x0 < 4 * m:
+    if panel.x0 < left + m or panel.x1 - panel.x0 < 4 * m:
         return
     _darken(frame, panel)
     name_width = round(0.38 * (panel.x1 - panel.x0))
