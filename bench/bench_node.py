@@ -2,6 +2,7 @@
 
     scripts/with-env python bench/bench_node.py [--seconds 30] [--backend onnxruntime] [--rate 30]
     scripts/with-env python bench/bench_node.py --fastdds-profile config/fastdds_large_images.xml
+    scripts/with-env python bench/bench_node.py --fastdds-profile config/fastdds_large_images.xml --debug-subscriber
 
 Starts the anticipation node (shipped model) in its own process, publishes color (bgr8)
 and aligned depth (16UC1) with identical stamps taken from the wall clock at publication,
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--qos", choices=["reliable", "best_effort"], default="reliable", help="image topics' QoS")
     parser.add_argument("--fastdds-profile", type=Path, default=None, help="Fast DDS XML profile")
     parser.add_argument("--profile-in", choices=["both", "publisher", "node"], default="both")
+    parser.add_argument("--debug-subscriber", action="store_true", help="also subscribe to the node's ~/debug_image")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -74,6 +76,9 @@ def main() -> None:
             node, executor = stack.enter_context(ros_node("bench_camera"))
             collector = Collector()
             collector.attach(node)
+            debug_images: list[int] = []
+            if args.debug_subscriber:
+                node.create_subscription(Image, "/r3d_anticipation/debug_image", lambda m: debug_images.append(1), 1)
             qos = RELIABLE if args.qos == "reliable" else qos_profile_sensor_data
             color_pub = node.create_publisher(Image, COLOR_TOPIC, qos)
             depth_pub = node.create_publisher(Image, DEPTH_TOPIC, qos)
@@ -123,6 +128,9 @@ def main() -> None:
         "qos": args.qos,
         "fastdds_profile": args.fastdds_profile.name if args.fastdds_profile else "Fast DDS defaults",
         "profile_in": args.profile_in if args.fastdds_profile else "",
+        "debug_subscriber": args.debug_subscriber,
+        "debug_images_received": len(debug_images),
+        "debug_images_rendered": int(diagnostics.get("debug_images", 0)),
         "wall_s": elapsed,
     }
     print(json.dumps(result, indent=2))

@@ -393,3 +393,28 @@ def test_realsense_without_a_camera_keeps_the_node_responsive(model_file: Path, 
         stopping = time.monotonic()
         assert process.wait(timeout=5) == 0 and time.monotonic() - stopping < 2.0
     assert "no RealSense camera connected" in process.output
+
+
+def test_the_debug_image_shows_each_anticipated_frame_with_its_stamp(model_file: Path, tmp_path: Path) -> None:
+    with node_process(model_file, tmp_path / "cache") as _, ros_node("viewer") as (node, executor):
+        debug: list[Image] = []
+        node.create_subscription(Image, "/r3d_anticipation/debug_image", debug.append, RELIABLE)
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        camera.wait_for_node()
+        assert spin_until(executor, lambda: camera.node.count_publishers("/r3d_anticipation/debug_image") > 0, 10.0)
+        camera.play(scene(45), fps=30.0)
+        camera.settle()
+    stamps = {_ns(a) for a in collector.actions}
+    assert debug and {_ns(d) for d in debug} <= stamps
+    assert all((d.width, d.height, d.encoding) == (160, 120, "rgb8") for d in debug)
+    assert all(d.header.frame_id == "test_color_optical_frame" for d in debug)
+    assert int(collector.last_diagnostics()["debug_images"]) == len(collector.actions)
+
+
+def test_no_debug_image_is_rendered_when_nobody_subscribes(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(45), fps=30.0)
+    camera.settle()
+    assert collector.actions and int(collector.last_diagnostics()["debug_images"]) == 0

@@ -594,6 +594,7 @@ class NodeConfig:
         30, "frames waiting for the worker; the oldest (with its partner image) is dropped when full", low=2, high=1000
     )
     frame_id: str = setting("", "header.frame_id of the output; empty = the color image's frame_id", live=True)
+    debug_image_depth: bool = setting(False, "show the depth frame beside the colour frame on ~/debug_image", live=True)
     diagnostics_period_s: float = setting(1.0, "period of /diagnostics messages (s)", low=0.1, high=60.0)
     rank_collapse_fraction: float = setting(
         0.5, "warn when the fused effective rank falls below this fraction of its calibrated median",

@@ -37,6 +37,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 from r3d_msgs.msg import ActionLabels, AnticipatedAction
 from r3d_ros.config import ConfigError
@@ -53,8 +54,9 @@ from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.runtime.compressed import decode_compressed_color, decode_compressed_depth
 from r3d_ros.runtime.health import WARN, Snapshot, StreamMonitor, assess
-from r3d_ros.runtime.image import ImageError
+from r3d_ros.runtime.image import ImageError, decode_color, decode_depth
 from r3d_ros.runtime.input_queue import InputQueue
+from r3d_ros.runtime.overlay import depth_status, render_overlay
 from r3d_ros.runtime.pipeline import AnticipationPipeline
 from r3d_ros.runtime.sync import pair_tolerance_ns
 from r3d_ros.runtime.timebase import StampEpoch
@@ -62,6 +64,8 @@ from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 ACTION_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# The debug image is for eyes: only the newest frame is kept (reliable, so viewers asking either way match).
+DEBUG_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 DECODERS = {"color": decode_compressed_color, "depth": decode_compressed_depth}
 # Samples kept for the latency and rate statistics in /diagnostics.
 STATS_WINDOW = 300
@@ -79,6 +83,7 @@ class NodeStats:
     errors: int = 0
     last_error: str = ""
     published: int = 0
+    debug_images: int = 0
     last_publish: float | None = None  # monotonic time
     active_since: float | None = None  # monotonic time of the last activation
     tick_ms: collections.deque = field(default_factory=lambda: collections.deque(maxlen=STATS_WINDOW))
@@ -149,6 +154,7 @@ class AnticipationNode(LifecycleNode):
         self.previous_counts: dict[str, int] = {}
         self.action_publisher = None
         self.labels_publisher = None
+        self.debug_publisher = None
         core_logger = logging.getLogger("r3d_ros")
         core_logger.addHandler(RosLogHandler(self))
         core_logger.setLevel(logging.INFO)
@@ -233,6 +239,7 @@ class AnticipationNode(LifecycleNode):
         self.pipeline.anticipator.warm_up()
         self.action_publisher = self.create_lifecycle_publisher(AnticipatedAction, "anticipated_action", ACTION_QOS)
         self.labels_publisher = self.create_lifecycle_publisher(ActionLabels, "anticipated_action/labels", LABELS_QOS)
+        self.debug_publisher = self.create_lifecycle_publisher(Image, "~/debug_image", DEBUG_QOS)
         self.get_logger().info(
             f"model {self.loaded.model_id} ({len(self.loaded.model.config.model.class_names)} classes) "
             f"on {self.loaded.backend.describe()}"
@@ -277,10 +284,10 @@ class AnticipationNode(LifecycleNode):
     def _release(self) -> None:
         if self.loaded is not None:
             self.loaded.backend.close()
-        for publisher in (self.action_publisher, self.labels_publisher):
+        for publisher in (self.action_publisher, self.labels_publisher, self.debug_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
-        self.action_publisher = self.labels_publisher = None
+        self.action_publisher = self.labels_publisher = self.debug_publisher = None
         self.loaded = self.pipeline = None
 
     # ----- input -------------------------------------------------------------------
@@ -397,6 +404,8 @@ class AnticipationNode(LifecycleNode):
     def _publish(self, result: Anticipation, started: float) -> None:
         message = anticipation_message(result, self.epoch, self.frame_id)
         self.action_publisher.publish(message)
+        if self.debug_publisher.get_subscription_count() > 0:  # costs nothing when nobody looks
+            self._publish_debug_image(result, message.header)
         now_ns = self.get_clock().now().nanoseconds
         self.stats.published += 1
         self.stats.tick_ms.append((time.perf_counter() - started) * 1e3)
@@ -406,6 +415,27 @@ class AnticipationNode(LifecycleNode):
         full_window = result.num_frames == self.pipeline.anticipator.window
         if full_window and len(self.stats.ranks) < self.values["rank_calibration_ticks"]:
             self.stats.ranks.append(result.fused_effective_rank)
+
+    def _publish_debug_image(self, result: Anticipation, header: Header) -> None:
+        """``~/debug_image``: the frame the anticipation was computed at, with what the model says drawn on it.
+
+        Rendered after /anticipated_action is published, so it never delays it.
+        """
+        color, depth, scale = self.pipeline.last_frame
+        metres = decode_depth(depth, scale) if depth is not None and self.values["debug_image_depth"] else None
+        pixels = render_overlay(
+            decode_color(color),
+            result,
+            depth_status(result),
+            metres,
+            class_names=self.pipeline.anticipator.class_names,
+            max_depth_m=self.loaded.model.config.model.input.max_depth_m,
+        )
+        height, width = pixels.shape[:2]
+        self.debug_publisher.publish(
+            Image(header=header, height=height, width=width, encoding="rgb8", step=width * 3, data=pixels.tobytes())
+        )
+        self.stats.debug_images += 1
 
     def _record_error(self, message: str) -> None:
         self.stats.errors += 1
@@ -454,6 +484,7 @@ class AnticipationNode(LifecycleNode):
             "queue_dropped": self.queue.dropped,
             "errors": stats.errors,
             "published": stats.published,
+            "debug_images": stats.debug_images,
             "color_arrival_age_ms_p50": f"{percentile(stats.arrival_age_ms['color'], 50):.1f}",
             "color_arrival_age_ms_p99": f"{percentile(stats.arrival_age_ms['color'], 99):.1f}",
             "depth_arrival_age_ms_p50": f"{percentile(stats.arrival_age_ms['depth'], 50):.1f}",

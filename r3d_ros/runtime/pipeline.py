@@ -107,6 +107,7 @@ class AnticipationPipeline:
         self.next_tick: float | None = None
         self.ticks = 0
         self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
+        self.last_frame: tuple[RawImage, RawImage | None, float] | None = None
 
     def _tick_period(self, config: StreamConfig) -> float:
         """Seconds between ticks: ``publish_rate_hz`` capped at the model's frame rate, with a warning."""
@@ -170,6 +171,7 @@ class AnticipationPipeline:
             return []
         if outcome != "used":
             return []  # the window did not change: a tick now would repeat the last one
+        self.last_frame = (color, depth, scale)  # what the next tick shows (the node's debug image)
         if self.next_tick is None:
             self.next_tick = stamp
         # The tick grid and the frame-rate limiter's grid start at the same frame and share
