@@ -65,10 +65,12 @@ def main() -> int:
     print("starting the anticipation node and playing the recording to it over DDS (real time) ...")
     status = eval_cli.main(
         ["--bag", str(bag), "--labels", str(labels), "--model", str(MODEL), "--out", str(OUT / "eval"),
-         "--compare", "--echo", "--backend", "onnxruntime", "--no-progress"]
+         "--compare", "--echo", "--backend", "onnxruntime", "--no-progress",
+         "--debug-image", str(OUT / "debug_image.png")]
     )  # fmt: skip
     if status == 0:
         print(f"\nreport: {OUT / 'eval'}/online/timeline.png and metrics.json (offline/ alongside)")
+        print(f"the node's last ~/debug_image: {OUT / 'debug_image.png'}")
     return status
 
 

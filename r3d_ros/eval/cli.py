@@ -172,6 +172,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--use-sim-time", action="store_true", help="online: publish /clock, node uses sim time")
     parser.add_argument("--echo", action="store_true", help="online: print each anticipation as it is published")
     parser.add_argument(
+        "--debug-image", type=Path, default=None, help="online: save the node's last ~/debug_image to this PNG"
+    )
+    parser.add_argument(
         "--video",
         type=Path,
         help="also write the replay as a video: the overlay on every color frame, the ground truth below;\n"
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             replays["online"] = replay_through_node(
                 args.bag, args.model, runtime, stream, args.color_topic, args.depth_topic,
                 rate=args.rate, use_sim_time=args.use_sim_time, echo=args.echo,
-                log_path=folders["online"] / "node.log",
+                log_path=folders["online"] / "node.log", debug_image=args.debug_image,
             )  # fmt: skip
         for mode, replay in replays.items():
             folder = folders[mode]

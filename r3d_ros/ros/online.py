@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -233,8 +234,9 @@ class Played:
 class Player:
     """The evaluator's end of the DDS link: plays images to the node, collects its anticipations and diagnostics."""
 
-    def __init__(self, name: str, use_sim_time: bool, echo: bool) -> None:
+    def __init__(self, name: str, use_sim_time: bool, echo: bool, debug_image: bool = False) -> None:
         self.status_name = f"{name}: pipeline"
+        self.last_debug_image: Image | None = None
         self.echo = echo
         self.received: list[tuple[AnticipatedAction, float]] = []
         self.diagnostics: list[dict[str, str]] = []
@@ -248,6 +250,8 @@ class Player:
         self.node.create_subscription(AnticipatedAction, "anticipated_action", self._on_action, RELIABLE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, RELIABLE)
         self.publishers = {role: self.node.create_publisher(Image, role, RELIABLE) for role in ("color", "depth")}
+        if debug_image:  # the node renders it only while someone subscribes
+            self.node.create_subscription(Image, f"/{name}/{name}/debug_image", self._on_debug_image, 1)
         self.clock = self.node.create_publisher(Clock, "/clock", 10) if use_sim_time else None
 
     def _on_action(self, message: AnticipatedAction) -> None:
@@ -256,6 +260,18 @@ class Player:
             future = " -> ".join(f"{s.label} ({s.confidence:.2f})" for s in message.future[:3])
             print(f"  [{len(self.received):4d}] now: {message.current.label:15s} next: {message.next_label:15s} "
                   f"p={message.next_confidence:.2f}   future: {future}", flush=True)  # fmt: skip
+
+    def _on_debug_image(self, message: Image) -> None:
+        self.last_debug_image = message
+
+    def save_debug_image(self, path: Path) -> None:
+        """Write the last debug image received as a PNG (none received: an error naming the topic)."""
+        message = self.last_debug_image
+        if message is None:
+            raise DatasetError("the node published no ~/debug_image")
+        pixels = np.frombuffer(bytes(message.data), np.uint8).reshape(message.height, message.width, 3)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.ascontiguousarray(pixels[:, :, ::-1]))
 
     def _on_diagnostics(self, message: DiagnosticArray) -> None:
         for status in message.status:
@@ -395,21 +411,25 @@ def replay_through_node(
     use_sim_time: bool = False,
     echo: bool = False,
     log_path: Path | None = None,
+    debug_image: Path | None = None,
 ) -> Replay:
     """Play ``bag`` to a freshly started, private node and collect its anticipations.
 
-    ``log_path`` receives everything the node prints. Raises DatasetError when
-    the node stops, or when anticipations it published did not arrive.
+    ``log_path`` receives everything the node prints; ``debug_image`` the node's
+    last ``~/debug_image`` as a PNG. Raises DatasetError when the node stops, or
+    when anticipations it published did not arrive.
     """
     name = private_name()
     with large_image_transport(LOG):
         node = NodeProcess(node_arguments(name, model_path, runtime, stream, use_sim_time), log_path)
         try:
-            player = Player(name, use_sim_time, echo)
+            player = Player(name, use_sim_time, echo, debug_image is not None)
             try:
                 player.wait_for(node)
                 played = player.play(bag, rate, color_topic, depth_topic, node)
                 counts = player.settle(node)
+                if debug_image is not None:
+                    player.save_debug_image(debug_image)
             finally:
                 player.close()
         finally:
