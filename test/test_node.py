@@ -418,3 +418,21 @@ def test_no_debug_image_is_rendered_when_nobody_subscribes(running) -> None:
     camera.play(scene(45), fps=30.0)
     camera.settle()
     assert collector.actions and int(collector.last_diagnostics()["debug_images"]) == 0
+
+
+def test_rviz_gets_a_text_marker_naming_the_next_action(model_file: Path, tmp_path: Path) -> None:
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    with node_process(model_file, tmp_path / "cache") as _, ros_node("rviz") as (node, executor):
+        markers: list[MarkerArray] = []
+        node.create_subscription(MarkerArray, "/r3d_anticipation/markers", markers.append, RELIABLE)
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        camera.wait_for_node()
+        camera.play(scene(30), fps=30.0)
+        camera.settle()
+    assert markers and collector.actions
+    last = markers[-1].markers[0]
+    assert last.type == Marker.TEXT_VIEW_FACING and last.header.frame_id == "test_color_optical_frame"
+    assert collector.actions[-1].next_label in last.text

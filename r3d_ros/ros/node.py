@@ -38,6 +38,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import Marker, MarkerArray
 
 from r3d_msgs.msg import ActionLabels, AnticipatedAction
 from r3d_ros.config import ConfigError
@@ -155,6 +156,7 @@ class AnticipationNode(LifecycleNode):
         self.action_publisher = None
         self.labels_publisher = None
         self.debug_publisher = None
+        self.marker_publisher = None
         core_logger = logging.getLogger("r3d_ros")
         core_logger.addHandler(RosLogHandler(self))
         core_logger.setLevel(logging.INFO)
@@ -240,6 +242,7 @@ class AnticipationNode(LifecycleNode):
         self.action_publisher = self.create_lifecycle_publisher(AnticipatedAction, "anticipated_action", ACTION_QOS)
         self.labels_publisher = self.create_lifecycle_publisher(ActionLabels, "anticipated_action/labels", LABELS_QOS)
         self.debug_publisher = self.create_lifecycle_publisher(Image, "~/debug_image", DEBUG_QOS)
+        self.marker_publisher = self.create_lifecycle_publisher(MarkerArray, "~/markers", DEBUG_QOS)
         self.get_logger().info(
             f"model {self.loaded.model_id} ({len(self.loaded.model.config.model.class_names)} classes) "
             f"on {self.loaded.backend.describe()}"
@@ -284,10 +287,10 @@ class AnticipationNode(LifecycleNode):
     def _release(self) -> None:
         if self.loaded is not None:
             self.loaded.backend.close()
-        for publisher in (self.action_publisher, self.labels_publisher, self.debug_publisher):
+        for publisher in (self.action_publisher, self.labels_publisher, self.debug_publisher, self.marker_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
-        self.action_publisher = self.labels_publisher = self.debug_publisher = None
+        self.action_publisher = self.labels_publisher = self.debug_publisher = self.marker_publisher = None
         self.loaded = self.pipeline = None
 
     # ----- input -------------------------------------------------------------------
@@ -406,6 +409,8 @@ class AnticipationNode(LifecycleNode):
         self.action_publisher.publish(message)
         if self.debug_publisher.get_subscription_count() > 0:  # costs nothing when nobody looks
             self._publish_debug_image(result, message.header)
+        if self.marker_publisher.get_subscription_count() > 0:
+            self.marker_publisher.publish(MarkerArray(markers=[label_marker(result, message.header)]))
         now_ns = self.get_clock().now().nanoseconds
         self.stats.published += 1
         self.stats.tick_ms.append((time.perf_counter() - started) * 1e3)
@@ -567,6 +572,22 @@ class AnticipationNode(LifecycleNode):
         return diagnostic_status(
             f"{self.get_name()}: pipeline", level, message, values, self.loaded.model_id if self.loaded else ""
         )
+
+
+def label_marker(result: Anticipation, header: Header) -> Marker:
+    """An RViz text marker above the camera's view: what happens now and what comes next.
+
+    Placed in the camera's optical frame (x right, y down, z forward): 1.5 m ahead and
+    0.4 m above the optical axis, so it floats over the scene the camera sees.
+    """
+    marker = Marker(header=header, ns="r3d_anticipation", id=0, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+    marker.pose.position.y, marker.pose.position.z = -0.4, 1.5
+    marker.pose.orientation.w = 1.0
+    marker.scale.z = 0.12
+    marker.color.r = marker.color.g = marker.color.b = marker.color.a = 1.0
+    marker.lifetime.sec = 1
+    marker.text = f"{result.current.label} -> {result.next_label} ({result.next_confidence:.0%})"
+    return marker
 
 
 def make_executor() -> Executor:
