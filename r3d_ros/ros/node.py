@@ -11,8 +11,9 @@ never blocks reception. One worker thread takes frames from the queue and runs
 the same :class:`~r3d_ros.runtime.pipeline.AnticipationPipeline` that bag
 replay runs (synchronizer, per-frame path once per frame, temporal model at
 ``publish_rate_hz`` of stream time), and publishes; a renderer thread draws
-``~/debug_image`` while someone subscribes. A timer publishes ``/diagnostics``. Nothing raised while processing a frame escapes a callback:
-it is logged, counted and shown in the diagnostics.
+``~/debug_image`` while someone subscribes. A timer publishes ``/diagnostics``.
+Nothing raised while processing a frame escapes a callback: it is logged,
+counted and shown in the diagnostics.
 """
 
 from __future__ import annotations
