@@ -17,6 +17,7 @@ from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, Collector, image, n
 from ros_util import ros_node, spin_until
 from sensor_msgs.msg import Image
 from test_runtime import write_model
+from visualization_msgs.msg import Marker, MarkerArray
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 START_NS = 1_700_000_000_123_456_789
@@ -395,17 +396,23 @@ def test_realsense_without_a_camera_keeps_the_node_responsive(model_file: Path, 
     assert "no RealSense camera connected" in process.output
 
 
-def test_the_debug_image_shows_each_anticipated_frame_with_its_stamp(model_file: Path, tmp_path: Path) -> None:
-    with node_process(model_file, tmp_path / "cache") as _, ros_node("viewer") as (node, executor):
-        debug: list[Image] = []
-        node.create_subscription(Image, "/r3d_anticipation/debug_image", debug.append, RELIABLE)
+def _watch(model_file: Path, tmp_path: Path, kind: type, topic: str, frames: int) -> tuple[list, Collector]:
+    """Play ``frames`` frames to a node while subscribed to one of its viewer topics; (received, collector)."""
+    with node_process(model_file, tmp_path / "cache"), ros_node("viewer") as (node, executor):
+        received: list = []
+        node.create_subscription(kind, topic, received.append, RELIABLE)
         collector = Collector()
         collector.attach(node)
         camera = Camera(node, executor, collector)
         camera.wait_for_node()
-        assert spin_until(executor, lambda: camera.node.count_publishers("/r3d_anticipation/debug_image") > 0, 10.0)
-        camera.play(scene(45), fps=30.0)
+        assert spin_until(executor, lambda: node.count_publishers(topic) > 0, 10.0)
+        camera.play(scene(frames), fps=30.0)
         camera.settle()
+    return received, collector
+
+
+def test_the_debug_image_shows_each_anticipated_frame_with_its_stamp(model_file: Path, tmp_path: Path) -> None:
+    debug, collector = _watch(model_file, tmp_path, Image, "/r3d_anticipation/debug_image", 45)
     stamps = {_ns(a) for a in collector.actions}
     assert debug and {_ns(d) for d in debug} <= stamps
     assert all((d.width, d.height, d.encoding) == (160, 120, "rgb8") for d in debug)
@@ -421,17 +428,7 @@ def test_no_debug_image_is_rendered_when_nobody_subscribes(running) -> None:
 
 
 def test_rviz_gets_a_text_marker_naming_the_next_action(model_file: Path, tmp_path: Path) -> None:
-    from visualization_msgs.msg import Marker, MarkerArray
-
-    with node_process(model_file, tmp_path / "cache") as _, ros_node("rviz") as (node, executor):
-        markers: list[MarkerArray] = []
-        node.create_subscription(MarkerArray, "/r3d_anticipation/markers", markers.append, RELIABLE)
-        collector = Collector()
-        collector.attach(node)
-        camera = Camera(node, executor, collector)
-        camera.wait_for_node()
-        camera.play(scene(30), fps=30.0)
-        camera.settle()
+    markers, collector = _watch(model_file, tmp_path, MarkerArray, "/r3d_anticipation/markers", 30)
     assert markers and collector.actions
     last = markers[-1].markers[0]
     assert last.type == Marker.TEXT_VIEW_FACING and last.header.frame_id == "test_color_optical_frame"

@@ -51,7 +51,7 @@ from r3d_ros.ros.convert import (
     labels_message,
     time_to_ns,
 )
-from r3d_ros.ros.parameters import BY_NAME, PARAMETERS, check_value, node_config, runtime_config, stream_config
+from r3d_ros.ros.parameters import BY_NAME, PARAMETERS, check_value, runtime_config, stream_config
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.runtime.compressed import decode_compressed_color, decode_compressed_depth
@@ -176,7 +176,6 @@ class AnticipationNode(LifecycleNode):
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         for name, value in values.items():
             check_value(name, value)
-        node_config(values)  # the node's own settings: ranges and choices
         self.stream, self.runtime = stream_config(values), runtime_config(values)
         for name in ("color_topic", "depth_topic"):
             try:
@@ -565,7 +564,7 @@ class AnticipationNode(LifecycleNode):
         assessment = assess(snapshot)
         last = stats.last
         if last is not None:
-            depth = "present" if last.depth_present else ("substituted" if last.depth_substituted else "missing")
+            depth = depth_status(last)
             values["depth"] = depth
             values["fused_effective_rank"] = f"{last.fused_effective_rank:.2f}"
             if depth == "missing":

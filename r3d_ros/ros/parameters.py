@@ -101,11 +101,6 @@ def build(section: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"parameter '{field}':{problem}") from None
 
 
-def node_config(values: dict[str, Any]) -> NodeConfig:
-    """The node's own settings."""
-    return build(NodeConfig, values)
-
-
 def stream_config(values: dict[str, Any]) -> StreamConfig:
     """The StreamConfig the parameters describe."""
     return build(StreamConfig, values)
