@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from r3d_ros.config import InputConfig
+from r3d_ros.config import ConfigError, InputConfig, config_from_dict
 from r3d_ros.runtime.image import ImageError, RawImage, decode_color, decode_depth
 from r3d_ros.runtime.preprocess import center_crop_box, preprocess_frame
 from r3d_ros.runtime.timebase import FrameRateLimiter, subsample_indices
@@ -105,6 +105,57 @@ def test_depth_holes_are_masked_and_do_not_drag_valid_depth_down(rgb: np.ndarray
     assert not valid[:12].any() and valid[12:].all()
     np.testing.assert_allclose(frame.depth[0][valid], 2.0 / 6.0, rtol=1e-6)
     assert (frame.depth[0][~valid] == 0).all()
+
+
+CLOSEST = InputConfig(height=24, width=32, max_depth_m=6.0, min_depth_m=0.1, depth_downsample="closest")
+
+
+def wall_with_a_thin_arm(arm_mm: int) -> np.ndarray:
+    """A wall at 5 m (90 x 120 pixels) crossed by a horizontal arm two camera pixels thick."""
+    depth = np.full((90, 120), 5000, dtype=np.uint16)
+    depth[41:43, 20:100] = arm_mm
+    return depth
+
+
+def network_depth_m(depth: np.ndarray, size: InputConfig) -> np.ndarray:
+    color = RawImage.from_array(np.zeros((*depth.shape, 3), np.uint8), "rgb8")
+    frame = preprocess_frame(color, RawImage.from_array(depth, "16UC1"), size)
+    return frame.depth[0] * size.max_depth_m
+
+
+def test_closest_downsampling_keeps_a_thin_arm_at_its_own_depth() -> None:
+    for arm_mm in (2600, 3400):  # a hand in front of the body plane, and one behind it
+        nearest = network_depth_m(wall_with_a_thin_arm(arm_mm), CLOSEST).min()
+        np.testing.assert_allclose(nearest, arm_mm / 1000, atol=1e-3)
+
+
+def test_area_downsampling_blends_a_thin_arm_with_the_wall() -> None:
+    # The reason "closest" exists: averaged, two arms 0.8 m apart come out within 0.4 m.
+    front = network_depth_m(wall_with_a_thin_arm(2600), SIZE).min()
+    behind = network_depth_m(wall_with_a_thin_arm(3400), SIZE).min()
+    assert front > 3.4 and behind - front < 0.4
+
+
+def test_closest_downsampling_ignores_holes_and_masks_mostly_invalid_cells(rgb: np.ndarray) -> None:
+    depth = np.full((48, 64), 2000, dtype=np.uint16)
+    depth[:, ::2] = 0  # zeros are holes, never the closest reading
+    depth[:24] = 0
+    frame = preprocess_frame(RawImage.from_array(rgb, "rgb8"), RawImage.from_array(depth, "16UC1"), CLOSEST)
+    valid = frame.depth[1].astype(bool)
+    assert not valid[:12].any() and valid[12:].all()
+    np.testing.assert_allclose(frame.depth[0][valid], 2.0 / 6.0, rtol=1e-6)
+    assert (frame.depth[0][~valid] == 0).all()
+
+
+def test_closest_downsampling_handles_any_input_size(rgb: np.ndarray) -> None:
+    for shape in ((47, 61), (480, 640), (20, 30)):  # not a multiple of the network size, or smaller than it
+        depth = np.full(shape, 1500, dtype=np.uint16)
+        assert np.allclose(network_depth_m(depth, CLOSEST), 1.5)
+
+
+def test_an_unknown_depth_downsampling_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"model\.input\.depth_downsample"):
+        config_from_dict({"model": {"input": {"depth_downsample": "median"}}})
 
 
 def test_missing_or_all_invalid_depth_is_reported_absent(rgb: np.ndarray) -> None:

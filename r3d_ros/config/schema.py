@@ -61,6 +61,11 @@ class InputConfig:
     max_depth_m: float = 6.0
     # Depth readings below this are treated as invalid (sensor minimum range).
     min_depth_m: float = 0.1
+    # How a network depth pixel summarises the camera pixels it covers: "closest" keeps the
+    # nearest valid reading (thin structures such as an arm keep their own depth), "area"
+    # averages them (an arm's depth blends with the wall behind it). "area" is the default
+    # only because model files written before this setting existed were trained with it.
+    depth_downsample: Literal["area", "closest"] = "area"
 
     def __post_init__(self) -> None:
         check(8 <= self.height <= 1024, "height", f"must be in [8, 1024], got {self.height}")

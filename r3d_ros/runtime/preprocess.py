@@ -8,8 +8,14 @@ inputs the model sees at run time cannot drift from those it was trained on.
   get the same crop, so they stay registered.
 - Color: any accepted encoding -> RGB in [0, 1].
 - Depth: metric (metres from 16UC1 millimetres or the device's depth scale, or
-  32FC1 metres), invalid readings (0, NaN, inf, below ``min_depth_m``) masked;
-  the resize averages valid pixels only, so holes do not drag edges towards 0.
+  32FC1 metres), invalid readings (0, NaN, inf, below ``min_depth_m``) masked.
+  A network pixel is valid when at least half of the camera pixels it covers
+  are. Its value is the closest valid reading among them
+  (``depth_downsample: closest``) or their mean (``area``): averaging blends a
+  limb a pixel or two wide with the wall behind it, so a hand 0.4 m in front
+  of the body and one 0.4 m behind it can give the same value, while the
+  closest reading keeps each surface's own depth. Invalid readings never
+  enter either, so holes do not drag edges towards 0.
   The network gets depth / ``max_depth_m`` (clipped to 1) and the valid mask,
   never a per-frame min-max normalisation.
 - A missing depth image, or one with no valid pixel, yields ``depth_present``
@@ -60,6 +66,15 @@ def prepare_rgb(rgb: np.ndarray, size: InputConfig) -> np.ndarray:
     return np.ascontiguousarray(_crop_resize(rgb, size).transpose(2, 0, 1), dtype=np.float32) * np.float32(1 / 255)
 
 
+def _closest_resize(metres: np.ndarray, valid: np.ndarray, size: InputConfig) -> np.ndarray:
+    """The nearest valid reading in each network pixel's cell of the crop (inf where none)."""
+    top, bottom, left, right = center_crop_box(metres.shape[0], metres.shape[1], size.height, size.width)
+    crop = np.where(valid[top:bottom, left:right], metres[top:bottom, left:right], np.float32(np.inf))
+    rows = np.arange(size.height) * crop.shape[0] // size.height
+    cols = np.arange(size.width) * crop.shape[1] // size.width
+    return np.minimum.reduceat(np.minimum.reduceat(crop, rows, axis=0), cols, axis=1)
+
+
 def prepare_depth(metres: np.ndarray | None, size: InputConfig) -> tuple[np.ndarray, bool]:
     """(H, W) float32 metres (0 = invalid) -> ((2, h, w) network depth input, depth_present)."""
     out = np.zeros((2, size.height, size.width), dtype=np.float32)
@@ -69,9 +84,14 @@ def prepare_depth(metres: np.ndarray | None, size: InputConfig) -> tuple[np.ndar
     if not valid.any():
         return out, False
     weight = _crop_resize(valid.astype(np.float32), size)
-    total = _crop_resize(np.where(valid, metres, 0.0).astype(np.float32), size)
-    mask = weight >= MIN_VALID_FRACTION
-    depth = np.divide(total, weight, out=np.zeros_like(total), where=mask)
+    if size.depth_downsample == "closest":
+        depth = _closest_resize(metres.astype(np.float32, copy=False), valid, size)
+        mask = (weight >= MIN_VALID_FRACTION) & np.isfinite(depth)
+        depth = np.where(mask, depth, np.float32(0))
+    else:
+        total = _crop_resize(np.where(valid, metres, 0.0).astype(np.float32), size)
+        mask = weight >= MIN_VALID_FRACTION
+        depth = np.divide(total, weight, out=np.zeros_like(total), where=mask)
     out[0] = np.minimum(depth / np.float32(size.max_depth_m), 1.0)
     out[1] = mask
     return out, bool(mask.any())
