@@ -9,6 +9,7 @@ from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.labels import Segment, frame_labels
 from r3d_ros.data.sampling import protocol_window
 from r3d_ros.data.synthetic import SYNTHETIC_CLASSES, TRANSITIONS, plan_video
+from r3d_ros.eval.anticipation import near_label_change
 from r3d_ros.eval.reference import (
     ReferenceScores,
     continue_prediction,
@@ -133,3 +134,13 @@ def test_oracle_beats_continue_and_gaps_telescope():
     table = reference_table(out, keys)
     assert len(table.splitlines()) == 2 + 10
     assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
+
+
+def test_boundary_frames_are_those_within_the_margin_of_a_label_change() -> None:
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+    near = near_label_change(labels, margin=2)
+    assert near.tolist() == [False, False, False, True, True, True, True, False, False, False, False, False]
+
+
+def test_a_window_without_a_label_change_has_no_boundary_frame() -> None:
+    assert not near_label_change(np.full(9, 3), margin=2).any()

@@ -210,6 +210,8 @@ def test_model_evaluation_reports_references_conditions_and_targets(finished_run
     assert set(results["summary"]) >= {f"fused/trained/{c}" for c in model_eval.CONDITIONS}
     assert "observed segmentation accuracy" in {t["target"] for t in results["targets"]}
     assert "grammar oracle" in (tmp_path / "report.md").read_text()
+    assert 0 <= both["segmentation_interior_accuracy"]["mean"] <= 1
+    assert "seg. acc. interior" in (tmp_path / "report.md").read_text()
 
 
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:

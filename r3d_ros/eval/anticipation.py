@@ -4,7 +4,11 @@ Mean over classes (MoC, FUTR/R3D): observe the first ``alpha`` of each video,
 predict the next ``beta`` of it frame by frame, count correct frames per
 ground-truth class over the whole test set, and average the per-class
 accuracies. Observed-segmentation accuracy scores the per-frame labels of the
-observed part. When a video's observed part is longer than the model's window,
+observed part; it is also split into frames near a label change (within
+``BOUNDARY_MARGIN`` frames, where every action ramps in from or out to the
+neutral stance and the two sides look alike) and the interior frames, so a
+report tells errors of perception from uncertainty about where a change was.
+When a video's observed part is longer than the model's window,
 the model sees its last ``window`` frames (as the streaming runtime would).
 
 Each video's frames go through the per-frame path once; modalities can be
@@ -33,6 +37,9 @@ from r3d_ros.model.r3d import FrameFeatures, R3DModel
 
 if TYPE_CHECKING:
     from r3d_ros.eval.reference import ReferenceScores
+
+# Frames at most this many model frames from a label change count as boundary frames.
+BOUNDARY_MARGIN = 2
 
 
 @dataclass
@@ -105,6 +112,10 @@ class AnticipationScores:
     moc: dict[str, float]
     moc_subset: dict[str, float]
     segmentation_accuracy: float
+    # The same, mean over classes, on observed frames more than BOUNDARY_MARGIN frames from a label change,
+    # and the frame accuracy on the others.
+    segmentation_interior_accuracy: float = float("nan")
+    segmentation_boundary_accuracy: float = float("nan")
     # Fraction of observation ends (one per video and alpha) whose next action is right.
     next_action_accuracy: float = float("nan")
     # Mean absolute error, in seconds, of the current action's remaining time.
@@ -116,6 +127,8 @@ class AnticipationScores:
         out = {f"moc/{k}": v for k, v in self.moc.items()}
         out.update({f"moc_subset/{k}": v for k, v in self.moc_subset.items()})
         out["segmentation_accuracy"] = self.segmentation_accuracy
+        out["segmentation_interior_accuracy"] = self.segmentation_interior_accuracy
+        out["segmentation_boundary_accuracy"] = self.segmentation_boundary_accuracy
         out["next_action_accuracy"] = self.next_action_accuracy
         out["remaining_error_s"] = self.remaining_error_s
         out.update(self.reference)
@@ -154,6 +167,7 @@ def evaluate_anticipation(
     grammar = model.grammar
     accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
     segmentation = ClassAccuracy(num_classes)
+    interior, boundary = ClassAccuracy(num_classes), ClassAccuracy(num_classes)
     next_correct, remaining_errors = [], []
     for index, video in enumerate(videos):
         features = encode_video(
@@ -170,7 +184,11 @@ def evaluate_anticipation(
             tokens = features.fused[start:observed].to(device)[None]
             output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
             seg = output.segmentation_logits[0].argmax(-1).cpu().numpy()
-            segmentation.add(seg, video.labels[start:observed])
+            observed_labels = video.labels[start:observed]
+            segmentation.add(seg, observed_labels)
+            near = near_label_change(observed_labels, BOUNDARY_MARGIN)
+            interior.add(seg[~near], observed_labels[~near])
+            boundary.add(seg[near], observed_labels[near])
             probabilities = future_probabilities(
                 output.future_logits[0].cpu().numpy(), output.segmentation_logits[0].cpu().numpy(), grammar
             )
@@ -194,10 +212,22 @@ def evaluate_anticipation(
         moc={k: v.mean_over_classes() for k, v in accuracy.items()},
         moc_subset={k: v.mean_over_classes(subset_classes) for k, v in accuracy.items()} if subset_classes else {},
         segmentation_accuracy=segmentation.mean_over_classes(),
+        segmentation_interior_accuracy=interior.mean_over_classes(),
+        segmentation_boundary_accuracy=boundary.frame_accuracy() if boundary.total.any() else float("nan"),
         next_action_accuracy=float(np.mean(next_correct)) if next_correct else float("nan"),
         remaining_error_s=float(np.mean(remaining_errors)) if remaining_errors else float("nan"),
         reference=reference.as_dict() if reference is not None else {},
     )
+
+
+def near_label_change(labels: np.ndarray, margin: int) -> np.ndarray:
+    """(N,) bool: frames at most ``margin`` frames from a change of label (the two frames of a change are at 1)."""
+    changes = np.flatnonzero(labels[1:] != labels[:-1])  # a change lies between frames c and c + 1
+    if len(changes) == 0:
+        return np.zeros(len(labels), dtype=bool)
+    frames = np.arange(len(labels))[:, None]
+    distance = np.minimum(np.abs(frames - changes[None]) + 1, np.abs(frames - changes[None] - 1) + 1)
+    return distance.min(axis=1) <= margin
 
 
 def _remaining_frames(labels: np.ndarray, observed: int) -> int | None:

@@ -164,11 +164,12 @@ def write_report(
 ) -> None:
     """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
     lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std.", ""]
-    header = "| model / sensor / inputs | " + " | ".join(KEYS) + " | seg. acc. | next action | remaining err. (s) |"
-    lines += [header, "|---|" + "---:|" * (len(KEYS) + 3)]
+    header = " | ".join(["| model / sensor / inputs", *KEYS, "seg. acc.", "seg. acc. interior", "seg. acc. boundary"])
+    lines += [header + " | next action | remaining err. (s) |", "|---|" + "---:|" * (len(KEYS) + 5)]
     for name, entry in summary.items():
         cells = [f"{entry[f'moc/{k}']['mean']:.3f} ± {entry[f'moc/{k}']['std']:.3f}" for k in KEYS]
-        cells += [f"{entry[k]['mean']:.3f}" for k in ("segmentation_accuracy", "next_action_accuracy")]
+        seg = ("segmentation_accuracy", "segmentation_interior_accuracy", "segmentation_boundary_accuracy")
+        cells += [f"{entry[k]['mean']:.3f}" if k in entry else "" for k in (*seg, "next_action_accuracy")]
         cells.append(f"{entry['remaining_error_s']['mean']:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, entry in summary.items():
