@@ -94,6 +94,13 @@ def test_training_writes_model_checkpoint_metrics_and_plots(finished_run: Path) 
     assert "rank/fused" in header
 
 
+def test_training_time_accumulates_over_epochs(finished_run: Path) -> None:
+    rows = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    seconds = [r["train_seconds"] for r in rows]
+    assert seconds[0] > 0 and seconds == sorted(set(seconds))  # strictly increasing
+    assert seconds[-1] >= sum(r["epoch_seconds"] for r in rows)
+
+
 def test_final_model_carries_substitution_statistics_and_classes(finished_run: Path) -> None:
     model, _ = load_model(finished_run / "model.safetensors")
     assert bool(model.ebr.substitution_fitted)
@@ -111,10 +118,14 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(finished_run: Path, tm
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert checkpoint_epoch(run / "checkpoint.safetensors") == 2
+    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as handle:
+        seconds_before_kill = float(handle.metadata()["train_seconds"])
     resumed = cli("--run-dir", str(run), "--resume")
     output, _ = resumed.communicate(timeout=240)
     assert resumed.returncode == 0, output
     assert "resuming after epoch 2" in output
+    last_row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last_row["train_seconds"] > seconds_before_kill > 0  # the clock resumes too
     uninterrupted = load_file(str(finished_run / "model.safetensors"))
     after_resume = load_file(str(run / "model.safetensors"))
     assert uninterrupted.keys() == after_resume.keys()

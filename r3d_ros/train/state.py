@@ -39,6 +39,7 @@ class TrainingState:
     modules: dict[str, dict[str, torch.Tensor]]  # name -> state dict
     optimizers: dict[str, dict[str, Any]]  # name -> optimizer.state_dict()
     history: list[dict[str, Any]]
+    train_seconds: float = 0.0  # wall time of the completed epochs (evaluations included), over every resume
 
 
 def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def save_training_state(path: str | Path, config: R3DConfig, state: TrainingStat
         "epoch": str(state.epoch),
         "optimizers": json.dumps(optimizers),
         "history": json.dumps(state.history),
+        "train_seconds": repr(float(state.train_seconds)),
     }
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
@@ -93,4 +95,7 @@ def load_training_state(path: str | Path, config: R3DConfig) -> TrainingState:
     optimizers = {
         name: _unflatten_optimizer(name, saved, tensors) for name, saved in json.loads(metadata["optimizers"]).items()
     }
-    return TrainingState(int(metadata["epoch"]), modules, optimizers, json.loads(metadata["history"]))
+    history = json.loads(metadata["history"])
+    # Checkpoints written before the clock was kept resume with the time they did not record as 0.
+    train_seconds = float(metadata.get("train_seconds", "0"))
+    return TrainingState(int(metadata["epoch"]), modules, optimizers, history, train_seconds)

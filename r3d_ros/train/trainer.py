@@ -152,6 +152,7 @@ class Trainer:
         self.base_lr = {"main": config.train.lr, "discriminator": config.train.ebr.discriminator_lr}
         self.steps_per_epoch = max(1, len(self.train_videos) // config.train.batch_videos)
         self.start_epoch = 1
+        self.train_seconds = 0.0  # wall time of the completed epochs, evaluations included, across resumes
         history: list[dict[str, Any]] = []
         if resume:
             state = load_training_state(self.run_dir / "checkpoint.safetensors", config)
@@ -159,6 +160,7 @@ class Trainer:
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state.optimizers[name])
             self.start_epoch = state.epoch + 1
+            self.train_seconds = state.train_seconds
             history = state.history
             LOG.info("resuming after epoch %d", state.epoch)
         if config.model.future_decoder == "grammar":  # a function of the training labels alone, never of weights
@@ -285,6 +287,7 @@ class Trainer:
                 if epoch % config.eval_every == 0 or epoch == config.epochs:
                     evaluation, spectra = self.evaluate(epoch)
                     row.update(evaluation)
+                    row["train_seconds"] = self.train_seconds + time.perf_counter() - started
                     self.monitor.record(row, spectra)
                     LOG.info(
                         "epoch %d: loss %.3f, MoC(a0.3,b0.5) %.3f, ranks rgb %.1f depth %.1f fused %.1f",
@@ -292,6 +295,7 @@ class Trainer:
                         row["rank/rgb"], row["rank/depth"], row["rank/fused"],
                     )  # fmt: skip
                 last = row
+                self.train_seconds += time.perf_counter() - started
                 self._save_checkpoint(epoch)
             self._barrier()
         if self.dist.is_main:
@@ -308,6 +312,7 @@ class Trainer:
             modules={"step": self.step_module.state_dict()},
             optimizers={name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             history=self.monitor.history,
+            train_seconds=self.train_seconds,
         )
         save_training_state(self.run_dir / "checkpoint.safetensors", self.config, state)
 
