@@ -24,6 +24,13 @@ def test_parameter_reference_is_generated_from_the_code() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_model_card_is_generated_from_the_shipped_model_and_its_evaluation() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "model_card.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_params_file_lists_every_node_parameter_with_its_default() -> None:
     values = yaml.safe_load((ROOT / "config" / "anticipate.yaml").read_text())["/**"]["ros__parameters"]
     assert values == {p.name: p.default for p in PARAMETERS}
