@@ -2,6 +2,7 @@
 
     scripts/with-env python bench/bench_preprocess.py                     # 640x480, 300 frames each
     scripts/with-env python bench/bench_preprocess.py --height 720 --width 1280 --repeats 1000
+    scripts/with-env python bench/bench_preprocess.py --out docs/bench_preprocess.json   # also save the numbers
 
 The frame is what a RealSense gives the node: uint8 RGB and 16UC1 millimetres
 with noise and 5 % holes. Both methods run interleaved in one process, so their
@@ -11,6 +12,8 @@ ratio is measured under the same machine load.
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import statistics
 import time
 
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--out", help="write the medians, p99s and ratio to this JSON file")
     args = parser.parse_args()
     color, depth = frame(args.height, args.width)
     sizes = {method: InputConfig(depth_downsample=method) for method in METHODS}
@@ -51,7 +55,17 @@ def main() -> None:
     for method, values in times.items():
         p99 = float(np.percentile(values, 99))
         print(f"  depth_downsample={method:8s} median {medians[method]:.2f} ms  p99 {p99:.2f} ms")
-    print(f"  closest / area (medians): {medians['closest'] / medians['area']:.2f}x")
+    ratio = medians["closest"] / medians["area"]
+    print(f"  closest / area (medians): {ratio:.2f}x")
+    if args.out:
+        summary = {
+            method: {"median_ms": medians[method], "p99_ms": float(np.percentile(values, 99))}
+            for method, values in times.items()
+        }
+        machine = {"processor": platform.processor() or platform.machine(), "python": platform.python_version()}
+        record = {"frame": [args.width, args.height], "repeats": args.repeats, "machine": machine}
+        with open(args.out, "w") as handle:
+            json.dump({**record, "preprocess_frame": summary, "closest_over_area": ratio}, handle, indent=2)
 
 
 if __name__ == "__main__":
