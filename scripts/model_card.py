@@ -131,7 +131,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             "the future is read out through the action grammar (transitions and per-class durations) "
             "estimated from the training labels and stored in the file, applied to the recognised current "
             "action and how long it has lasted (`r3d_ros/model/grammar.py`)."
-            if net.future_decoder == "grammar"
+            if net.uses_grammar
             else "the learned future head."
         ),
         f"- Inputs: {net.input.height}x{net.input.width} RGB and depth (centre crop, metres / "

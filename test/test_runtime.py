@@ -13,6 +13,7 @@ from conftest import small_config
 
 from r3d_ros.config import RuntimeConfig
 from r3d_ros.model import R3DModel, save_model
+from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.runtime.anticipator import MISSING_DEPTH_PENALTY, StreamingAnticipator
 from r3d_ros.runtime.backends import BackendError, check_finite, choose_backend, create_backend
 from r3d_ros.runtime.backends.onnx_backend import OnnxRuntimeBackend
@@ -144,6 +145,24 @@ def test_probabilities_sum_to_one_and_segments_cover_the_horizon(model_file: Pat
     assert result.next_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     assert all(0.0 <= s.start_offset_s <= result.horizon_s for s in result.future)
     assert result.current.start_offset_s <= 0.0
+
+
+def test_a_grammar_filter_model_streams_with_onnxruntime(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = R3DModel(small_config("model.future_decoder=grammar_filter"))
+    rng = np.random.default_rng(0)
+    labels = [np.repeat(rng.integers(model.config.model.num_classes, size=12), rng.integers(3, 9, size=12))]
+    model.set_grammar(ActionGrammar.estimate(labels, model.config.model.num_classes, model.config.anticipation.fps))
+    path = tmp_path / "filter.safetensors"
+    save_model(path, model.eval())
+    stream = StreamingAnticipator(create_backend(path, runtime(tmp_path, "onnxruntime")))
+    for stamp, color, depth in camera_frames(40):
+        stream.push(stamp, color, depth)
+    result = stream.tick()
+    window_s = (stream.count - 1) / stream.fps
+    assert -window_s - 1e-6 <= result.current.start_offset_s <= 0.0
+    assert 0.0 < result.current.confidence <= 1.0
+    assert sum(s.duration_s for s in result.future) == pytest.approx(result.horizon_s, abs=1e-6)
 
 
 @pytest.mark.parametrize(

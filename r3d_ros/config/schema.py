@@ -174,13 +174,23 @@ class ModelConfig:
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     # How the future is read out: head = the future head's per-frame classes (and the
     # next-action head); grammar = the action grammar estimated from the training labels,
-    # applied to the recognised current action and how long it has lasted (r3d_ros/model/grammar.py).
-    future_decoder: Literal["head", "grammar"] = "head"
+    # applied to the recognised current action and how long it has lasted (r3d_ros/model/grammar.py);
+    # grammar_filter = the same grammar as a hidden semi-Markov model over the window's per-frame
+    # class probabilities: the current action, its age and the future from P(class, age | window).
+    future_decoder: Literal["head", "grammar", "grammar_filter"] = "head"
+    # grammar_filter: exponent on each frame's class probabilities (below 1: a temporal encoder's
+    # per-frame outputs share context, so they are not independent evidence).
+    filter_evidence_weight: float = 0.5
 
     def __post_init__(self) -> None:
         check(len(self.class_names) != 1, "class_names", "needs at least two classes")
         check(len(set(self.class_names)) == len(self.class_names), "class_names", "contains duplicates")
         check(self.token_dim > 0, "token_dim", f"must be > 0, got {self.token_dim}")
+        check(
+            0 < self.filter_evidence_weight <= 1,
+            "filter_evidence_weight",
+            f"must be in (0, 1], got {self.filter_evidence_weight}",
+        )
         check(
             self.token_dim % self.fuser.attention_heads == 0,
             "token_dim",
@@ -191,6 +201,11 @@ class ModelConfig:
     def num_classes(self) -> int:
         """Number of action classes (the end-of-sequence token is extra)."""
         return len(self.class_names)
+
+    @property
+    def uses_grammar(self) -> bool:
+        """True when the future is decoded by the action grammar the model file carries."""
+        return self.future_decoder in ("grammar", "grammar_filter")
 
 
 @dataclass
@@ -401,6 +416,22 @@ class RSCConfig:
 
 
 @dataclass
+class FramePretrainConfig:
+    """Per-frame pretraining of the encoders before the windowed training (see r3d_ros.train.pretrain)."""
+
+    # Passes over every training frame (0 = off). Each modality's encoder classifies single
+    # frames drawn from all videos at once, through a linear head dropped afterwards.
+    epochs: int = 0
+    batch_frames: int = 256  # frames per optimisation step, drawn from all training videos
+    lr: float = 2e-3  # AdamW peak learning rate (5 % linear warm-up, then cosine decay)
+
+    def __post_init__(self) -> None:
+        check(self.epochs >= 0, "epochs", f"must be >= 0 (0 = off), got {self.epochs}")
+        check(self.batch_frames >= 2, "batch_frames", f"must be >= 2 (BatchNorm), got {self.batch_frames}")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+
+
+@dataclass
 class MonitorConfig:
     """Rank monitoring during training."""
 
@@ -465,6 +496,7 @@ class TrainConfig:
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)
+    pretrain: FramePretrainConfig = field(default_factory=FramePretrainConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     # Evaluate (metrics + rank monitoring) every this many epochs, and after the last.

@@ -32,7 +32,7 @@ import torch
 
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import IGNORE, next_action_after, protocol_window
-from r3d_ros.model.decode import future_probabilities, future_segments, next_action, segments_to_frames
+from r3d_ros.model.decode import future_segments, next_action, read_window, segments_to_frames
 from r3d_ros.model.r3d import FrameFeatures, R3DModel
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def evaluate_anticipation(
     window = config.anticipation.window
     horizon = config.anticipation.horizon_frames
     num_classes = config.model.num_classes
-    grammar = model.grammar
+    grammar, grammar_filter = model.grammar, model.grammar_filter
     accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
     segmentation = ClassAccuracy(num_classes)
     interior, boundary = ClassAccuracy(num_classes), ClassAccuracy(num_classes)
@@ -189,14 +189,15 @@ def evaluate_anticipation(
             near = near_label_change(observed_labels, BOUNDARY_MARGIN)
             interior.add(seg[~near], observed_labels[~near])
             boundary.add(seg[near], observed_labels[near])
-            probabilities = future_probabilities(
-                output.future_logits[0].cpu().numpy(), output.segmentation_logits[0].cpu().numpy(), grammar
-            )
-            segments = future_segments(probabilities)
-            remaining = round(segments[0].duration * horizon) if segments[0].class_id == seg[-1] else 0
+            reading = read_window(
+                output.segmentation_logits[0].cpu().numpy(), output.future_logits[0].cpu().numpy(), grammar,
+                grammar_filter,
+            )  # fmt: skip
+            segments = future_segments(reading.future)
+            remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
             truth_next = next_action_after(video.labels, observed)
             if truth_next != IGNORE:
-                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), int(seg[-1]), grammar)
+                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), reading.current, grammar)
                 next_correct.append(predicted_next == truth_next)
             true_remaining = _remaining_frames(video.labels, observed)
             if true_remaining is not None:

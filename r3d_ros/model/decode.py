@@ -3,9 +3,12 @@
 Shared by evaluation, bag replay and the node, so every consumer reads the
 model the same way.
 
-- Future probabilities (F, K): the future head's softmax, or, for a model
-  with ``future_decoder: grammar``, the action grammar's forecast given the
-  recognised current action and how long it has lasted in the window.
+- The window's reading (:func:`read_window`): the current action, how many
+  frames it has lasted, its confidence and the future probabilities (F, K):
+  the future head's softmax, or, with ``future_decoder: grammar``, the action
+  grammar's forecast given the last frame's recognised action and the length
+  of its run, or, with ``future_decoder: grammar_filter``, all of these from
+  the grammar filter's P(class, age | window).
 - Future segments: the most likely class at each future frame, run-length
   encoded. The segments cover the whole horizon in time order; each carries
   the mean probability of its class over its frames.
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r3d_ros.model.grammar import ActionGrammar, current_action
+from r3d_ros.model.grammar import ActionGrammar, GrammarFilter, current_action
 
 
 @dataclass
@@ -38,6 +41,34 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = logits - logits.max(axis=axis, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=axis, keepdims=True)
+
+
+@dataclass
+class WindowReading:
+    """What one window's outputs say about now and the future."""
+
+    current: int  # class of the action going on at the last frame
+    elapsed: int  # frames it has lasted, the last one included (at most the window's length)
+    confidence: float  # probability of ``current``
+    future: np.ndarray  # (F, K) class probabilities of the next F frames
+
+
+def read_window(
+    segmentation_logits: np.ndarray,
+    future_logits: np.ndarray,
+    grammar: ActionGrammar | None,
+    grammar_filter: GrammarFilter | None = None,
+) -> WindowReading:
+    """The current action and the future from (T, K) observed and (F, K) future logits of one window."""
+    if grammar_filter is not None:
+        posterior = grammar_filter.posterior(softmax(segmentation_logits))
+        current, age, confidence = grammar_filter.current(posterior)
+        future = grammar_filter.future(posterior, len(future_logits))
+        return WindowReading(current, min(max(age, 1), len(segmentation_logits)), confidence, future)
+    current, elapsed = current_action(segmentation_logits.argmax(-1))
+    confidence = float(softmax(segmentation_logits[-1])[current])
+    future = future_probabilities(future_logits, segmentation_logits, grammar)
+    return WindowReading(current, elapsed, confidence, future)
 
 
 def future_probabilities(

@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 UNLABELED = -1
+# Classes with less posterior mass than this are left out of the filtered forecast (they cannot move an argmax).
+NEGLIGIBLE = 1e-3
+# Frames between renormalisations of the filter's belief (each frame scales it by at least 1e-12).
+RENORMALISE_EVERY = 8
 
 
 def _runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,6 +140,75 @@ class ActionGrammar:
             starts[t] = (self.transitions[current] if t == 0 else 0.0) + ended @ self.transitions
             occupancy[t] = (starts[: t + 1] * survival[:, t - np.arange(t + 1)].T).sum(0)
         return occupancy
+
+
+class GrammarFilter:
+    """Filtering of per-frame class probabilities through the grammar (an explicit-duration HMM).
+
+    Hidden state at each frame: (class k, age a), a = frames the class-k
+    segment has lasted including this one. A segment of class k continues
+    with probability P(D > a | D >= a) or ends, and the next one starts at age
+    1 with class j drawn from ``transitions[k]``. Each frame's evidence is the
+    network's class probabilities raised to ``evidence_weight``: the
+    per-frame outputs of a temporal encoder share context, so they are not
+    independent observations and counting each fully would overrule the
+    grammar. The window's first frame starts from the renewal prior (class
+    by the chain's stationary visits, age by P(D >= a)), because a sliding
+    window starts in the middle of a segment.
+
+    The result at the last frame, P(class, age | window), gives the current
+    action and its age, and the future as the age-weighted mixture of the
+    grammar's forecasts, instead of committing to the argmax label and the
+    length of its run (one wrong frame at the end of the window used to
+    restart the run and the forecast with it).
+    """
+
+    def __init__(self, grammar: ActionGrammar, evidence_weight: float) -> None:
+        self.grammar, self.evidence_weight = grammar, evidence_weight
+        pmf = grammar.duration_pmf
+        at_least = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # P(D >= a), a = 0..L-1; exactly 0 past the support
+        support = int(np.flatnonzero((at_least > 0).any(0)).max()) + 1
+        at_least, pmf = at_least[:, :support], pmf[:, :support]
+        hazard = np.where(at_least > 0, pmf / np.maximum(at_least, 1e-300), 1.0)  # P(D = a | D >= a)
+        hazard[:, -1] = 1.0  # no segment outlives the support
+        values, vectors = np.linalg.eig(grammar.transitions.T)
+        visits = np.abs(np.real(vectors[:, np.argmin(np.abs(values - 1.0))]))
+        prior = visits[:, None] * at_least
+        prior[:, 0] = 0.0  # age 0 does not exist
+        # remaining[k, a, r] = P(D = a + r | D >= a): the current segment's remaining frames given its age.
+        ages, rest = np.arange(support)[:, None], np.arange(support)[None, :]
+        padded = np.concatenate([pmf, np.zeros_like(pmf)], axis=1)
+        self._remaining = padded[:, ages + rest] / np.maximum(at_least, 1e-300)[:, :, None]
+        self._hazard, self._prior = hazard, prior / prior.sum()
+
+    def posterior(self, probabilities: np.ndarray) -> np.ndarray:
+        """(T, K) per-frame class probabilities of a window -> (K, A) P(class, age) at its last frame."""
+        evidence = np.power(np.clip(probabilities, 1e-12, None), self.evidence_weight)
+        belief = self._prior * evidence[0][:, None]
+        belief /= belief.sum()
+        for frame, frame_evidence in enumerate(evidence[1:], start=1):
+            ending = belief * self._hazard
+            belief[:, 2:] = (belief - ending)[:, 1:-1]
+            belief[:, 1] = ending.sum(axis=1) @ self.grammar.transitions
+            belief *= frame_evidence[:, None]
+            if frame % RENORMALISE_EVERY == 0:  # often enough that float64 cannot underflow
+                belief /= belief.sum()
+        return belief / belief.sum()
+
+    def current(self, posterior: np.ndarray) -> tuple[int, int, float]:
+        """(class, most likely age in frames, probability of the class) at the last frame."""
+        marginal = posterior.sum(axis=1)
+        current = int(marginal.argmax())
+        return current, int(posterior[current].argmax()), float(marginal[current])
+
+    def future(self, posterior: np.ndarray, num_frames: int) -> np.ndarray:
+        """(num_frames, K) class marginals of the next frames: the grammar's forecast mixed over P(class, age)."""
+        remaining = np.einsum("ka,kar->kr", posterior, self._remaining)
+        forecast = np.zeros((num_frames, self.grammar.num_classes))
+        for current in np.flatnonzero(remaining.sum(axis=1) > NEGLIGIBLE):
+            mass = remaining[current].sum()
+            forecast += mass * self.grammar._forecast(int(current), remaining[current] / mass, num_frames)
+        return forecast / max(forecast.sum(axis=1, keepdims=True).mean(), 1e-12)
 
 
 def current_action(observed_labels: np.ndarray) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from r3d_ros.config import ConfigError, R3DConfig
 from r3d_ros.model.ebr import ExplicitBasisReallocation
 from r3d_ros.model.encoders import DepthEncoder, RGBEncoder
 from r3d_ros.model.fuser import build_fuser
-from r3d_ros.model.grammar import ActionGrammar
+from r3d_ros.model.grammar import ActionGrammar, GrammarFilter
 from r3d_ros.model.temporal import TemporalAnticipator, TemporalOutput
 
 
@@ -65,7 +65,7 @@ class R3DModel(nn.Module):
         self.temporal = TemporalAnticipator(
             model.token_dim, model.num_classes, timing.window, timing.horizon_frames, model.temporal
         )
-        if model.future_decoder == "grammar":  # filled from the training labels (set_grammar); travels in the file
+        if model.uses_grammar:  # filled from the training labels (set_grammar); travels in the file
             longest = 2 * (timing.window + timing.horizon_frames) + 1
             self.register_buffer("grammar_transitions", torch.zeros(model.num_classes, model.num_classes))
             self.register_buffer("grammar_durations", torch.zeros(model.num_classes, longest))
@@ -73,13 +73,20 @@ class R3DModel(nn.Module):
     @property
     def grammar(self) -> ActionGrammar | None:
         """The action grammar the future is decoded with (None with the learned future head)."""
-        if self.config.model.future_decoder != "grammar":
+        if not self.config.model.uses_grammar:
             return None
         if not bool(self.grammar_durations.sum() > 0):
             raise RuntimeError("future_decoder is grammar but no grammar was set (set_grammar)")
         return ActionGrammar(
             self.grammar_transitions.cpu().double().numpy(), self.grammar_durations.cpu().double().numpy()
         )
+
+    @property
+    def grammar_filter(self) -> GrammarFilter | None:
+        """The grammar as a filter over the window's class probabilities (``future_decoder: grammar_filter``)."""
+        if self.config.model.future_decoder != "grammar_filter":
+            return None
+        return GrammarFilter(self.grammar, self.config.model.filter_evidence_weight)
 
     def set_grammar(self, grammar: ActionGrammar) -> None:
         """Store ``grammar`` (durations past the buffer's length are folded into its last entry)."""

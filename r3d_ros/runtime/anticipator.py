@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r3d_ros.model.decode import future_probabilities, future_segments, next_action, softmax
-from r3d_ros.model.grammar import current_action
+from r3d_ros.model.decode import WindowReading, future_segments, next_action, read_window
 from r3d_ros.rank import effective_rank
 from r3d_ros.runtime.backends import LoadedModel, check_finite
 from r3d_ros.runtime.image import ImageError, RawImage, check_layout
@@ -97,6 +96,7 @@ class StreamingAnticipator:
         self.horizon_s = config.anticipation.horizon_s
         self.can_substitute = loaded.model.can_substitute
         self.grammar = loaded.model.grammar
+        self.grammar_filter = loaded.model.grammar_filter  # built once: it precomputes the duration tables
         self.log = logger or logging.getLogger("r3d_ros.runtime")
         self.stats = StreamStats()
         self.tokens = np.zeros((self.window, config.model.token_dim), dtype=np.float32)
@@ -220,7 +220,8 @@ class StreamingAnticipator:
         result = self.backend.temporal(padded, mask)
         missing = float(1.0 - depth_flags.mean())
         penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
-        current = self._current_segment(result.segmentation[: self.count], stamps, penalty)
+        reading = read_window(result.segmentation[: self.count], result.future, self.grammar, self.grammar_filter)
+        current = self._current_segment(reading, stamps, penalty)
         next_id, probabilities = next_action(result.next, current.class_id, self.grammar)
         probabilities = (1.0 - penalty) * probabilities + penalty / len(probabilities)
         future = [
@@ -231,9 +232,7 @@ class StreamingAnticipator:
                 s.start * self.horizon_s,
                 s.duration * self.horizon_s,
             )
-            for s in future_segments(
-                future_probabilities(result.future, result.segmentation[: self.count], self.grammar)
-            )
+            for s in future_segments(reading.future)
         ]
         depth_now = bool(depth_flags[-1])
         return Anticipation(
@@ -256,10 +255,9 @@ class StreamingAnticipator:
             model_id=self.model_id,
         )
 
-    def _current_segment(self, segmentation: np.ndarray, stamps: np.ndarray, penalty: float) -> SegmentEstimate:
+    def _current_segment(self, reading: WindowReading, stamps: np.ndarray, penalty: float) -> SegmentEstimate:
         """The action at the last frame and how long it has been going on within the window."""
-        current, elapsed = current_action(segmentation.argmax(axis=1))
-        first = len(segmentation) - elapsed
-        confidence = float(softmax(segmentation[-1])[current]) * (1.0 - penalty)
-        start = float(stamps[first] - stamps[-1])
+        current = reading.current
+        start = float(stamps[len(stamps) - reading.elapsed] - stamps[-1])
+        confidence = reading.confidence * (1.0 - penalty)
         return SegmentEstimate(current, self.class_names[current], confidence, start, -start + 1.0 / self.fps)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +47,7 @@ from r3d_ros.train.distributed import (
     shutdown_distributed,
 )
 from r3d_ros.train.monitor import RankMonitor, representation_stats
+from r3d_ros.train.pretrain import cosine_with_warmup, pretrain_encoders
 from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
 from r3d_ros.train.state import TrainingState, load_training_state, save_training_state
 from r3d_ros.train.step import TrainStep, batch_counts
@@ -69,14 +69,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
-    """Learning-rate factor: linear warm-up, then cosine decay to zero."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 def epoch_rngs(seed: int, epoch: int, count: int) -> list[np.random.Generator]:
@@ -163,7 +155,7 @@ class Trainer:
             self.train_seconds = state.train_seconds
             history = state.history
             LOG.info("resuming after epoch %d", state.epoch)
-        if config.model.future_decoder == "grammar":  # a function of the training labels alone, never of weights
+        if config.model.uses_grammar:  # a function of the training labels alone, never of weights
             labels = [video.labels for video in self.train_videos]
             self.model.set_grammar(ActionGrammar.estimate(labels, config.model.num_classes, config.anticipation.fps))
         self.monitor = RankMonitor(self.run_dir, config.train.monitor, history) if self.dist.is_main else None
@@ -279,6 +271,8 @@ class Trainer:
         """Train the remaining epochs, evaluate, checkpoint; write the final model."""
         config = self.config.train
         last: dict[str, Any] = {}
+        if self.start_epoch == 1 and config.pretrain.epochs > 0:
+            self._pretrain()
         for epoch in range(self.start_epoch, config.epochs + 1):
             started = time.perf_counter()
             train_metrics = self.train_epoch(epoch)
@@ -305,6 +299,19 @@ class Trainer:
             self.monitor.close()
         shutdown_distributed(self.dist)
         return last
+
+    def _pretrain(self) -> None:
+        """Per-frame encoder pretraining (a fresh run only: a resumed one has its encoders in the checkpoint).
+
+        Its wall time counts in ``train_seconds``; its per-epoch statistics go to ``pretrain.jsonl``.
+        """
+        started = time.perf_counter()
+        config = self.config.train
+        rows = pretrain_encoders(self.model, self.train_videos, config.pretrain, config.seed, self.device, self.dist)
+        self.train_seconds += time.perf_counter() - started
+        if self.dist.is_main:
+            rows[-1]["pretrain_seconds"] = self.train_seconds
+            (self.run_dir / "pretrain.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
     def _save_checkpoint(self, epoch: int) -> None:
         state = TrainingState(

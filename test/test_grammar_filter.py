@@ -1,0 +1,77 @@
+"""The grammar filter: the current action, its age and the future from a window's class probabilities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from r3d_ros.config import ConfigError, load_config
+from r3d_ros.eval.reference import synthetic_grammar
+from r3d_ros.model.checkpoint import load_model, save_model
+from r3d_ros.model.decode import read_window
+from r3d_ros.model.grammar import GrammarFilter
+from r3d_ros.model.r3d import R3DModel
+
+GRAMMAR = synthetic_grammar(10.0)
+K = GRAMMAR.num_classes
+
+
+def probabilities_of(labels: list[int], confidence: float = 0.999) -> np.ndarray:
+    """(T, K) per-frame probabilities that put ``confidence`` on each frame's label."""
+    probabilities = np.full((len(labels), K), (1.0 - confidence) / (K - 1))
+    probabilities[np.arange(len(labels)), labels] = confidence
+    return probabilities
+
+
+def test_certain_evidence_gives_the_label_its_run_and_the_grammar_forecast() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=1.0)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 25 + [7] * 9))
+    assert grammar_filter.current(posterior)[:2] == (7, 9)
+    expected = GRAMMAR.future_distribution(7, 9, 60)
+    np.testing.assert_allclose(grammar_filter.future(posterior, 60), expected, atol=2e-3)
+
+
+def test_future_rows_are_distributions() -> None:
+    rng = np.random.default_rng(0)
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    future = grammar_filter.future(grammar_filter.posterior(rng.dirichlet(np.ones(K), size=40)), 80)
+    assert future.shape == (80, K) and (future >= 0).all()
+    np.testing.assert_allclose(future.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_one_doubtful_last_frame_does_not_restart_a_long_action() -> None:
+    probabilities = probabilities_of([4] * 20, confidence=0.9)
+    probabilities[-1] = probabilities_of([0], confidence=0.6)[0]  # the argmax flips on the last frame only
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    current, age, _ = grammar_filter.current(grammar_filter.posterior(probabilities))
+    assert (current, age) == (4, 20)
+    argmax_reading = read_window(np.log(probabilities), np.zeros((10, K)), GRAMMAR)
+    assert (argmax_reading.current, argmax_reading.elapsed) == (0, 1)  # what hard labels made of it
+
+
+def test_a_window_that_starts_mid_action_counts_its_age_from_the_renewal_prior() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=1.0)
+    current, age, _ = grammar_filter.current(grammar_filter.posterior(probabilities_of([5] * 8)))
+    assert current == 5 and age >= 8  # the action may have begun before the window
+
+
+def test_the_filter_decoder_travels_in_the_model_file(tmp_path: Path) -> None:
+    config = load_config(
+        overrides=[f"model.class_names=[{','.join(f'c{k}' for k in range(K))}]", "model.future_decoder=grammar_filter",
+                   "model.filter_evidence_weight=0.4", "anticipation.fps=10", "anticipation.window=16"]
+    )  # fmt: skip
+    model = R3DModel(config)
+    model.set_grammar(GRAMMAR)
+    save_model(tmp_path / "model.safetensors", model)
+    loaded, _ = load_model(tmp_path / "model.safetensors")
+    assert loaded.grammar_filter is not None and loaded.grammar_filter.evidence_weight == 0.4
+    reading = read_window(np.zeros((16, K)), np.zeros((100, K)), loaded.grammar, loaded.grammar_filter)
+    assert 1 <= reading.elapsed <= 16 and reading.future.shape == (100, K)
+
+
+@pytest.mark.parametrize("weight", ["0", "1.5", "-0.2"])
+def test_an_evidence_weight_outside_zero_to_one_is_named(weight: str) -> None:
+    with pytest.raises(ConfigError, match="filter_evidence_weight"):
+        load_config(overrides=[f"model.filter_evidence_weight={weight}"])
