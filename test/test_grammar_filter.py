@@ -51,6 +51,16 @@ def test_one_doubtful_last_frame_does_not_restart_a_long_action() -> None:
     assert (argmax_reading.current, argmax_reading.elapsed) == (0, 1)  # what hard labels made of it
 
 
+def test_smoothing_relabels_a_flipped_frame_inside_a_segment() -> None:
+    labels = [2] * 15 + [7] * 15
+    probabilities = probabilities_of(labels, confidence=0.8)
+    probabilities[6] = probabilities_of([9], confidence=0.8)[0]
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    smoothed = grammar_filter.smoothed(probabilities)
+    assert smoothed.argmax(axis=1).tolist() == labels
+    np.testing.assert_allclose(smoothed[-1], grammar_filter.posterior(probabilities).sum(axis=1), atol=1e-9)
+
+
 def test_a_window_that_starts_mid_action_counts_its_age_from_the_renewal_prior() -> None:
     grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=1.0)
     current, age, _ = grammar_filter.current(grammar_filter.posterior(probabilities_of([5] * 8)))

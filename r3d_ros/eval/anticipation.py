@@ -32,7 +32,7 @@ import torch
 
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import IGNORE, next_action_after, protocol_window
-from r3d_ros.model.decode import future_segments, next_action, read_window, segments_to_frames
+from r3d_ros.model.decode import future_segments, next_action, read_window, recognised_labels, segments_to_frames
 from r3d_ros.model.r3d import FrameFeatures, R3DModel
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def evaluate_anticipation(
             start = max(0, observed - window)
             tokens = features.fused[start:observed].to(device)[None]
             output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
-            seg = output.segmentation_logits[0].argmax(-1).cpu().numpy()
+            seg = recognised_labels(output.segmentation_logits[0].cpu().numpy(), grammar_filter)
             observed_labels = video.labels[start:observed]
             segmentation.add(seg, observed_labels)
             near = near_label_change(observed_labels, BOUNDARY_MARGIN)

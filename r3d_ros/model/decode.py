@@ -71,6 +71,13 @@ def read_window(
     return WindowReading(current, elapsed, confidence, future)
 
 
+def recognised_labels(segmentation_logits: np.ndarray, grammar_filter: GrammarFilter | None = None) -> np.ndarray:
+    """(T,) class of each observed frame: the per-frame argmax, or the grammar filter's smoothed one."""
+    if grammar_filter is None:
+        return segmentation_logits.argmax(-1)
+    return grammar_filter.smoothed(softmax(segmentation_logits)).argmax(-1)
+
+
 def future_probabilities(
     future_logits: np.ndarray, segmentation_logits: np.ndarray, grammar: ActionGrammar | None
 ) -> np.ndarray:

@@ -183,17 +183,56 @@ class GrammarFilter:
 
     def posterior(self, probabilities: np.ndarray) -> np.ndarray:
         """(T, K) per-frame class probabilities of a window -> (K, A) P(class, age) at its last frame."""
-        evidence = np.power(np.clip(probabilities, 1e-12, None), self.evidence_weight)
+        belief = self._forward(self._evidence(probabilities))
+        return belief / belief.sum()
+
+    def smoothed(self, probabilities: np.ndarray) -> np.ndarray:
+        """(T, K) per-frame class probabilities -> (T, K) P(class at frame t | whole window).
+
+        Forward-backward: every frame of the window is read in the light of the
+        frames after it too, so a segment is labelled as one action with a
+        plausible length instead of frame by frame. (The last frame's row
+        equals :meth:`posterior` summed over ages.)
+        """
+        evidence = self._evidence(probabilities)
+        forward = self._forward(evidence, every_frame=True)
+        transitions = self.grammar.transitions
+        backward = np.ones_like(forward[-1])
+        marginals = np.empty((len(evidence), self.grammar.num_classes))
+        marginals[-1] = forward[-1].sum(axis=1)
+        for frame in range(len(evidence) - 2, -1, -1):
+            following = evidence[frame + 1]
+            older = np.zeros_like(backward)
+            older[:, :-1] = backward[:, 1:]
+            restart = transitions @ (following * backward[:, 1])
+            backward = (1.0 - self._hazard) * following[:, None] * older + self._hazard * restart[:, None]
+            backward /= backward.max()
+            marginals[frame] = (forward[frame] * backward).sum(axis=1)
+        return marginals / marginals.sum(axis=1, keepdims=True)
+
+    def _evidence(self, probabilities: np.ndarray) -> np.ndarray:
+        return np.power(np.clip(probabilities, 1e-12, None), self.evidence_weight)
+
+    def _forward(self, evidence: np.ndarray, every_frame: bool = False) -> np.ndarray:
+        """Unnormalised forward beliefs P(class, age, evidence so far): (K, A) at the last frame, or (T, K, A).
+
+        Each frame is rescaled now and then; a frame's scale cancels in every ratio taken of it.
+        """
+        beliefs = np.empty((len(evidence), *self._prior.shape)) if every_frame else None
         belief = self._prior * evidence[0][:, None]
         belief /= belief.sum()
-        for frame, frame_evidence in enumerate(evidence[1:], start=1):
+        if beliefs is not None:
+            beliefs[0] = belief
+        for frame in range(1, len(evidence)):
             ending = belief * self._hazard
             belief[:, 2:] = (belief - ending)[:, 1:-1]
             belief[:, 1] = ending.sum(axis=1) @ self.grammar.transitions
-            belief *= frame_evidence[:, None]
+            belief *= evidence[frame][:, None]
             if frame % RENORMALISE_EVERY == 0:  # often enough that float64 cannot underflow
                 belief /= belief.sum()
-        return belief / belief.sum()
+            if beliefs is not None:
+                beliefs[frame] = belief
+        return belief if beliefs is None else beliefs
 
     def current(self, posterior: np.ndarray) -> tuple[int, int, float]:
         """(class, most likely age in frames, probability of the class) at the last frame."""
