@@ -127,13 +127,17 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         f"observed window and anticipates the future. {parameters:,} parameters, "
         f"{model_path.stat().st_size / 1e6:.1f} MB.",
         f"- Decoding (`model.future_decoder: {net.future_decoder}`): "
-        + (
-            "the future is read out through the action grammar (transitions and per-class durations) "
+        + {
+            "grammar": "the future is read out through the action grammar (transitions and per-class durations) "
             "estimated from the training labels and stored in the file, applied to the recognised current "
-            "action and how long it has lasted (`r3d_ros/model/grammar.py`)."
-            if net.uses_grammar
-            else "the learned future head."
-        ),
+            "action and how long it has lasted (`r3d_ros/model/grammar.py`).",
+            "grammar_filter": "the action grammar (transitions and per-class durations) estimated from the "
+            "training labels and stored in the file is run as a hidden semi-Markov filter over the window's "
+            "per-frame class probabilities (evidence weight "
+            f"{net.filter_evidence_weight:g}): the current action, its age and the future come from "
+            "P(class, age | window), and the observed frames are labelled by forward-backward smoothing "
+            "(`GrammarFilter` in `r3d_ros/model/grammar.py`).",
+        }.get(net.future_decoder, "the learned future head."),
         f"- Inputs: {net.input.height}x{net.input.width} RGB and depth (centre crop, metres / "
         f"{net.input.max_depth_m:g} m with a valid mask, depth downsampled by `{net.input.depth_downsample}`) at "
         f"{timing.fps:g} frames/s; observed window {timing.window} frames; anticipates the next "
@@ -152,7 +156,9 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "That trains this model (`fused`, exactly `config/train/default.yaml`) and its two single-modality "
         "baselines with the same recipe (`rgb_only`: depth never seen; `depth_only`: RGB never seen). "
         f"Synthetic benchmark (`docs/synthetic_benchmark.md`), {data.num_train} training videos of "
-        f"{data.seconds:g} s, seed {data.seed}, {train.epochs} epochs; per-video modality dropout "
+        f"{data.seconds:g} s, seed {data.seed}, "
+        + (f"{train.pretrain.epochs} epochs of per-frame encoder pretraining, then " if train.pretrain.epochs else "")
+        + f"{train.epochs} epochs; per-video modality dropout "
         f"({train.modality_dropout_depth_video:.0%} of training videos without depth, "
         f"{train.modality_dropout_rgb_video:.0%} without RGB), {train.modality_dropout_depth:.0%} per-frame depth "
         "dropout" + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),

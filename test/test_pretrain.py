@@ -61,7 +61,8 @@ def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> Non
 
 
 def test_a_run_records_pretraining_and_counts_its_time(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path / "tiny.yaml", **{"train.epochs": 1, "train.pretrain": {"epochs": 2}}))
+    overrides = {"train.epochs": 1, "train.pretrain": {"epochs": 2}, "model.future_decoder": "grammar_filter"}
+    config = load_config(write_config(tmp_path / "tiny.yaml", **overrides))
     train(config, tmp_path / "run", progress=False)
     rows = [json.loads(line) for line in (tmp_path / "run" / "pretrain.jsonl").read_text().splitlines()]
     assert [row["pretrain_epoch"] for row in rows] == [1, 2]
