@@ -17,7 +17,7 @@ import yaml
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from r3d_ros.config import MonitorConfig, load_config
+from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
 from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
@@ -25,6 +25,7 @@ from r3d_ros.train.monitor import RankMonitor
 from r3d_ros.train.substitution import ridge_map
 from r3d_ros.train.trainer import TrainingDiverged, train
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 TINY = {
@@ -225,6 +226,23 @@ def test_model_evaluation_reports_references_conditions_and_targets(finished_run
     assert "seg. acc. interior" in (tmp_path / "report.md").read_text()
 
 
+def test_model_evaluation_refuses_a_grammar_decoder_for_a_model_saved_without_grammar(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--decoder", "fused=grammar_filter"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+
+
+def test_a_decoder_override_changes_only_how_the_future_is_read() -> None:
+    shipped, _ = load_model(ROOT / "models" / "r3d_default.safetensors")
+    weights = {k: v.clone() for k, v in shipped.state_dict().items()}
+    argmax = model_eval.with_decoder(shipped, "grammar")
+    assert argmax.grammar_filter is None and argmax.grammar is not None
+    assert all(torch.equal(weights[k], v) for k, v in argmax.state_dict().items())
+    with pytest.raises(ConfigError, match="future_decoder"):
+        model_eval.with_decoder(shipped, "viterbi")
+
+
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
@@ -256,3 +274,16 @@ def test_targets_compare_the_fused_model_with_each_single_modality_baseline() ->
     assert checks["rgb_absent: MoC a0.3_b0.5 / depth_only baseline"]["passed"]
     assert checks["both present: MoC a0.3_b0.5 - depth_only baseline"]["passed"]
     assert checks["depth missing on 30 % of frames: MoC a0.3_b0.5 / all depth"]["passed"]
+    assert {f"depth missing on 30 % of frames: MoC {key} / all depth" for key in model_eval.KEYS} <= set(checks)
+
+
+def test_robustness_is_checked_on_every_protocol_cell() -> None:
+    def entry(moc: float) -> dict:
+        return {f"moc/{key}": {"mean": moc} for key in model_eval.KEYS} | {"segmentation_accuracy": {"mean": 0.9}}
+
+    summary = {"fused/trained/both": entry(0.5), "fused/far/both": entry(0.5)}
+    summary["fused/far/both"]["moc/a0.2_b0.1"] = {"mean": 0.4}  # one cell drops 20 %
+    checks = {c["target"]: c for c in model_eval.robustness_checks(summary, "fused", "far")}
+    assert not checks["far: moc/a0.2_b0.1 / trained sensor"]["passed"]
+    assert checks["far: moc/a0.3_b0.5 / trained sensor"]["passed"]
+    assert len(checks) == len(model_eval.KEYS) + 1
