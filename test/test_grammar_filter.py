@@ -41,6 +41,17 @@ def test_future_rows_are_distributions() -> None:
     np.testing.assert_allclose(future.sum(axis=1), 1.0, atol=1e-6)
 
 
+def test_an_uncertain_future_is_the_grammar_forecast_mixed_over_class_and_age() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 20 + [7] * 6 + [8] * 4, confidence=0.6))
+    mixture = sum(
+        posterior[k, a] * GRAMMAR.future_distribution(k, a, 70)
+        for k, a in zip(*np.nonzero(posterior > 1e-9), strict=True)
+    )
+    assert (posterior.sum(axis=1) > 0.05).sum() >= 2  # more than one class is still in play
+    np.testing.assert_allclose(grammar_filter.future(posterior, 70), mixture / posterior.sum(), atol=2e-3)
+
+
 def test_one_doubtful_last_frame_does_not_restart_a_long_action() -> None:
     probabilities = probabilities_of([4] * 20, confidence=0.9)
     probabilities[-1] = probabilities_of([0], confidence=0.6)[0]  # the argmax flips on the last frame only

@@ -179,7 +179,8 @@ class GrammarFilter:
         ages, rest = np.arange(support)[:, None], np.arange(support)[None, :]
         padded = np.concatenate([pmf, np.zeros_like(pmf)], axis=1)
         self._remaining = padded[:, ages + rest] / np.maximum(at_least, 1e-300)[:, :, None]
-        self._hazard, self._prior = hazard, prior / prior.sum()
+        self._hazard, self._survive, self._prior = hazard, 1.0 - hazard, prior / prior.sum()
+        self._spectra: dict[int, np.ndarray] = {}
 
     def posterior(self, probabilities: np.ndarray) -> np.ndarray:
         """(T, K) per-frame class probabilities of a window -> (K, A) P(class, age) at its last frame."""
@@ -223,11 +224,12 @@ class GrammarFilter:
         belief /= belief.sum()
         if beliefs is not None:
             beliefs[0] = belief
+        survive, transitions, columns = self._survive[:, 1:-1], self.grammar.transitions, evidence[:, :, None]
         for frame in range(1, len(evidence)):
-            ending = belief * self._hazard
-            belief[:, 2:] = (belief - ending)[:, 1:-1]
-            belief[:, 1] = ending.sum(axis=1) @ self.grammar.transitions
-            belief *= evidence[frame][:, None]
+            ending = np.einsum("ka,ka->k", belief, self._hazard)
+            belief[:, 2:] = belief[:, 1:-1] * survive
+            belief[:, 1] = ending @ transitions
+            belief *= columns[frame]
             if frame % RENORMALISE_EVERY == 0:  # often enough that float64 cannot underflow
                 belief /= belief.sum()
             if beliefs is not None:
@@ -241,13 +243,35 @@ class GrammarFilter:
         return current, int(posterior[current].argmax()), float(marginal[current])
 
     def future(self, posterior: np.ndarray, num_frames: int) -> np.ndarray:
-        """(num_frames, K) class marginals of the next frames: the grammar's forecast mixed over P(class, age)."""
-        remaining = np.einsum("ka,kar->kr", posterior, self._remaining)
-        forecast = np.zeros((num_frames, self.grammar.num_classes))
-        for current in np.flatnonzero(remaining.sum(axis=1) > NEGLIGIBLE):
-            mass = remaining[current].sum()
-            forecast += mass * self.grammar._forecast(int(current), remaining[current] / mass, num_frames)
+        """(num_frames, K) class marginals of the next frames: the grammar's forecast mixed over P(class, age).
+
+        The mixture of :meth:`ActionGrammar.future_after` over P(class, remaining
+        frames): each likely class while it lasts, plus its remaining-time weights
+        convolved with the forecast for "ends now". The convolutions of all
+        classes are one product of spectra (the forecasts' spectra are computed
+        once per horizon), not one ``np.convolve`` per class pair in every tick.
+        """
+        remaining = np.matmul(posterior[:, None, :], self._remaining)[:, 0]  # (K, R): P(class, r more frames)
+        weights = np.zeros((len(remaining), num_frames))
+        kept = min(num_frames, remaining.shape[1])
+        weights[:, :kept] = remaining[:, :kept]
+        mass = remaining.sum(axis=1)
+        likely = np.flatnonzero(mass > NEGLIGIBLE)
+        forecast = np.zeros((num_frames, len(remaining)))
+        if len(likely):
+            lasting = mass[likely] - np.cumsum(weights[likely], axis=1).T  # the current class while it lasts
+            forecast[:, likely] = np.clip(lasting, 0.0, None)
+            spectra = self._ends_now_spectra(num_frames)[likely]  # (C, K, bins)
+            mixed = np.einsum("cb,ckb->kb", np.fft.rfft(weights[likely], n=2 * num_frames), spectra)
+            forecast += np.fft.irfft(mixed, n=2 * num_frames)[:, :num_frames].T
         return forecast / max(forecast.sum(axis=1, keepdims=True).mean(), 1e-12)
+
+    def _ends_now_spectra(self, num_frames: int) -> np.ndarray:
+        """(K, K, bins) spectra of every class's "ends now" forecast, zero-padded to twice the horizon."""
+        if num_frames not in self._spectra:
+            forecasts = np.stack([self.grammar._ends_now(k, num_frames) for k in range(self.grammar.num_classes)])
+            self._spectra[num_frames] = np.fft.rfft(forecasts.transpose(0, 2, 1), n=2 * num_frames)
+        return self._spectra[num_frames]
 
 
 def current_action(observed_labels: np.ndarray) -> tuple[int, int]:
