@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_train import write_config
 
-from r3d_ros.config import ConfigError, FramePretrainConfig, load_config
+from r3d_ros.config import ColorJitterConfig, ConfigError, FramePretrainConfig, load_config
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.model.r3d import R3DModel
@@ -50,7 +50,8 @@ def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> Non
     torch.manual_seed(0)
     model = R3DModel(config)
     rows = pretrain_encoders(
-        model, videos, FramePretrainConfig(epochs=12, batch_frames=32, lr=3e-3), 0, torch.device("cpu"),
+        model, videos, FramePretrainConfig(epochs=12, batch_frames=32, lr=3e-3), ColorJitterConfig(), 0,
+        torch.device("cpu"),
         DistributedContext(),
     )  # fmt: skip
     assert len(rows) == 12

@@ -15,6 +15,7 @@ from r3d_ros.eval.reference import (
     continue_prediction,
     grammar_prediction,
     hybrid_prediction,
+    late_grammar_prediction,
     reference_table,
     synthetic_grammar,
 )
@@ -111,6 +112,34 @@ def test_hybrid_keeps_the_current_class_for_exactly_the_given_frames():
     assert (predicted[:7] == KICK).all() and predicted[7] != KICK
 
 
+def test_late_oracle_predicts_from_the_label_known_delay_frames_before_the_end():
+    observed = np.r_[np.full(20, WAVE), np.full(2, KICK)]  # kick began 2 frames ago
+    one_late = late_grammar_prediction(GRAMMAR, observed, 15, delay=1)
+    np.testing.assert_array_equal(one_late, grammar_prediction(GRAMMAR, observed[:-1], 16)[1:])
+    assert one_late[0] == KICK  # a kick known to have begun a frame earlier still goes on
+    three_late = late_grammar_prediction(GRAMMAR, observed, 15, delay=3)
+    np.testing.assert_array_equal(three_late, grammar_prediction(GRAMMAR, observed[:-3], 18)[3:])
+    np.testing.assert_array_equal(
+        late_grammar_prediction(GRAMMAR, observed, 15, 0), grammar_prediction(GRAMMAR, observed, 15)
+    )
+
+
+def test_late_oracle_with_nothing_known_predicts_nothing():
+    assert (late_grammar_prediction(GRAMMAR, np.array([WAVE, WAVE]), 5, delay=2) == -1).all()
+
+
+def test_knowing_labels_later_never_helps_on_average():
+    keys = ["a0.3_b0.1"]
+    scores = ReferenceScores(GRAMMAR, len(SYNTHETIC_CLASSES), keys)
+    for labels in planned_labels(SyntheticConfig(num_test=48), "test", 48):
+        observed, predicted = protocol_window(len(labels), 0.3, 0.1)
+        true, truth = labels[:observed], labels[observed : observed + predicted]
+        scores.add(keys[0], truth, true, true, 5, truth)
+    out = scores.as_dict()
+    late = [out[f"reference/oracle_late_{d}/a0.3_b0.1"] for d in (1, 2, 3)]
+    assert out["reference/oracle/a0.3_b0.1"] >= late[0] - 0.01 and late[0] >= late[2] - 0.01
+
+
 def test_oracle_beats_continue_and_gaps_telescope():
     keys = ["a0.3_b0.1", "a0.3_b0.5"]
     scores = ReferenceScores(GRAMMAR, len(SYNTHETIC_CLASSES), keys)
@@ -132,7 +161,7 @@ def test_oracle_beats_continue_and_gaps_telescope():
         ratio = out[f"reference/model/{key}"] / out[f"reference/oracle/{key}"]
         assert out[f"reference/model_fraction_of_oracle/{key}"] == pytest.approx(ratio)
     table = reference_table(out, keys)
-    assert len(table.splitlines()) == 2 + 10
+    assert len(table.splitlines()) == 2 + 13
     assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
 
 

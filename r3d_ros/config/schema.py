@@ -432,6 +432,26 @@ class FramePretrainConfig:
 
 
 @dataclass
+class ColorJitterConfig:
+    """Photometric augmentation of training RGB (see r3d_ros.train.augment); 0 and 0 = off."""
+
+    # Each colour channel is multiplied by a gain drawn from [1 - gain, 1 + gain] and shifted
+    # by an offset drawn from [-bias, bias] (RGB scaled to [0, 1]), then clipped to [0, 1]:
+    # one draw per training video in the windowed steps, one per frame in pretraining.
+    gain: float = 0.0
+    bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        check(0 <= self.gain < 1, "gain", f"must be in [0, 1), got {self.gain}")
+        check(0 <= self.bias <= 0.5, "bias", f"must be in [0, 0.5], got {self.bias}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any jitter is applied."""
+        return self.gain > 0 or self.bias > 0
+
+
+@dataclass
 class MonitorConfig:
     """Rank monitoring during training."""
 
@@ -493,6 +513,8 @@ class TrainConfig:
     # other modality is never seen; the same network and recipe otherwise).
     modality_dropout_depth_video: float = 0.0
     modality_dropout_rgb_video: float = 0.0
+    # Colour jitter of training RGB, so the RGB encoder cannot key on one camera's colours.
+    rgb_jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)

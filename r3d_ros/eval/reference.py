@@ -16,6 +16,14 @@ The model's gap to the oracle splits into three parts that telescope exactly
   own predicted remaining time, then the chain),
 - order       = hybrid - model (order of future actions and later durations).
 
+The oracle knows each observed frame's label at once, even the frame where a
+new action began. No camera-based recogniser can: the first frames of an
+action look like the end of the one before. The *late* oracles know the true
+labels only up to ``d`` frames before the end of the observation (d = 1, 2, 3)
+and predict the last ``d`` observed frames and the future from there, so the
+table shows how much of the oracle's lead at short horizons is that instant
+recognition alone.
+
 All durations are in frames; future frame 0 is the first frame after the observation.
 """
 
@@ -34,11 +42,15 @@ from r3d_ros.model.grammar import UNLABELED, ActionGrammar, current_action
 PREDICTORS = {
     "model": "model",
     "oracle": "grammar oracle (true observed labels)",
+    "oracle_late_1": "grammar oracle, true labels known 1 frame late",
+    "oracle_late_2": "grammar oracle, true labels known 2 frames late",
+    "oracle_late_3": "grammar oracle, true labels known 3 frames late",
     "chain_recognised": "chain on recognised labels",
     "continue_true": "continue true action",
     "continue_recognised": "continue recognised action",
     "hybrid": "recognised action for model's remaining time, then chain",
 }
+LATE_DELAYS = (1, 2, 3)  # frames, for the oracle_late_<d> predictors
 DERIVED = {
     "model_fraction_of_oracle": "model / oracle",
     "gap_recognition": "gap: recognition (oracle - chain on recognised)",
@@ -101,6 +113,21 @@ def grammar_prediction(grammar: ActionGrammar, observed_labels: np.ndarray, num_
     return _argmax(grammar.future_distribution(current, elapsed, num_frames))
 
 
+def late_grammar_prediction(
+    grammar: ActionGrammar, observed_labels: np.ndarray, num_frames: int, delay: int
+) -> np.ndarray:
+    """The grammar oracle when the true labels of the last ``delay`` observed frames are not yet known.
+
+    It predicts from the label and elapsed time ``delay`` frames before the end of the
+    observation, ``delay + num_frames`` frames ahead, and keeps the last ``num_frames``.
+    """
+    if delay == 0:
+        return grammar_prediction(grammar, observed_labels, num_frames)
+    if len(observed_labels) <= delay:
+        return np.full(num_frames, UNLABELED, dtype=np.int64)
+    return grammar_prediction(grammar, observed_labels[:-delay], delay + num_frames)[delay:]
+
+
 def continue_prediction(observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
     """The current action forever: the baseline that knows nothing of the future."""
     return np.full(num_frames, current_action(observed_labels)[0], dtype=np.int64)
@@ -142,6 +169,10 @@ class ReferenceScores:
         predictions = {
             "model": np.asarray(model_prediction)[:n],
             "oracle": grammar_prediction(self.grammar, true_observed, n),
+            **{
+                f"oracle_late_{delay}": late_grammar_prediction(self.grammar, true_observed, n, delay)
+                for delay in LATE_DELAYS
+            },
             "chain_recognised": grammar_prediction(self.grammar, recognised_observed, n),
             "continue_true": continue_prediction(true_observed, n),
             "continue_recognised": continue_prediction(recognised_observed, n),

@@ -4,7 +4,8 @@ Overlapping windows share frames, so a step encodes each frame of its videos
 once (the per-frame path, as in deployment) and gathers the windows from the
 encoded tokens by index. This makes a step's cost proportional to the frames
 it touches, not to windows x window length. Modality dropout removes RGB or
-depth per frame with the configured probabilities.
+depth per frame with the configured probabilities; colour jitter, when
+configured, changes each video's RGB colour response.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from r3d_ros.config import R3DConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import sample_window_ends, window_targets
 from r3d_ros.model.losses import IGNORE, AnticipationTargets
+from r3d_ros.train.augment import jitter_rgb
 
 
 @dataclass
@@ -50,6 +52,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
+    rgb_frames = []
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
@@ -71,9 +74,11 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         rgb = ((rng.random(len(video)) >= train.modality_dropout_rgb) & ~no_rgb) | ~depth  # never drop both
         depth_present.append(depth)
         rgb_present.append(rgb)
+        jitter = train.rgb_jitter
+        rgb_frames.append(jitter_rgb(video.rgb, jitter, rng, per_frame=False) if jitter.enabled else video.rgb)
     labels = np.concatenate([v.labels for v in videos])
     return Batch(
-        rgb=torch.from_numpy(np.concatenate([v.rgb for v in videos])).float(),
+        rgb=torch.from_numpy(np.concatenate(rgb_frames)).float(),
         depth=torch.from_numpy(np.concatenate([v.depth for v in videos])).float(),
         rgb_present=torch.from_numpy(np.concatenate(rgb_present)),
         depth_present=torch.from_numpy(np.concatenate(depth_present)),

@@ -26,9 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from r3d_ros.config import FramePretrainConfig
+from r3d_ros.config import ColorJitterConfig, FramePretrainConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.model.r3d import R3DModel
+from r3d_ros.train.augment import jitter_rgb
 from r3d_ros.train.distributed import DistributedContext, all_reduce_mean
 
 LOG = logging.getLogger("r3d_ros.train")
@@ -61,11 +62,20 @@ def frame_batches(
     return [(video[b], frame[b]) for b in batches]
 
 
-def gather(videos: Sequence[PreparedVideo], video: np.ndarray, frame: np.ndarray) -> dict[str, torch.Tensor]:
-    """The frames' images, depth presence and labels as tensors."""
+def gather(
+    videos: Sequence[PreparedVideo],
+    video: np.ndarray,
+    frame: np.ndarray,
+    jitter: ColorJitterConfig,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """The frames' images (RGB jittered per frame when ``jitter`` is on), depth presence and labels as tensors."""
     pairs = list(zip(video, frame, strict=True))
+    rgb = np.stack([videos[v].rgb[f] for v, f in pairs])
+    if jitter.enabled:
+        rgb = jitter_rgb(rgb, jitter, rng, per_frame=True)
     return {
-        "rgb": torch.from_numpy(np.stack([videos[v].rgb[f] for v, f in pairs])).float(),
+        "rgb": torch.from_numpy(rgb).float(),
         "depth": torch.from_numpy(np.stack([videos[v].depth[f] for v, f in pairs])).float(),
         "depth_present": torch.from_numpy(np.array([videos[v].depth_present[f] for v, f in pairs])),
         "labels": torch.from_numpy(np.array([videos[v].labels[f] for v, f in pairs])),
@@ -76,6 +86,7 @@ def pretrain_encoders(
     model: R3DModel,
     videos: Sequence[PreparedVideo],
     config: FramePretrainConfig,
+    jitter: ColorJitterConfig,
     seed: int,
     device: torch.device,
     dist: DistributedContext,
@@ -98,13 +109,14 @@ def pretrain_encoders(
     for encoder in encoders.values():
         encoder.train()
     for epoch, batches in enumerate(epochs, start=1):
+        jitter_rng = np.random.default_rng([seed, 104_729, epoch, 1])
         sums = {"loss/rgb": 0.0, "loss/depth": 0.0, "accuracy/rgb": 0.0, "accuracy/depth": 0.0}
         counts = {"rgb": 0.0, "depth": 0.0}
         for video, frame in batches:
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * cosine_with_warmup(step, warmup, total)
             mine = slice(dist.rank, None, dist.world_size)
-            batch = {k: v.to(device) for k, v in gather(videos, video[mine], frame[mine]).items()}
+            batch = {k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], jitter, jitter_rng).items()}
             present = {"rgb": torch.ones_like(batch["depth_present"]), "depth": batch["depth_present"]}
             optimizer.zero_grad(set_to_none=True)
             loss = torch.zeros((), device=device)

@@ -307,7 +307,9 @@ class Trainer:
         """
         started = time.perf_counter()
         config = self.config.train
-        rows = pretrain_encoders(self.model, self.train_videos, config.pretrain, config.seed, self.device, self.dist)
+        rows = pretrain_encoders(
+            self.model, self.train_videos, config.pretrain, config.rgb_jitter, config.seed, self.device, self.dist
+        )
         self.train_seconds += time.perf_counter() - started
         if self.dist.is_main:
             rows[-1]["pretrain_seconds"] = self.train_seconds
