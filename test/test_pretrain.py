@@ -16,7 +16,7 @@ from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.distributed import DistributedContext
-from r3d_ros.train.pretrain import frame_batches, pretrain_encoders
+from r3d_ros.train.pretrain import frame_batches, gather, pretrain_encoders
 from r3d_ros.train.trainer import Trainer, train
 
 pytestmark = pytest.mark.slow
@@ -43,6 +43,16 @@ def test_every_labelled_frame_is_drawn_once_per_epoch(tiny) -> None:
     assert len(drawn) == len(set(drawn))
     assert set(drawn) <= labelled and len(labelled) - len(drawn) < 7 // 2  # only a short last batch is dropped
     assert all(len(video) == 7 for video, _ in batches[:-1]) and 7 // 2 <= len(batches[-1][0]) <= 7
+
+
+def test_pretraining_frames_get_colour_jitter_and_untouched_depth(tiny) -> None:
+    _, videos = tiny
+    video, frame = np.array([0, 0, 1]), np.array([0, 1, 2])
+    plain = gather(videos, video, frame, ColorJitterConfig(), np.random.default_rng(0))
+    jittered = gather(videos, video, frame, ColorJitterConfig(gain=0.3, bias=0.1), np.random.default_rng(0))
+    assert torch.equal(plain["depth"], jittered["depth"]) and torch.equal(plain["labels"], jittered["labels"])
+    assert not torch.allclose(plain["rgb"], jittered["rgb"])
+    assert torch.equal(plain["rgb"][0], torch.from_numpy(videos[0].rgb[0]).float())
 
 
 def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> None:
