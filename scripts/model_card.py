@@ -161,7 +161,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         + f"{train.epochs} epochs; per-video modality dropout "
         f"({train.modality_dropout_depth_video:.0%} of training videos without depth, "
         f"{train.modality_dropout_rgb_video:.0%} without RGB), {train.modality_dropout_depth:.0%} per-frame depth "
-        "dropout" + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
+        "dropout"
+        + (
+            f", colour jitter of training RGB (channel gains 1 ± {train.rgb_jitter.gain:g}, offsets "
+            f"± {train.rgb_jitter.bias:g})"
+            if train.rgb_jitter.enabled
+            else ""
+        )
+        + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
         timing_line,
         "",

@@ -161,7 +161,7 @@ def test_oracle_beats_continue_and_gaps_telescope():
         ratio = out[f"reference/model/{key}"] / out[f"reference/oracle/{key}"]
         assert out[f"reference/model_fraction_of_oracle/{key}"] == pytest.approx(ratio)
     table = reference_table(out, keys)
-    assert len(table.splitlines()) == 2 + 13
+    assert len(table.splitlines()) == 2 + 14
     assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
 
 

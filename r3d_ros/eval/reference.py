@@ -53,6 +53,7 @@ PREDICTORS = {
 LATE_DELAYS = (1, 2, 3)  # frames, for the oracle_late_<d> predictors
 DERIVED = {
     "model_fraction_of_oracle": "model / oracle",
+    "model_fraction_of_oracle_late_1": "model / oracle with labels 1 frame late",
     "gap_recognition": "gap: recognition (oracle - chain on recognised)",
     "gap_duration": "gap: current duration (chain on recognised - hybrid)",
     "gap_order": "gap: order and later durations (hybrid - model)",
@@ -189,6 +190,8 @@ class ReferenceScores:
             out.update({f"reference/{name}/{key}": value for name, value in moc.items()})
             fraction = moc["model"] / moc["oracle"] if moc["oracle"] > 0 else float("nan")
             out[f"reference/model_fraction_of_oracle/{key}"] = fraction
+            late = moc["oracle_late_1"]
+            out[f"reference/model_fraction_of_oracle_late_1/{key}"] = moc["model"] / late if late > 0 else float("nan")
             out[f"reference/gap_recognition/{key}"] = moc["oracle"] - moc["chain_recognised"]
             out[f"reference/gap_duration/{key}"] = moc["chain_recognised"] - moc["hybrid"]
             out[f"reference/gap_order/{key}"] = moc["hybrid"] - moc["model"]
