@@ -20,6 +20,9 @@ import logging
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,9 +119,32 @@ def run_trainings(experiment: ExperimentConfig, out: Path, jobs: int) -> dict[st
         for item in todo:
             _train_one(item)
     else:
-        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-            pool.map(_train_one, todo, chunksize=1)
+        run_in_processes(_train_one, todo, jobs)
     return configs
+
+
+class TrainingProcessDied(RuntimeError):
+    """A worker process ended without finishing its run (a signal, e.g. the out-of-memory killer)."""
+
+
+def run_in_processes(function: Callable[[Any], Any], items: Iterable[Any], jobs: int) -> None:
+    """``function(item)`` for every item in ``jobs`` spawned processes; a killed process stops the experiment.
+
+    Why not ``multiprocessing.Pool``: when the kernel kills one of its workers, ``Pool.map``
+    waits for the lost task forever. Here the experiment ends with an error instead, and
+    the runs that finished are kept (rerunning the command trains only the others).
+    """
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(function, item) for item in items]
+        try:
+            for future in futures:
+                future.result()
+        except BrokenProcessPool as error:
+            raise TrainingProcessDied(
+                "a training process died before finishing (killed by a signal, e.g. the out-of-memory killer: "
+                "each run holds its prepared frames in memory, so try fewer --jobs); finished runs are kept, "
+                "rerun the same command to train the others"
+            ) from error
 
 
 def noise_sweep(experiment: ExperimentConfig, configs: dict[str, R3DConfig], out: Path) -> dict[str, dict[str, float]]:
@@ -232,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         LOG.error("%s", error)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    configs = run_trainings(experiment, args.out, args.jobs)
+    try:
+        configs = run_trainings(experiment, args.out, args.jobs)
+    except TrainingProcessDied as error:
+        LOG.error("%s", error)
+        return 1
     noise = noise_sweep(experiment, configs, args.out)
     summary = summarise(experiment, args.out, noise)
     (args.out / "results.json").write_text(json.dumps({"summary": summary, "noise": noise}, indent=2))
