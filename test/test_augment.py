@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from r3d_ros.train.augment import jitter_rgb
 from r3d_ros.train.batches import make_batch
 
 JITTER = ColorJitterConfig(gain=0.3, bias=0.1)
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "train" / "default.yaml"
 
 
 def frames(count: int = 5) -> np.ndarray:
@@ -62,7 +64,7 @@ def video(length: int = 30) -> PreparedVideo:
 
 @pytest.mark.parametrize("enabled", [False, True])
 def test_training_batches_jitter_rgb_only_when_configured(enabled: bool) -> None:
-    config = load_config("config/train/default.yaml")
+    config = load_config(DEFAULT_CONFIG)
     jitter = JITTER if enabled else ColorJitterConfig()
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_jitter=jitter))
     item = video()

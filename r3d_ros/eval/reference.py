@@ -38,19 +38,20 @@ from r3d_ros.data.synthetic import DURATION_RANGE_S, SYNTHETIC_CLASSES, TRANSITI
 from r3d_ros.eval.anticipation import ClassAccuracy
 from r3d_ros.model.grammar import UNLABELED, ActionGrammar, current_action
 
+LATE_DELAYS = (1, 2, 3)  # frames, for the oracle_late_<d> predictors
 # Predictors scored by ReferenceScores, and their row titles in reference_table.
 PREDICTORS = {
     "model": "model",
     "oracle": "grammar oracle (true observed labels)",
-    "oracle_late_1": "grammar oracle, true labels known 1 frame late",
-    "oracle_late_2": "grammar oracle, true labels known 2 frames late",
-    "oracle_late_3": "grammar oracle, true labels known 3 frames late",
+    **{
+        f"oracle_late_{d}": f"grammar oracle, true labels known {d} frame{'s' if d > 1 else ''} late"
+        for d in LATE_DELAYS
+    },
     "chain_recognised": "chain on recognised labels",
     "continue_true": "continue true action",
     "continue_recognised": "continue recognised action",
     "hybrid": "recognised action for model's remaining time, then chain",
 }
-LATE_DELAYS = (1, 2, 3)  # frames, for the oracle_late_<d> predictors
 DERIVED = {
     "model_fraction_of_oracle": "model / oracle",
     "model_fraction_of_oracle_late_1": "model / oracle with labels 1 frame late",

@@ -49,6 +49,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     a video gets do not depend on which process or batch it lands in.
     """
     train, timing = config.train, config.anticipation
+    jitter = train.rgb_jitter
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
@@ -74,7 +75,6 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         rgb = ((rng.random(len(video)) >= train.modality_dropout_rgb) & ~no_rgb) | ~depth  # never drop both
         depth_present.append(depth)
         rgb_present.append(rgb)
-        jitter = train.rgb_jitter
         rgb_frames.append(jitter_rgb(video.rgb, jitter, rng, per_frame=False) if jitter.enabled else video.rgb)
     labels = np.concatenate([v.labels for v in videos])
     return Batch(
