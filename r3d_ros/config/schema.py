@@ -503,6 +503,11 @@ class TrainConfig:
     loss_segmentation: float = 1.0  # weight of the observed-segmentation cross-entropy
     loss_future: float = 1.0  # weight of the cross-entropy of the class at each future frame
     loss_next: float = 0.5  # weight of the next-action cross-entropy
+    # The last ``recent_frames`` observed frames of each window count ``recent_weight`` times in the
+    # segmentation loss: the current action (the last frame) drives every forecast, and it is the
+    # frame recognised with the least context (no frame after it).
+    recent_frames: int = 0
+    recent_weight: float = 1.0
     # Per-frame probability of removing depth (or RGB) during training, so the fusion
     # head learns to work with substituted (EBR) or zeroed inputs.
     modality_dropout_depth: float = 0.0
@@ -529,6 +534,8 @@ class TrainConfig:
         check(self.batch_videos >= 1, "batch_videos", f"must be >= 1, got {self.batch_videos}")
         check(self.windows_per_video >= 1, "windows_per_video", f"must be >= 1, got {self.windows_per_video}")
         check(self.min_observed >= 1, "min_observed", f"must be >= 1, got {self.min_observed}")
+        check(self.recent_frames >= 0, "recent_frames", f"must be >= 0, got {self.recent_frames}")
+        check(self.recent_weight > 0, "recent_weight", f"must be > 0, got {self.recent_weight}")
         check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         check(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")

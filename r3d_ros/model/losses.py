@@ -26,10 +26,15 @@ class AnticipationTargets:
     segmentation: torch.Tensor  # (B, T) long: class per observed frame, IGNORE on padding
     future: torch.Tensor  # (B, F) long: class at each future frame, IGNORE past the recording's end
     next_action: torch.Tensor  # (B,) long: class of the segment after the current one, or IGNORE
+    # (B, T) float: weight of each observed frame in the segmentation term (None: all 1).
+    segmentation_weight: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> AnticipationTargets:
         """Move every tensor to ``device``."""
-        return AnticipationTargets(self.segmentation.to(device), self.future.to(device), self.next_action.to(device))
+        weight = None if self.segmentation_weight is None else self.segmentation_weight.to(device)
+        return AnticipationTargets(
+            self.segmentation.to(device), self.future.to(device), self.next_action.to(device), weight
+        )
 
 
 @dataclass
@@ -45,8 +50,14 @@ TERMS = {"segmentation": "segmentation", "future": "future", "next": "next_actio
 
 
 def loss_counts(targets: AnticipationTargets) -> dict[str, torch.Tensor]:
-    """How many targets each term averages over (what a distributed run sums across processes)."""
-    return {term: (getattr(targets, field) != IGNORE).sum() for term, field in TERMS.items()}
+    """How many targets each term averages over (what a distributed run sums across processes).
+
+    The segmentation term counts its frames by their weights, so it stays a weighted mean.
+    """
+    counts = {term: (getattr(targets, field) != IGNORE).sum() for term, field in TERMS.items()}
+    if targets.segmentation_weight is not None:
+        counts["segmentation"] = (targets.segmentation_weight * (targets.segmentation != IGNORE)).sum()
+    return counts
 
 
 def anticipation_losses(
@@ -71,12 +82,15 @@ def anticipation_losses(
     }
     terms = {}
     for term, field in TERMS.items():
-        summed = F.cross_entropy(
+        per_target = F.cross_entropy(
             logits[term].reshape(-1, logits[term].shape[-1]),
             getattr(targets, field).reshape(-1),
             ignore_index=IGNORE,
-            reduction="sum",
+            reduction="none",
         )
+        if term == "segmentation" and targets.segmentation_weight is not None:
+            per_target = per_target * targets.segmentation_weight.reshape(-1)
+        summed = per_target.sum()
         terms[term] = getattr(weights, term) * summed / counts[term].clamp_min(1e-6)
     terms["total"] = terms["segmentation"] + terms["future"] + terms["next"]
     return terms

@@ -89,5 +89,14 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             torch.from_numpy(np.stack(segmentation)),
             torch.from_numpy(np.stack(future)),
             torch.tensor(next_action, dtype=torch.int64),
+            recent_weights(np.stack(masks), train.recent_frames, train.recent_weight),
         ),
     )
+
+
+def recent_weights(masks: np.ndarray, frames: int, weight: float) -> torch.Tensor | None:
+    """(S, W) segmentation weights: ``weight`` on each window's last ``frames`` real frames, else 1 (None if off)."""
+    if frames == 0 or weight == 1.0:
+        return None
+    age = masks.sum(axis=1, keepdims=True) - 1 - np.arange(masks.shape[1])  # 0 at the last real frame
+    return torch.from_numpy(np.where(masks & (age < frames), weight, 1.0).astype(np.float32))
