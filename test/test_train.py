@@ -277,6 +277,13 @@ def test_targets_compare_the_fused_model_with_each_single_modality_baseline() ->
     assert {f"depth missing on 30 % of frames: MoC {key} / all depth" for key in model_eval.KEYS} <= set(checks)
 
 
+def test_report_shows_the_range_of_the_oracle_ratio_over_test_seeds() -> None:
+    entry = {f"reference/model_fraction_of_oracle/{key}": {"values": [0.91, 0.78, 0.99]} for key in model_eval.KEYS}
+    row = model_eval.seed_range_row(entry)
+    assert row.startswith("| model / oracle, lowest-highest test seed |")
+    assert row.count("0.780-0.990") == len(model_eval.KEYS)
+
+
 def test_robustness_is_checked_on_every_protocol_cell() -> None:
     def entry(moc: float) -> dict:
         return {f"moc/{key}": {"mean": moc} for key in model_eval.KEYS} | {"segmentation_accuracy": {"mean": 0.9}}
