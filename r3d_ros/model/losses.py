@@ -82,15 +82,14 @@ def anticipation_losses(
     }
     terms = {}
     for term, field in TERMS.items():
-        per_target = F.cross_entropy(
-            logits[term].reshape(-1, logits[term].shape[-1]),
-            getattr(targets, field).reshape(-1),
-            ignore_index=IGNORE,
-            reduction="none",
-        )
-        if term == "segmentation" and targets.segmentation_weight is not None:
-            per_target = per_target * targets.segmentation_weight.reshape(-1)
-        summed = per_target.sum()
+        flat_logits = logits[term].reshape(-1, logits[term].shape[-1])
+        flat_targets = getattr(targets, field).reshape(-1)
+        weight = targets.segmentation_weight if term == "segmentation" else None
+        if weight is None:  # the unweighted sum exactly as before weights existed (runs reproduce bit for bit)
+            summed = F.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE, reduction="sum")
+        else:
+            per_target = F.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE, reduction="none")
+            summed = (per_target * weight.reshape(-1)).sum()
         terms[term] = getattr(weights, term) * summed / counts[term].clamp_min(1e-6)
     terms["total"] = terms["segmentation"] + terms["future"] + terms["next"]
     return terms
