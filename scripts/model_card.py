@@ -168,6 +168,12 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             if train.rgb_jitter.enabled
             else ""
         )
+        + (
+            f", Gaussian blur of training RGB ({train.rgb_blur.probability:.0%} of videos and pretraining "
+            f"frames, sigma 0.5-{train.rgb_blur.max_sigma:g} input pixels)"
+            if train.rgb_blur.enabled
+            else ""
+        )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
         timing_line,

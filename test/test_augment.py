@@ -1,4 +1,4 @@
-"""Colour jitter of training RGB: what it changes, what it keeps, and that it is off unless configured."""
+"""Colour jitter and blur of training RGB: what they change, what they keep, and that they are off unless configured."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from r3d_ros.config import ColorJitterConfig, ConfigError, load_config
+from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, load_config
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.train.augment import jitter_rgb
+from r3d_ros.train.augment import augment_rgb, blur_rgb, jitter_rgb
 from r3d_ros.train.batches import make_batch
 
 JITTER = ColorJitterConfig(gain=0.3, bias=0.1)
+BLUR = BlurConfig(probability=1.0, max_sigma=1.5)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "train" / "default.yaml"
 
 
@@ -67,6 +68,64 @@ def test_training_batches_jitter_rgb_only_when_configured(enabled: bool) -> None
     config = load_config(DEFAULT_CONFIG)
     jitter = JITTER if enabled else ColorJitterConfig()
     config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_jitter=jitter))
+    item = video()
+    batch = make_batch([item], config, [np.random.default_rng(0)])
+    np.testing.assert_array_equal(batch.depth.numpy(), item.depth.astype(np.float32))
+    assert np.allclose(batch.rgb.numpy(), item.rgb.astype(np.float32)) != enabled
+
+
+def high_frequency_energy(rgb: np.ndarray) -> float:
+    return float(np.abs(np.diff(rgb, axis=-1)).mean() + np.abs(np.diff(rgb, axis=-2)).mean())
+
+
+def test_blur_removes_fine_texture_and_keeps_mean_brightness() -> None:
+    rgb = frames()
+    out = blur_rgb(rgb, BLUR, np.random.default_rng(1), per_frame=True)
+    assert out.dtype == np.float32 and out.shape == rgb.shape
+    assert high_frequency_energy(out) < 0.7 * high_frequency_energy(rgb)
+    np.testing.assert_allclose(out.mean(axis=(2, 3)), rgb.mean(axis=(2, 3)), atol=0.03)
+
+
+def test_a_video_is_blurred_with_one_sigma() -> None:
+    rgb = np.repeat(frames(1), 4, axis=0)
+    out = blur_rgb(rgb, BLUR, np.random.default_rng(1), per_frame=False)
+    for frame in out[1:]:
+        np.testing.assert_array_equal(frame, out[0])
+    assert not np.allclose(out[0], rgb[0])
+
+
+def test_blur_probability_decides_how_many_frames_are_blurred() -> None:
+    rgb = np.repeat(frames(1), 400, axis=0)
+    out = blur_rgb(rgb, BlurConfig(probability=0.25), np.random.default_rng(4), per_frame=True)
+    changed = ~np.isclose(out, rgb).all(axis=(1, 2, 3))
+    assert 0.18 < changed.mean() < 0.32
+
+
+def test_blur_leaves_the_input_array_unchanged() -> None:
+    rgb = frames()
+    before = rgb.copy()
+    blur_rgb(rgb, BLUR, np.random.default_rng(1), per_frame=True)
+    np.testing.assert_array_equal(rgb, before)
+
+
+def test_augmentation_off_returns_the_frames_and_draws_nothing() -> None:
+    rgb, rng = frames(), np.random.default_rng(5)
+    assert augment_rgb(rgb, ColorJitterConfig(), BlurConfig(), rng, per_frame=True) is rgb
+    assert rng.random() == np.random.default_rng(5).random()
+
+
+def test_blur_settings_out_of_range_are_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="probability"):
+        BlurConfig(probability=1.5)
+    with pytest.raises(ConfigError, match="max_sigma"):
+        BlurConfig(max_sigma=0.1)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_training_batches_blur_rgb_only_when_configured(enabled: bool) -> None:
+    config = load_config(DEFAULT_CONFIG)
+    blur = BLUR if enabled else BlurConfig()
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_blur=blur))
     item = video()
     batch = make_batch([item], config, [np.random.default_rng(0)])
     np.testing.assert_array_equal(batch.depth.numpy(), item.depth.astype(np.float32))

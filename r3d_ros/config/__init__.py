@@ -11,6 +11,7 @@ import yaml
 from r3d_ros.config.loader import ConfigError, from_dict, merge, parse_override, read_yaml, to_dict
 from r3d_ros.config.schema import (
     AnticipationConfig,
+    BlurConfig,
     ColorJitterConfig,
     DataConfig,
     DistillConfig,
@@ -36,6 +37,7 @@ from r3d_ros.config.schema import (
 
 __all__ = [
     "AnticipationConfig",
+    "BlurConfig",
     "ColorJitterConfig",
     "ConfigError",
     "DataConfig",

@@ -452,6 +452,26 @@ class ColorJitterConfig:
 
 
 @dataclass
+class BlurConfig:
+    """Gaussian blur of training RGB (see r3d_ros.train.augment); probability 0 = off."""
+
+    # With this probability a training video (windowed steps) or frame (pretraining) is blurred
+    # with a Gaussian whose standard deviation, in network-input pixels, is drawn uniformly from
+    # [0.5, max_sigma].
+    probability: float = 0.0
+    max_sigma: float = 1.5
+
+    def __post_init__(self) -> None:
+        check(0 <= self.probability <= 1, "probability", f"must be in [0, 1], got {self.probability}")
+        check(0.5 <= self.max_sigma <= 8, "max_sigma", f"must be in [0.5, 8], got {self.max_sigma}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any frame is blurred."""
+        return self.probability > 0
+
+
+@dataclass
 class MonitorConfig:
     """Rank monitoring during training."""
 
@@ -520,6 +540,9 @@ class TrainConfig:
     modality_dropout_rgb_video: float = 0.0
     # Colour jitter of training RGB, so the RGB encoder cannot key on one camera's colours.
     rgb_jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
+    # Gaussian blur of training RGB, so the RGB encoder relies on coarse shape and motion, the
+    # evidence that survives pixel noise and focus, instead of fine texture.
+    rgb_blur: BlurConfig = field(default_factory=BlurConfig)
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)

@@ -4,8 +4,8 @@ Overlapping windows share frames, so a step encodes each frame of its videos
 once (the per-frame path, as in deployment) and gathers the windows from the
 encoded tokens by index. This makes a step's cost proportional to the frames
 it touches, not to windows x window length. Modality dropout removes RGB or
-depth per frame with the configured probabilities; colour jitter, when
-configured, changes each video's RGB colour response.
+depth per frame with the configured probabilities; colour jitter and blur, when
+configured, change each video's RGB colour response and focus.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from r3d_ros.config import R3DConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import sample_window_ends, window_targets
 from r3d_ros.model.losses import IGNORE, AnticipationTargets
-from r3d_ros.train.augment import jitter_rgb
+from r3d_ros.train.augment import augment_rgb
 
 
 @dataclass
@@ -49,7 +49,6 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     a video gets do not depend on which process or batch it lands in.
     """
     train, timing = config.train, config.anticipation
-    jitter = train.rgb_jitter
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
@@ -75,7 +74,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         rgb = ((rng.random(len(video)) >= train.modality_dropout_rgb) & ~no_rgb) | ~depth  # never drop both
         depth_present.append(depth)
         rgb_present.append(rgb)
-        rgb_frames.append(jitter_rgb(video.rgb, jitter, rng, per_frame=False) if jitter.enabled else video.rgb)
+        rgb_frames.append(augment_rgb(video.rgb, train.rgb_jitter, train.rgb_blur, rng, per_frame=False))
     labels = np.concatenate([v.labels for v in videos])
     return Batch(
         rgb=torch.from_numpy(np.concatenate(rgb_frames)).float(),

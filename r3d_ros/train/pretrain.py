@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from r3d_ros.config import ColorJitterConfig, FramePretrainConfig
+from r3d_ros.config import BlurConfig, ColorJitterConfig, FramePretrainConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.model.r3d import R3DModel
-from r3d_ros.train.augment import jitter_rgb
+from r3d_ros.train.augment import augment_rgb
 from r3d_ros.train.distributed import DistributedContext, all_reduce_mean
 
 LOG = logging.getLogger("r3d_ros.train")
@@ -67,13 +67,13 @@ def gather(
     video: np.ndarray,
     frame: np.ndarray,
     jitter: ColorJitterConfig,
+    blur: BlurConfig,
     rng: np.random.Generator,
 ) -> dict[str, torch.Tensor]:
-    """The frames' images (RGB jittered per frame when ``jitter`` is on), depth presence and labels as tensors."""
+    """The frames' images (RGB augmented per frame as configured), depth presence and labels as tensors."""
     pairs = list(zip(video, frame, strict=True))
     rgb = np.stack([videos[v].rgb[f] for v, f in pairs])
-    if jitter.enabled:
-        rgb = jitter_rgb(rgb, jitter, rng, per_frame=True)
+    rgb = augment_rgb(rgb, jitter, blur, rng, per_frame=True)
     return {
         "rgb": torch.from_numpy(rgb).float(),
         "depth": torch.from_numpy(np.stack([videos[v].depth[f] for v, f in pairs])).float(),
@@ -87,6 +87,7 @@ def pretrain_encoders(
     videos: Sequence[PreparedVideo],
     config: FramePretrainConfig,
     jitter: ColorJitterConfig,
+    blur: BlurConfig,
     seed: int,
     device: torch.device,
     dist: DistributedContext,
@@ -116,7 +117,9 @@ def pretrain_encoders(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * cosine_with_warmup(step, warmup, total)
             mine = slice(dist.rank, None, dist.world_size)
-            batch = {k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], jitter, jitter_rng).items()}
+            batch = {
+                k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], jitter, blur, jitter_rng).items()
+            }
             present = {"rgb": torch.ones_like(batch["depth_present"]), "depth": batch["depth_present"]}
             optimizer.zero_grad(set_to_none=True)
             loss = torch.zeros((), device=device)

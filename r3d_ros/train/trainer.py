@@ -308,7 +308,14 @@ class Trainer:
         started = time.perf_counter()
         config = self.config.train
         rows = pretrain_encoders(
-            self.model, self.train_videos, config.pretrain, config.rgb_jitter, config.seed, self.device, self.dist
+            self.model,
+            self.train_videos,
+            config.pretrain,
+            config.rgb_jitter,
+            config.rgb_blur,
+            config.seed,
+            self.device,
+            self.dist,
         )
         self.train_seconds += time.perf_counter() - started
         if self.dist.is_main:
