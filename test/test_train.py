@@ -294,3 +294,32 @@ def test_robustness_is_checked_on_every_protocol_cell() -> None:
     assert not checks["far: moc/a0.2_b0.1 / trained sensor"]["passed"]
     assert checks["far: moc/a0.3_b0.5 / trained sensor"]["passed"]
     assert len(checks) == len(model_eval.KEYS) + 1
+
+
+def test_sensor_variants_score_only_the_first_model_unless_asked_for_all() -> None:
+    assert model_eval.conditions_for("fused", "fused", "far") == ("both",)
+    assert model_eval.conditions_for("seed1", "fused", "far") == ()
+    assert model_eval.conditions_for("seed1", "fused", "far", variants_for_all=True) == ("both",)
+    assert model_eval.conditions_for("rgb_only", "fused", "far", variants_for_all=True) == ()  # baselines never
+
+
+def test_robustness_checks_of_another_model_carry_its_name() -> None:
+    entry = {f"moc/{key}": {"mean": 0.5} for key in model_eval.KEYS} | {"segmentation_accuracy": {"mean": 0.9}}
+    summary = {"seed1/trained/both": entry, "seed1/far/both": entry}
+    checks = model_eval.robustness_checks(summary, "seed1", "far", label="seed1: ")
+    assert {c["target"] for c in checks} == {f"seed1: far: moc/{k} / trained sensor" for k in model_eval.KEYS} | {
+        "seed1: far: segmentation_accuracy / trained sensor"
+    }
+
+
+def test_model_evaluation_scores_every_model_on_the_variants_when_asked(finished_run: Path, tmp_path: Path) -> None:
+    model = str(finished_run / "model.safetensors")
+    arguments = ["--model", f"seed0={model}", "--model", f"seed1={model}", "--model", f"depth_only={model}"]
+    arguments += ["--seeds", "7", "--num-test", "2", "--variant", "noisy:rgb_noise=30", "--variants-for-all"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"seed0/noisy/both", "seed1/noisy/both"} <= set(results["summary"])
+    assert "depth_only/noisy/both" not in results["summary"]
+    targets = [t["target"] for t in results["targets"]]
+    assert any(t.startswith("noisy: ") for t in targets)
+    assert any(t.startswith("seed1: noisy: ") for t in targets)

@@ -10,7 +10,8 @@ of a named ``--variant`` that overrides some of them), under four input
 conditions: both modalities, depth absent on every frame, RGB absent on every
 frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
 ``depth_only`` only without the modality they never saw; sensor variants only
-the primary model with both modalities). The same windows score the
+the primary model with both modalities, or every model but the baselines with
+``--variants-for-all``). The same windows score the
 reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
 ``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
 the references, the gap split) and checks the targets of the primary model
@@ -70,16 +71,21 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[P
     return prepare_dataset(dataset, config.model.input, config.anticipation.fps, cache, progress=False)
 
 
-def conditions_for(name: str, primary: str, variant: str) -> tuple[str, ...]:
+BASELINE_CONDITIONS = {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}
+
+
+def conditions_for(name: str, primary: str, variant: str, variants_for_all: bool = False) -> tuple[str, ...]:
     """The input conditions ``name`` is scored under on ``variant``'s test sets.
 
     A single-modality baseline only without the other modality (the only input
     it was trained on), the primary model under every condition, and on a
-    changed sensor (a robustness variant) only the primary model with both.
+    changed sensor (a robustness variant) only the primary model with both, or
+    with ``variants_for_all`` every model that is not a baseline.
     """
     if variant != "trained":
-        return ("both",) if name == primary else ()
-    return {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}.get(name, CONDITIONS)
+        scored = name == primary or (variants_for_all and name not in BASELINE_CONDITIONS)
+        return ("both",) if scored else ()
+    return BASELINE_CONDITIONS.get(name, CONDITIONS)
 
 
 def evaluate_model(
@@ -150,13 +156,18 @@ def target_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str
     return [c for c in checks if np.isfinite(c["value"])]
 
 
-def robustness_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str) -> list[dict[str, Any]]:
-    """Under changed sensor settings ``primary`` keeps at least 85 % of its MoC (every cell) and segmentation."""
+def robustness_checks(
+    summary: dict[str, dict[str, Any]], model: str, variant: str, label: str = ""
+) -> list[dict[str, Any]]:
+    """Under changed sensor settings ``model`` keeps at least 85 % of its MoC (every cell) and segmentation.
+
+    ``label`` prefixes each target's name (the model's, for models other than the primary).
+    """
     checks = []
     for key in (*(f"moc/{k}" for k in KEYS), "segmentation_accuracy"):
-        changed = summary[f"{primary}/{variant}/both"][key]["mean"]
-        measured = ratio(changed, summary[f"{primary}/trained/both"][key]["mean"])
-        checks.append({"target": f"{variant}: {key} / trained sensor", "value": measured, "threshold": 0.85,
+        changed = summary[f"{model}/{variant}/both"][key]["mean"]
+        measured = ratio(changed, summary[f"{model}/trained/both"][key]["mean"])
+        checks.append({"target": f"{label}{variant}: {key} / trained sensor", "value": measured, "threshold": 0.85,
                        "passed": bool(measured >= 0.85)})  # fmt: skip
     return [c for c in checks if np.isfinite(c["value"])]
 
@@ -213,6 +224,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME:KEY=VALUE[,KEY=VALUE]",
         help="also test with these synthetic sensor settings changed (e.g. far:min_distance_m=3.2,max_distance_m=3.6)",
+    )
+    parser.add_argument(
+        "--variants-for-all",
+        action="store_true",
+        help="score every model except the rgb_only/depth_only baselines on the --variant sensors\n"
+        "(default: only the first model), each with its own robustness checks",
     )
     parser.add_argument(
         "--decoder",
@@ -289,12 +306,20 @@ def main(argv: list[str] | None = None) -> int:
             LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
-                conditions = conditions_for(name, primary, variant)
+                conditions = conditions_for(name, primary, variant, args.variants_for_all)
                 for condition, scores in evaluate_model(model, videos, seed, conditions).items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
     checks = target_checks(summary, primary, "trained")
     checks += [check for variant in list(variants)[1:] for check in robustness_checks(summary, primary, variant)]
+    if args.variants_for_all:
+        others = [name for name in models if name != primary and name not in BASELINE_CONDITIONS]
+        checks += [
+            check
+            for name in others
+            for variant in list(variants)[1:]
+            for check in robustness_checks(summary, name, variant, label=f"{name}: ")
+        ]
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"seeds": args.seeds, "variants": {k: to_dict(v) for k, v in variants.items()}, "summary": summary}
     (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))
