@@ -63,15 +63,16 @@ def video(length: int = 30) -> PreparedVideo:
     )
 
 
-@pytest.mark.parametrize("enabled", [False, True])
-def test_training_batches_jitter_rgb_only_when_configured(enabled: bool) -> None:
+@pytest.mark.parametrize(
+    ("jitter", "blur"), [(ColorJitterConfig(), BlurConfig()), (JITTER, BlurConfig()), (ColorJitterConfig(), BLUR)]
+)
+def test_training_batches_change_rgb_only_when_configured(jitter: ColorJitterConfig, blur: BlurConfig) -> None:
     config = load_config(DEFAULT_CONFIG)
-    jitter = JITTER if enabled else ColorJitterConfig()
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_jitter=jitter))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_jitter=jitter, rgb_blur=blur))
     item = video()
     batch = make_batch([item], config, [np.random.default_rng(0)])
     np.testing.assert_array_equal(batch.depth.numpy(), item.depth.astype(np.float32))
-    assert np.allclose(batch.rgb.numpy(), item.rgb.astype(np.float32)) != enabled
+    assert np.allclose(batch.rgb.numpy(), item.rgb.astype(np.float32)) != (jitter.enabled or blur.enabled)
 
 
 def high_frequency_energy(rgb: np.ndarray) -> float:
@@ -119,14 +120,3 @@ def test_blur_settings_out_of_range_are_refused_by_name() -> None:
         BlurConfig(probability=1.5)
     with pytest.raises(ConfigError, match="max_sigma"):
         BlurConfig(max_sigma=0.1)
-
-
-@pytest.mark.parametrize("enabled", [False, True])
-def test_training_batches_blur_rgb_only_when_configured(enabled: bool) -> None:
-    config = load_config(DEFAULT_CONFIG)
-    blur = BLUR if enabled else BlurConfig()
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, rgb_blur=blur))
-    item = video()
-    batch = make_batch([item], config, [np.random.default_rng(0)])
-    np.testing.assert_array_equal(batch.depth.numpy(), item.depth.astype(np.float32))
-    assert np.allclose(batch.rgb.numpy(), item.rgb.astype(np.float32)) != enabled
