@@ -148,7 +148,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "## How it was trained",
         "",
         "```bash",
-        "scripts/with-env r3d-experiment --config config/experiment/model.yaml --out docs/experiment/model --jobs 3",
+        "scripts/with-env r3d-experiment --config config/experiment/model.yaml --out docs/experiment/model --jobs 2",
         "cp docs/experiment/model/runs/fused-seed0/model.safetensors models/r3d_default.safetensors",
         "scripts/with-env python scripts/model_card.py",
         "```",
