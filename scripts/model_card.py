@@ -174,6 +174,12 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             if train.rgb_blur.enabled
             else ""
         )
+        + (
+            f", zooming out of training frames ({train.zoom_out.probability:.0%} of videos and pretraining "
+            f"frames shrunk by {train.zoom_out.min_scale:g}-1 with depth divided by the same factor)"
+            if train.zoom_out.enabled
+            else ""
+        )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
         timing_line,

@@ -1,4 +1,4 @@
-"""Colour jitter and blur of training RGB: what they change, what they keep, and that they are off unless configured."""
+"""Augmentation of training frames (colour jitter, blur, zooming out): what each changes and keeps, off by default."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, load_config
+from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, ZoomOutConfig, load_config
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.train.augment import augment_rgb, blur_rgb, jitter_rgb
+from r3d_ros.train.augment import augment_rgb, blur_rgb, jitter_rgb, zoom_out
 from r3d_ros.train.batches import make_batch
 
 JITTER = ColorJitterConfig(gain=0.3, bias=0.1)
@@ -51,12 +51,12 @@ def test_jitter_settings_out_of_range_are_refused_by_name() -> None:
         ColorJitterConfig(bias=-0.1)
 
 
-def video(length: int = 30) -> PreparedVideo:
+def video(length: int = 30, size: tuple[int, int] = (6, 8)) -> PreparedVideo:
     rng = np.random.default_rng(3)
     return PreparedVideo(
         name="video",
-        rgb=rng.uniform(0.2, 0.8, size=(length, 3, 6, 8)).astype(np.float16),
-        depth=rng.uniform(0, 1, size=(length, 2, 6, 8)).astype(np.float16),
+        rgb=rng.uniform(0.2, 0.8, size=(length, 3, *size)).astype(np.float16),
+        depth=rng.uniform(0, 1, size=(length, 2, *size)).astype(np.float16),
         depth_present=np.ones(length, dtype=bool),
         labels=np.repeat(np.arange(3), length // 3),
         stamps=np.arange(length) / 10.0,
@@ -120,3 +120,62 @@ def test_blur_settings_out_of_range_are_refused_by_name() -> None:
         BlurConfig(probability=1.5)
     with pytest.raises(ConfigError, match="max_sigma"):
         BlurConfig(max_sigma=0.1)
+
+
+def figure_scene() -> tuple[np.ndarray, np.ndarray]:
+    """One 40x40 frame: a bright square 2 m away in the middle of a dark wall 4 m away (max depth 6 m)."""
+    rgb = np.full((1, 3, 40, 40), 0.2, dtype=np.float32)
+    rgb[:, :, 10:30, 10:30] = 0.9
+    depth = np.stack([np.full((40, 40), 4 / 6), np.ones((40, 40))]).astype(np.float32)[None]
+    depth[:, 0, 10:30, 10:30] = 2 / 6
+    return rgb, depth
+
+
+def test_zooming_out_shrinks_the_figure_and_pushes_it_away() -> None:
+    rgb, depth = figure_scene()
+    config = ZoomOutConfig(probability=1.0, min_scale=0.5)
+    out_rgb, out_depth = zoom_out(rgb, depth, config, np.random.default_rng(0), per_frame=False)
+    scale = np.random.default_rng(0).uniform(0.5, 1.0, size=2)[1]  # the draws zoom_out made: decide, then scale
+    near = np.isclose(out_depth[0, 0], 2 / 6 / scale, rtol=1e-5)  # the figure, now farther
+    far = np.isclose(out_depth[0, 0], min(4 / 6 / scale, 1.0), rtol=1e-5)  # the wall, clipped at 6 m
+    assert (near | far).all()
+    assert abs(near.sum() / 400 - scale**2) < 0.1  # the figure's area shrinks with the scale squared
+    assert abs((out_rgb[0, 0] > 0.55).sum() / 400 - scale**2) < 0.1  # in RGB too
+    assert out_depth[0, 1].all()
+
+
+def test_zooming_out_never_blends_a_depth_reading_with_a_hole() -> None:
+    rgb, depth = figure_scene()
+    depth[:, :, ::2, ::2] = 0.0  # every other pixel of every other row invalid: value 0, mask 0
+    _, out = zoom_out(rgb, depth, ZoomOutConfig(probability=1.0), np.random.default_rng(1), per_frame=True)
+    valid = out[0, 1] > 0
+    assert set(np.unique(out[0, 1])) <= {0.0, 1.0}
+    assert (out[0, 0][~valid] == 0).all() and (out[0, 0][valid] > 2 / 6 - 1e-6).all()
+
+
+def test_zooming_out_leaves_the_cached_frames_unchanged() -> None:
+    rgb, depth = figure_scene()
+    before = rgb.copy(), depth.copy()
+    zoom_out(rgb, depth, ZoomOutConfig(probability=1.0), np.random.default_rng(2), per_frame=True)
+    np.testing.assert_array_equal(rgb, before[0])
+    np.testing.assert_array_equal(depth, before[1])
+
+
+def test_zoom_settings_out_of_range_are_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="probability"):
+        ZoomOutConfig(probability=-0.1)
+    with pytest.raises(ConfigError, match="min_scale"):
+        ZoomOutConfig(min_scale=1.0)
+
+
+def test_training_batches_zoom_out_depth_with_rgb_only_when_configured() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    off = dataclasses.replace(config.train, rgb_jitter=ColorJitterConfig(), rgb_blur=BlurConfig())
+    on = dataclasses.replace(off, zoom_out=ZoomOutConfig(probability=1.0))
+    item = video(size=(48, 64))
+    plain = make_batch([item], dataclasses.replace(config, train=off), [np.random.default_rng(0)])
+    zoomed = make_batch([item], dataclasses.replace(config, train=on), [np.random.default_rng(0)])
+    np.testing.assert_array_equal(plain.depth.numpy(), item.depth.astype(np.float32))
+    assert not np.allclose(zoomed.depth.numpy(), plain.depth.numpy())
+    assert not np.allclose(zoomed.rgb.numpy(), plain.rgb.numpy())
+    assert np.array_equal(zoomed.window_index.numpy(), plain.window_index.numpy())  # the same windows and labels

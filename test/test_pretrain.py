@@ -11,15 +11,22 @@ import pytest
 import torch
 from test_train import write_config
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, FramePretrainConfig, load_config
+from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, FramePretrainConfig, ZoomOutConfig, load_config
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.model.r3d import R3DModel
+from r3d_ros.train.augment import Augmentation
 from r3d_ros.train.distributed import DistributedContext
 from r3d_ros.train.pretrain import frame_batches, gather, pretrain_encoders
 from r3d_ros.train.trainer import Trainer, train
 
 pytestmark = pytest.mark.slow
+
+
+def augmentation(
+    jitter: ColorJitterConfig | None = None, blur: BlurConfig | None = None, zoom: ZoomOutConfig | None = None
+) -> Augmentation:
+    return Augmentation(jitter or ColorJitterConfig(), blur or BlurConfig(), zoom or ZoomOutConfig())
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +55,9 @@ def test_every_labelled_frame_is_drawn_once_per_epoch(tiny) -> None:
 def test_pretraining_frames_get_colour_jitter_and_untouched_depth(tiny) -> None:
     _, videos = tiny
     video, frame = np.array([0, 0, 1]), np.array([0, 1, 2])
-    plain = gather(videos, video, frame, ColorJitterConfig(), BlurConfig(), np.random.default_rng(0))
+    plain = gather(videos, video, frame, augmentation(), np.random.default_rng(0))
     jittered = gather(
-        videos, video, frame, ColorJitterConfig(gain=0.3, bias=0.1), BlurConfig(), np.random.default_rng(0)
+        videos, video, frame, augmentation(jitter=ColorJitterConfig(gain=0.3, bias=0.1)), np.random.default_rng(0)
     )
     assert torch.equal(plain["depth"], jittered["depth"]) and torch.equal(plain["labels"], jittered["labels"])
     assert not torch.allclose(plain["rgb"], jittered["rgb"])
@@ -60,10 +67,19 @@ def test_pretraining_frames_get_colour_jitter_and_untouched_depth(tiny) -> None:
 def test_pretraining_frames_get_blur_and_untouched_depth(tiny) -> None:
     _, videos = tiny
     video, frame = np.array([0, 0, 1]), np.array([0, 1, 2])
-    plain = gather(videos, video, frame, ColorJitterConfig(), BlurConfig(), np.random.default_rng(0))
-    blurred = gather(videos, video, frame, ColorJitterConfig(), BlurConfig(probability=1.0), np.random.default_rng(0))
+    plain = gather(videos, video, frame, augmentation(), np.random.default_rng(0))
+    blurred = gather(videos, video, frame, augmentation(blur=BlurConfig(probability=1.0)), np.random.default_rng(0))
     assert torch.equal(plain["depth"], blurred["depth"]) and torch.equal(plain["labels"], blurred["labels"])
     assert not torch.allclose(plain["rgb"], blurred["rgb"])
+
+
+def test_pretraining_frames_zoom_out_both_modalities(tiny) -> None:
+    _, videos = tiny
+    video, frame = np.array([0, 0, 1]), np.array([0, 1, 2])
+    plain = gather(videos, video, frame, augmentation(), np.random.default_rng(0))
+    zoomed = gather(videos, video, frame, augmentation(zoom=ZoomOutConfig(probability=1.0)), np.random.default_rng(0))
+    assert torch.equal(plain["labels"], zoomed["labels"])
+    assert not torch.allclose(plain["rgb"], zoomed["rgb"]) and not torch.allclose(plain["depth"], zoomed["depth"])
 
 
 def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> None:
@@ -71,7 +87,7 @@ def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> Non
     torch.manual_seed(0)
     model = R3DModel(config)
     rows = pretrain_encoders(
-        model, videos, FramePretrainConfig(epochs=12, batch_frames=32, lr=3e-3), ColorJitterConfig(), BlurConfig(), 0,
+        model, videos, FramePretrainConfig(epochs=12, batch_frames=32, lr=3e-3), augmentation(), 0,
         torch.device("cpu"),
         DistributedContext(),
     )  # fmt: skip

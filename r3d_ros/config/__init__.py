@@ -33,6 +33,7 @@ from r3d_ros.config.schema import (
     SyntheticConfig,
     TemporalConfig,
     TrainConfig,
+    ZoomOutConfig,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "SyntheticConfig",
     "TemporalConfig",
     "TrainConfig",
+    "ZoomOutConfig",
     "config_from_dict",
     "config_to_yaml",
     "load_config",

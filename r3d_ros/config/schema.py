@@ -472,6 +472,27 @@ class BlurConfig:
 
 
 @dataclass
+class ZoomOutConfig:
+    """The scene moved away from the camera in training frames (see r3d_ros.train.augment); probability 0 = off."""
+
+    # With this probability a training video (windowed steps) or frame (pretraining) has its RGB
+    # and depth shrunk about the image centre by a scale drawn uniformly from [min_scale, 1]
+    # (edges replicated into the border) and its depth divided by that scale: the same scene
+    # that much farther away.
+    probability: float = 0.0
+    min_scale: float = 0.7
+
+    def __post_init__(self) -> None:
+        check(0 <= self.probability <= 1, "probability", f"must be in [0, 1], got {self.probability}")
+        check(0.3 <= self.min_scale < 1, "min_scale", f"must be in [0.3, 1), got {self.min_scale}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any frame is zoomed out."""
+        return self.probability > 0
+
+
+@dataclass
 class MonitorConfig:
     """Rank monitoring during training."""
 
@@ -543,6 +564,9 @@ class TrainConfig:
     # Gaussian blur of training RGB, so the RGB encoder relies on coarse shape and motion, the
     # evidence that survives pixel noise and focus, instead of fine texture.
     rgb_blur: BlurConfig = field(default_factory=BlurConfig)
+    # The scene moved farther from the camera (RGB and depth together), so a person farther away
+    # than the training videos' range still looks like one the model has seen.
+    zoom_out: ZoomOutConfig = field(default_factory=ZoomOutConfig)
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)

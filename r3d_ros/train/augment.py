@@ -6,16 +6,20 @@ RGB encoder that keys on exact colours or fine texture learns evidence that
 does not transfer to new videos or a noisier camera, and the fusion then
 trusts that evidence over depth. Colour jitter (random per-channel gains and
 offsets) takes colour constancy away; Gaussian blur takes fine texture away.
-Both keep shapes and motion, what identifies an action. Depth is left alone:
-its values are metric.
+Both keep shapes and motion, what identifies an action, and leave depth alone:
+its values are metric. Zooming out is geometric, so it changes both modalities
+together: the picture shrinks about its centre and the depth grows by the
+same factor, the scene farther from the camera than any training video put it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig
+from r3d_ros.config import BlurConfig, ColorJitterConfig, TrainConfig, ZoomOutConfig
 
 # The smallest blur drawn, in network-input pixels: below it a Gaussian changes almost nothing.
 MIN_SIGMA = 0.5
@@ -64,3 +68,63 @@ def augment_rgb(
     if blur.enabled:
         rgb = blur_rgb(rgb, blur, rng, per_frame)
     return rgb
+
+
+def _shrink(image: np.ndarray, scale: float, interpolation: int) -> np.ndarray:
+    """(C, H, W) ``image`` shrunk about its centre by ``scale``, the border filled by replicating edges."""
+    channels, height, width = image.shape
+    small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
+    small = cv2.resize(image.transpose(1, 2, 0), (small_w, small_h), interpolation=interpolation)
+    top, left = (height - small_h) // 2, (width - small_w) // 2
+    border = (top, height - small_h - top, left, width - small_w - left)
+    padded = cv2.copyMakeBorder(small, *border, cv2.BORDER_REPLICATE)
+    return padded.reshape(height, width, channels).transpose(2, 0, 1)
+
+
+def zoom_out(
+    rgb: np.ndarray, depth: np.ndarray, config: ZoomOutConfig, rng: np.random.Generator, per_frame: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rgb`` (F, 3, H, W) and ``depth`` (F, 2, H, W: depth / max depth, valid mask) with the scene farther away.
+
+    A zoomed frame is shrunk by ``s`` drawn from [min_scale, 1] and its valid depth divided by
+    ``s`` (clipped at the maximum depth); depth and its mask are resampled by nearest neighbour,
+    so no reading is blended with a hole. ``per_frame`` decides and draws per frame, otherwise
+    once for all F frames (a person standing farther away for a whole video).
+    """
+    draws = len(rgb) if per_frame else 1
+    zoomed = rng.random(draws) < config.probability
+    scales = rng.uniform(config.min_scale, 1.0, size=draws)
+    rgb_out, depth_out = rgb.astype(np.float32), depth.astype(np.float32)  # copies: the cache is never changed
+    for frame in range(len(rgb_out)):
+        draw = frame if per_frame else 0
+        if zoomed[draw]:
+            scale = float(scales[draw])
+            rgb_out[frame] = _shrink(rgb_out[frame], scale, cv2.INTER_AREA)
+            shrunk = _shrink(depth_out[frame], scale, cv2.INTER_NEAREST)
+            valid = shrunk[1] > 0
+            depth_out[frame, 0] = np.where(valid, np.minimum(shrunk[0] / np.float32(scale), 1.0), 0.0)
+            depth_out[frame, 1] = valid
+    return rgb_out, depth_out
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Every augmentation of a training recipe, applied in one place for windowed steps and pretraining."""
+
+    jitter: ColorJitterConfig
+    blur: BlurConfig
+    zoom: ZoomOutConfig
+
+    @classmethod
+    def of(cls, train: TrainConfig) -> Augmentation:
+        """The augmentations ``train`` configures."""
+        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out)
+
+    def apply(
+        self, rgb: np.ndarray, depth: np.ndarray, rng: np.random.Generator, per_frame: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Photometric augmentation of ``rgb``, then zooming out of both; the inputs unchanged when all are off."""
+        rgb = augment_rgb(rgb, self.jitter, self.blur, rng, per_frame)
+        if self.zoom.enabled:
+            rgb, depth = zoom_out(rgb, depth, self.zoom, rng, per_frame)
+        return rgb, depth

@@ -4,8 +4,8 @@ Overlapping windows share frames, so a step encodes each frame of its videos
 once (the per-frame path, as in deployment) and gathers the windows from the
 encoded tokens by index. This makes a step's cost proportional to the frames
 it touches, not to windows x window length. Modality dropout removes RGB or
-depth per frame with the configured probabilities; colour jitter and blur, when
-configured, change each video's RGB colour response and focus.
+depth per frame with the configured probabilities; colour jitter, blur and zooming
+out, when configured, change each video's colour response, focus and distance.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from r3d_ros.config import R3DConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import sample_window_ends, window_targets
 from r3d_ros.model.losses import IGNORE, AnticipationTargets
-from r3d_ros.train.augment import augment_rgb
+from r3d_ros.train.augment import Augmentation
 
 
 @dataclass
@@ -52,7 +52,8 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
-    rgb_frames = []
+    rgb_frames, depth_frames = [], []
+    augmentation = Augmentation.of(train)
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
@@ -74,11 +75,13 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         rgb = ((rng.random(len(video)) >= train.modality_dropout_rgb) & ~no_rgb) | ~depth  # never drop both
         depth_present.append(depth)
         rgb_present.append(rgb)
-        rgb_frames.append(augment_rgb(video.rgb, train.rgb_jitter, train.rgb_blur, rng, per_frame=False))
+        rgb_frame, depth_frame = augmentation.apply(video.rgb, video.depth, rng, per_frame=False)
+        rgb_frames.append(rgb_frame)
+        depth_frames.append(depth_frame)
     labels = np.concatenate([v.labels for v in videos])
     return Batch(
         rgb=torch.from_numpy(np.concatenate(rgb_frames)).float(),
-        depth=torch.from_numpy(np.concatenate([v.depth for v in videos])).float(),
+        depth=torch.from_numpy(np.concatenate(depth_frames)).float(),
         rgb_present=torch.from_numpy(np.concatenate(rgb_present)),
         depth_present=torch.from_numpy(np.concatenate(depth_present)),
         frame_labels=torch.from_numpy(np.where(labels >= 0, labels, IGNORE)),

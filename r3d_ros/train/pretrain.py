@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, FramePretrainConfig
+from r3d_ros.config import FramePretrainConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.model.r3d import R3DModel
-from r3d_ros.train.augment import augment_rgb
+from r3d_ros.train.augment import Augmentation
 from r3d_ros.train.distributed import DistributedContext, all_reduce_mean
 
 LOG = logging.getLogger("r3d_ros.train")
@@ -66,17 +66,17 @@ def gather(
     videos: Sequence[PreparedVideo],
     video: np.ndarray,
     frame: np.ndarray,
-    jitter: ColorJitterConfig,
-    blur: BlurConfig,
+    augmentation: Augmentation,
     rng: np.random.Generator,
 ) -> dict[str, torch.Tensor]:
-    """The frames' images (RGB augmented per frame as configured), depth presence and labels as tensors."""
+    """The frames' images (augmented per frame as configured), depth presence and labels as tensors."""
     pairs = list(zip(video, frame, strict=True))
     rgb = np.stack([videos[v].rgb[f] for v, f in pairs])
-    rgb = augment_rgb(rgb, jitter, blur, rng, per_frame=True)
+    depth = np.stack([videos[v].depth[f] for v, f in pairs])
+    rgb, depth = augmentation.apply(rgb, depth, rng, per_frame=True)
     return {
         "rgb": torch.from_numpy(rgb).float(),
-        "depth": torch.from_numpy(np.stack([videos[v].depth[f] for v, f in pairs])).float(),
+        "depth": torch.from_numpy(depth).float(),
         "depth_present": torch.from_numpy(np.array([videos[v].depth_present[f] for v, f in pairs])),
         "labels": torch.from_numpy(np.array([videos[v].labels[f] for v, f in pairs])),
     }
@@ -86,8 +86,7 @@ def pretrain_encoders(
     model: R3DModel,
     videos: Sequence[PreparedVideo],
     config: FramePretrainConfig,
-    jitter: ColorJitterConfig,
-    blur: BlurConfig,
+    augmentation: Augmentation,
     seed: int,
     device: torch.device,
     dist: DistributedContext,
@@ -118,7 +117,7 @@ def pretrain_encoders(
                 group["lr"] = config.lr * cosine_with_warmup(step, warmup, total)
             mine = slice(dist.rank, None, dist.world_size)
             batch = {
-                k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], jitter, blur, jitter_rng).items()
+                k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], augmentation, jitter_rng).items()
             }
             present = {"rgb": torch.ones_like(batch["depth_present"]), "depth": batch["depth_present"]}
             optimizer.zero_grad(set_to_none=True)

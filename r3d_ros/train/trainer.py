@@ -38,6 +38,7 @@ from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
 from r3d_ros.model.checkpoint import save_model
 from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.r3d import R3DModel
+from r3d_ros.train.augment import Augmentation
 from r3d_ros.train.batches import make_batch
 from r3d_ros.train.distributed import (
     DistributedContext,
@@ -311,8 +312,7 @@ class Trainer:
             self.model,
             self.train_videos,
             config.pretrain,
-            config.rgb_jitter,
-            config.rgb_blur,
+            Augmentation.of(config),
             config.seed,
             self.device,
             self.dist,
