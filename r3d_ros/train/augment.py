@@ -1,4 +1,4 @@
-"""Photometric augmentation of training RGB.
+"""Augmentation of training frames: colour jitter and blur of RGB, zooming out of both modalities.
 
 Why: the synthetic rooms, clothes and skin come in a few hundred colour draws,
 and a real camera's white balance, exposure, focus and sensor noise drift. An
