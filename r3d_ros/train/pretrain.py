@@ -109,7 +109,7 @@ def pretrain_encoders(
     for encoder in encoders.values():
         encoder.train()
     for epoch, batches in enumerate(epochs, start=1):
-        jitter_rng = np.random.default_rng([seed, 104_729, epoch, 1])
+        augment_rng = np.random.default_rng([seed, 104_729, epoch, 1])
         sums = {"loss/rgb": 0.0, "loss/depth": 0.0, "accuracy/rgb": 0.0, "accuracy/depth": 0.0}
         counts = {"rgb": 0.0, "depth": 0.0}
         for video, frame in batches:
@@ -117,7 +117,7 @@ def pretrain_encoders(
                 group["lr"] = config.lr * cosine_with_warmup(step, warmup, total)
             mine = slice(dist.rank, None, dist.world_size)
             batch = {
-                k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], augmentation, jitter_rng).items()
+                k: v.to(device) for k, v in gather(videos, video[mine], frame[mine], augmentation, augment_rng).items()
             }
             present = {"rgb": torch.ones_like(batch["depth_present"]), "depth": batch["depth_present"]}
             optimizer.zero_grad(set_to_none=True)
