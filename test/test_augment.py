@@ -161,6 +161,15 @@ def test_zooming_out_leaves_the_cached_frames_unchanged() -> None:
     np.testing.assert_array_equal(depth, before[1])
 
 
+def test_a_video_the_draw_does_not_zoom_comes_back_as_it_was() -> None:
+    rgb, depth = figure_scene()
+    config = ZoomOutConfig(probability=0.25)
+    rng = np.random.default_rng(next(s for s in range(100) if np.random.default_rng(s).random() >= 0.25))
+    out_rgb, out_depth = zoom_out(rgb, depth, config, rng, per_frame=False)
+    np.testing.assert_array_equal(out_rgb, rgb)
+    np.testing.assert_array_equal(out_depth, depth)
+
+
 def test_zoom_settings_out_of_range_are_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="probability"):
         ZoomOutConfig(probability=-0.1)

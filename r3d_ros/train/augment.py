@@ -89,11 +89,14 @@ def zoom_out(
     A zoomed frame is shrunk by ``s`` drawn from [min_scale, 1] and its valid depth divided by
     ``s`` (clipped at the maximum depth); depth and its mask are resampled by nearest neighbour,
     so no reading is blended with a hole. ``per_frame`` decides and draws per frame, otherwise
-    once for all F frames (a person standing farther away for a whole video).
+    once for all F frames (a person standing farther away for a whole video). When no frame is
+    zoomed the inputs come back as they are, uncopied.
     """
     draws = len(rgb) if per_frame else 1
     zoomed = rng.random(draws) < config.probability
     scales = rng.uniform(config.min_scale, 1.0, size=draws)
+    if not zoomed.any():
+        return rgb, depth
     rgb_out, depth_out = rgb.astype(np.float32), depth.astype(np.float32)  # copies: the cache is never changed
     for frame in range(len(rgb_out)):
         draw = frame if per_frame else 0
