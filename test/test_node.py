@@ -167,7 +167,7 @@ def test_depth_of_another_size_than_its_color_is_refused_as_not_aligned(running)
         ns = START_NS + round(i * 1e9 / 30)
         depth = np.full((120, 160), 2000, dtype=np.uint16)
         camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 60)
-    camera.settle()
+    _settle_until_invalid(camera, collector, 45)
     diagnostics = collector.last_diagnostics()
     assert not collector.actions and int(diagnostics["frames_invalid"]) == 45
     assert "not aligned" in diagnostics["last_invalid_reason"]
@@ -189,7 +189,7 @@ def test_every_invalid_frame_is_counted_and_a_node_publishing_nothing_is_an_erro
     for i, (color, depth) in enumerate(scene(120)):
         ns = START_NS + round(i * 1e9 / 30)
         camera.send(ns, image(ns, color, "rgb8", step=100), image(ns, depth, "16UC1"), period=1 / 30)
-    camera.settle(1.0)
+    _settle_until_invalid(camera, collector, 120)
     level, diagnostics = _statuses(collector)[-1]
     assert int(diagnostics["frames_invalid"]) == 120 and not collector.actions
     assert level == DiagnosticStatus.ERROR and "nothing published" in diagnostics["_message"]
@@ -277,6 +277,11 @@ def _all_diagnostics(collector: Collector) -> list[dict[str, str]]:
         for status in array.status:
             out.append({kv.key: kv.value for kv in status.values} | {"_message": status.message})
     return out
+
+
+def _settle_until_invalid(camera: Camera, collector: Collector, count: int, timeout: float = 5.0) -> None:
+    """Spin until /diagnostics reports ``count`` invalid frames (the node counts them a diagnostics period late)."""
+    spin_until(camera.executor, lambda: collector.last_diagnostics().get("frames_invalid") == str(count), timeout)
 
 
 def _statuses(collector: Collector) -> list[tuple[bytes, dict[str, str]]]:
