@@ -33,6 +33,48 @@ def test_certain_evidence_gives_the_label_its_run_and_the_grammar_forecast() -> 
     np.testing.assert_allclose(grammar_filter.future(posterior, 60), expected, atol=2e-3)
 
 
+def dense_forward_posterior(probabilities: np.ndarray, evidence_weight: float) -> np.ndarray:
+    """P(class, age | window) at the last frame, by the textbook HMM forward over every (class, age) state.
+
+    An independent statement of the filter's model: a segment of class k at age
+    a goes on with P(D > a | D >= a) or ends, and then class j starts at age 1
+    with P(j | k); the window opens on the renewal prior.
+    """
+    pmf = GRAMMAR.duration_pmf
+    ages = pmf.shape[1]
+    at_least = pmf[:, ::-1].cumsum(axis=1)[:, ::-1]
+    hazard = np.divide(pmf, at_least, out=np.ones_like(pmf), where=at_least > 0)
+    hazard[:, -1] = 1.0
+    step = np.zeros((K, ages, K, ages))
+    for k in range(K):
+        for a in range(1, ages):
+            if a + 1 < ages:
+                step[k, a, k, a + 1] = 1.0 - hazard[k, a]
+            step[k, a, :, 1] += hazard[k, a] * GRAMMAR.transitions[k]
+    step = step.reshape(K * ages, K * ages)
+    values, vectors = np.linalg.eig(GRAMMAR.transitions.T)
+    visits = np.abs(np.real(vectors[:, np.argmin(np.abs(values - 1.0))]))
+    prior = visits[:, None] * at_least
+    prior[:, 0] = 0.0
+    evidence = np.power(np.clip(probabilities, 1e-12, None), evidence_weight)
+    belief = (prior * evidence[0][:, None]).reshape(-1)
+    for frame_evidence in evidence[1:]:
+        belief = (belief @ step) * np.repeat(frame_evidence, ages)
+        belief /= belief.sum()
+    return belief.reshape(K, ages) / belief.sum()
+
+
+@pytest.mark.parametrize("evidence_weight", [0.3, 1.0])
+def test_the_filtered_posterior_is_the_hmm_forward_over_class_and_age(evidence_weight: float) -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((64, K)) * 3.0
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    posterior = GrammarFilter(GRAMMAR, evidence_weight).posterior(probabilities)
+    expected = dense_forward_posterior(probabilities, evidence_weight)
+    np.testing.assert_allclose(posterior, expected[:, : posterior.shape[1]], atol=1e-12)
+    assert expected[:, posterior.shape[1] :].sum() < 1e-12  # ages past the filter's support carry nothing
+
+
 def test_future_rows_are_distributions() -> None:
     rng = np.random.default_rng(0)
     grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)

@@ -180,6 +180,8 @@ class GrammarFilter:
         padded = np.concatenate([pmf, np.zeros_like(pmf)], axis=1)
         self._remaining = padded[:, ages + rest] / np.maximum(at_least, 1e-300)[:, :, None]
         self._hazard, self._survive, self._prior = hazard, 1.0 - hazard, prior / prior.sum()
+        # restart[k * A + a, j] = P(class k ends at age a) P(j follows k): a segment ending and its successor starting.
+        self._restart = (hazard[:, :, None] * grammar.transitions[:, None, :]).reshape(-1, grammar.num_classes)
         self._spectra: dict[int, np.ndarray] = {}
 
     def posterior(self, probabilities: np.ndarray) -> np.ndarray:
@@ -217,24 +219,32 @@ class GrammarFilter:
     def _forward(self, evidence: np.ndarray, every_frame: bool = False) -> np.ndarray:
         """Unnormalised forward beliefs P(class, age, evidence so far): (K, A) at the last frame, or (T, K, A).
 
+        One frame of the recursion: each segment either survives to the next age
+        or ends and restarts at age 1 as the chain's next class, and every age of
+        a class is weighted by that class's evidence. The evidence is folded into
+        the survival factors of every frame up front and the restarts are one
+        product with ``hazard x transitions``, so each frame costs three NumPy
+        calls into two alternating buffers: the node runs this loop over its
+        whole window on every tick.
         Each frame is rescaled now and then; a frame's scale cancels in every ratio taken of it.
         """
         beliefs = np.empty((len(evidence), *self._prior.shape)) if every_frame else None
-        belief = self._prior * evidence[0][:, None]
-        belief /= belief.sum()
+        buffers = (self._prior * evidence[0][:, None], np.zeros_like(self._prior))  # this frame's and the next's
+        buffers[0][:] /= buffers[0].sum()
         if beliefs is not None:
-            beliefs[0] = belief
-        survive, transitions, columns = self._survive[:, 1:-1], self.grammar.transitions, evidence[:, :, None]
+            beliefs[0] = buffers[0]
+        surviving = self._survive[None, :, 1:-1] * evidence[:, :, None]  # (T, K, A - 2)
+        restart = np.empty(self.grammar.num_classes)
         for frame in range(1, len(evidence)):
-            ending = np.einsum("ka,ka->k", belief, self._hazard)
-            belief[:, 2:] = belief[:, 1:-1] * survive
-            belief[:, 1] = ending @ transitions
-            belief *= columns[frame]
+            belief, following = buffers[(frame - 1) % 2], buffers[frame % 2]
+            np.dot(belief.reshape(-1), self._restart, out=restart)  # segments ending now, times their successor
+            np.multiply(belief[:, 1:-1], surviving[frame], out=following[:, 2:])
+            np.multiply(restart, evidence[frame], out=following[:, 1])
             if frame % RENORMALISE_EVERY == 0:  # often enough that float64 cannot underflow
-                belief /= belief.sum()
+                following /= following.sum()
             if beliefs is not None:
-                beliefs[frame] = belief
-        return belief if beliefs is None else beliefs
+                beliefs[frame] = following
+        return buffers[(len(evidence) - 1) % 2] if beliefs is None else beliefs
 
     def current(self, posterior: np.ndarray) -> tuple[int, int, float]:
         """(class, most likely age in frames, probability of the class) at the last frame."""
