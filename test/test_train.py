@@ -303,6 +303,31 @@ def test_sensor_variants_score_only_the_first_model_unless_asked_for_all() -> No
     assert model_eval.conditions_for("rgb_only", "fused", "far", variants_for_all=True) == ()  # baselines never
 
 
+def test_baselines_are_scored_on_the_variants_only_in_their_own_condition_when_asked() -> None:
+    assert model_eval.conditions_for("depth_only", "fused", "noisy_depth", baselines_on_variants=True) == (
+        "rgb_absent",
+    )
+    assert model_eval.conditions_for("rgb_only", "fused", "noisy_depth", baselines_on_variants=True) == (
+        "depth_absent",
+    )
+    assert model_eval.conditions_for("seed1", "fused", "noisy_depth", baselines_on_variants=True) == ()
+
+
+def test_fusion_is_checked_against_each_baseline_on_a_variant() -> None:
+    def entry(moc: float) -> dict:
+        return {f"moc/{model_eval.MAIN}": {"mean": moc}}
+
+    summary = {
+        "fused/noisy_depth/both": entry(0.30),
+        "depth_only/noisy_depth/rgb_absent": entry(0.20),
+        "rgb_only/noisy_depth/depth_absent": entry(0.32),
+    }
+    checks = {c["target"]: c for c in model_eval.fusion_checks(summary, "fused", "noisy_depth", "noisy_depth: ")}
+    assert checks[f"noisy_depth: both present: MoC {model_eval.MAIN} - depth_only baseline"]["passed"]
+    rgb = checks[f"noisy_depth: both present: MoC {model_eval.MAIN} - rgb_only baseline"]
+    assert rgb["value"] == pytest.approx(-0.02) and not rgb["passed"]
+
+
 def test_robustness_checks_of_another_model_carry_its_name() -> None:
     entry = {f"moc/{key}": {"mean": 0.5} for key in model_eval.KEYS} | {"segmentation_accuracy": {"mean": 0.9}}
     summary = {"seed1/trained/both": entry, "seed1/far/both": entry}
@@ -323,3 +348,14 @@ def test_model_evaluation_scores_every_model_on_the_variants_when_asked(finished
     targets = [t["target"] for t in results["targets"]]
     assert any(t.startswith("noisy: ") for t in targets)
     assert any(t.startswith("seed1: noisy: ") for t in targets)
+
+
+def test_model_evaluation_checks_fusion_on_a_variant_against_the_baselines(finished_run: Path, tmp_path: Path) -> None:
+    model = str(finished_run / "model.safetensors")
+    arguments = ["--model", f"fused={model}", "--model", f"depth_only={model}", "--seeds", "7", "--num-test", "2"]
+    arguments += ["--variant", "noisy_depth:depth_noise=0.03", "--baselines-on-variants"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {"fused/noisy_depth/both", "depth_only/noisy_depth/rgb_absent"} <= set(results["summary"])
+    targets = [t["target"] for t in results["targets"]]
+    assert f"noisy_depth: both present: MoC {model_eval.MAIN} - depth_only baseline" in targets

@@ -11,7 +11,8 @@ conditions: both modalities, depth absent on every frame, RGB absent on every
 frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
 ``depth_only`` only without the modality they never saw; sensor variants only
 the primary model with both modalities, or every model but the baselines with
-``--variants-for-all``). The same windows score the
+``--variants-for-all``; the baselines too with ``--baselines-on-variants``,
+which also checks the primary model against them on each variant). The same windows score the
 reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
 ``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
 the references, the gap split) and checks the targets of the primary model
@@ -74,17 +75,21 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[P
 BASELINE_CONDITIONS = {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}
 
 
-def conditions_for(name: str, primary: str, variant: str, variants_for_all: bool = False) -> tuple[str, ...]:
+def conditions_for(
+    name: str, primary: str, variant: str, variants_for_all: bool = False, baselines_on_variants: bool = False
+) -> tuple[str, ...]:
     """The input conditions ``name`` is scored under on ``variant``'s test sets.
 
     A single-modality baseline only without the other modality (the only input
     it was trained on), the primary model under every condition, and on a
     changed sensor (a robustness variant) only the primary model with both, or
-    with ``variants_for_all`` every model that is not a baseline.
+    with ``variants_for_all`` every model that is not a baseline; the baselines
+    too, in their one condition, with ``baselines_on_variants``.
     """
     if variant != "trained":
-        scored = name == primary or (variants_for_all and name not in BASELINE_CONDITIONS)
-        return ("both",) if scored else ()
+        if name in BASELINE_CONDITIONS:
+            return BASELINE_CONDITIONS[name] if baselines_on_variants else ()
+        return ("both",) if name == primary or variants_for_all else ()
     return BASELINE_CONDITIONS.get(name, CONDITIONS)
 
 
@@ -147,12 +152,28 @@ def target_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str
         for key, label in (("segmentation_accuracy", "seg. acc."), (f"moc/{MAIN}", f"MoC {MAIN}")):
             measured = ratio(value(primary, condition, key), value(baseline, condition, key))
             check(f"{condition}: {label} / {baseline} baseline", measured, 0.9)
-    for baseline, condition in (("rgb_only", "depth_absent"), ("depth_only", "rgb_absent")):
-        margin = value(primary, "both", f"moc/{MAIN}") - value(baseline, condition, f"moc/{MAIN}")
-        check(f"both present: MoC {MAIN} - {baseline} baseline", margin, 0.0)
+    checks += fusion_checks(summary, primary, variant)
     for key in KEYS:
         measured = ratio(value(primary, "depth_missing_30", f"moc/{key}"), value(primary, "both", f"moc/{key}"))
         check(f"depth missing on 30 % of frames: MoC {key} / all depth", measured, 0.9)
+    return [c for c in checks if np.isfinite(c["value"])]
+
+
+def fusion_checks(
+    summary: dict[str, dict[str, Any]], primary: str, variant: str, label: str = ""
+) -> list[dict[str, Any]]:
+    """With both modalities ``primary`` beats each single-modality baseline on ``variant``'s test sets.
+
+    On a sensor setting that weakens one modality (noisy depth, noisy RGB) this
+    is the test of fusion: a model that reads both should lose less than the
+    baseline that has only the weakened one. ``label`` prefixes each target's name.
+    """
+    checks = []
+    for baseline, condition in (("rgb_only", "depth_absent"), ("depth_only", "rgb_absent")):
+        fused = summary.get(f"{primary}/{variant}/both", {}).get(f"moc/{MAIN}", {}).get("mean", float("nan"))
+        alone = summary.get(f"{baseline}/{variant}/{condition}", {}).get(f"moc/{MAIN}", {}).get("mean", float("nan"))
+        checks.append({"target": f"{label}both present: MoC {MAIN} - {baseline} baseline", "value": fused - alone,
+                       "threshold": 0.0, "passed": bool(fused - alone >= 0.0)})  # fmt: skip
     return [c for c in checks if np.isfinite(c["value"])]
 
 
@@ -232,6 +253,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(default: only the first model), each with its own robustness checks",
     )
     parser.add_argument(
+        "--baselines-on-variants",
+        action="store_true",
+        help="also score the rgb_only/depth_only baselines on the --variant sensors (each without the modality\n"
+        "it never saw) and check the first model against them there: the test of fusion when one modality is weak",
+    )
+    parser.add_argument(
         "--decoder",
         action="append",
         default=[],
@@ -306,12 +333,14 @@ def main(argv: list[str] | None = None) -> int:
             LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
-                conditions = conditions_for(name, primary, variant, args.variants_for_all)
+                conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
                 for condition, scores in evaluate_model(model, videos, seed, conditions).items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
     checks = target_checks(summary, primary, "trained")
     checks += [check for variant in list(variants)[1:] for check in robustness_checks(summary, primary, variant)]
+    if args.baselines_on_variants:
+        checks += [check for v in list(variants)[1:] for check in fusion_checks(summary, primary, v, label=f"{v}: ")]
     if args.variants_for_all:
         others = [name for name in models if name != primary and name not in BASELINE_CONDITIONS]
         checks += [
