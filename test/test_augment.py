@@ -8,9 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, ZoomOutConfig, load_config
+from r3d_ros.config import (
+    BlurConfig,
+    ColorJitterConfig,
+    ConfigError,
+    DepthCorruptionConfig,
+    ZoomOutConfig,
+    load_config,
+)
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.train.augment import augment_rgb, blur_rgb, jitter_rgb, zoom_out
+from r3d_ros.train.augment import augment_rgb, blur_rgb, corrupt_depth, jitter_rgb, zoom_out
 from r3d_ros.train.batches import make_batch
 
 JITTER = ColorJitterConfig(gain=0.3, bias=0.1)
@@ -188,3 +195,56 @@ def test_training_batches_zoom_out_depth_with_rgb_only_when_configured() -> None
     assert not np.allclose(zoomed.depth.numpy(), plain.depth.numpy())
     assert not np.allclose(zoomed.rgb.numpy(), plain.rgb.numpy())
     assert np.array_equal(zoomed.window_index.numpy(), plain.window_index.numpy())  # the same windows and labels
+
+
+def test_a_depth_scale_error_multiplies_every_reading_by_one_gain_and_keeps_holes() -> None:
+    _, depth = figure_scene()
+    depth[:, :, ::3, ::3] = 0.0  # holes: value 0, mask 0
+    config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.2, max_relative_noise=0.0)
+    out = corrupt_depth(depth, config, np.random.default_rng(0), per_frame=False)
+    valid = depth[0, 1] > 0
+    gains = out[0, 0][valid] / depth[0, 0][valid]
+    assert 0.8 <= gains.min() and gains.max() <= 1.2 and np.ptp(gains) < 1e-5
+    assert (out[0, 0][~valid] == 0).all()
+    np.testing.assert_array_equal(out[0, 1], depth[0, 1])
+
+
+def test_depth_noise_is_relative_to_each_reading() -> None:
+    depth = np.stack([np.full((200, 200), 0.5), np.ones((200, 200))]).astype(np.float32)[None]
+    config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.0, max_relative_noise=0.2)
+    out = corrupt_depth(depth, config, np.random.default_rng(1), per_frame=True)
+    relative = out[0, 0] / 0.5 - 1.0
+    drawn = np.random.default_rng(1).uniform(0.0, 0.2, size=(3, 1))[2, 0]  # decide, gain, then noise level
+    assert abs(relative.mean()) < 0.01 and relative.std() == pytest.approx(drawn, rel=0.05)
+
+
+def test_a_video_whose_depth_is_not_corrupted_comes_back_as_it_was() -> None:
+    _, depth = figure_scene()
+    before = depth.copy()
+    rng = np.random.default_rng(next(s for s in range(100) if np.random.default_rng(s).random() >= 0.25))
+    assert corrupt_depth(depth, DepthCorruptionConfig(probability=0.25), rng, per_frame=False) is depth
+    corrupt_depth(depth, DepthCorruptionConfig(probability=1.0), np.random.default_rng(2), per_frame=True)
+    np.testing.assert_array_equal(depth, before)  # the cached frames are never changed
+
+
+def test_depth_corruption_settings_out_of_range_are_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="probability"):
+        DepthCorruptionConfig(probability=2.0)
+    with pytest.raises(ConfigError, match="max_gain_change"):
+        DepthCorruptionConfig(max_gain_change=1.0)
+    with pytest.raises(ConfigError, match="max_relative_noise"):
+        DepthCorruptionConfig(max_relative_noise=-0.1)
+
+
+def test_training_batches_corrupt_depth_and_leave_rgb_alone_when_configured() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    off = dataclasses.replace(
+        config.train, rgb_jitter=ColorJitterConfig(), rgb_blur=BlurConfig(), zoom_out=ZoomOutConfig()
+    )
+    on = dataclasses.replace(off, depth_corruption=DepthCorruptionConfig(probability=1.0))
+    item = video(size=(48, 64))
+    plain = make_batch([item], dataclasses.replace(config, train=off), [np.random.default_rng(0)])
+    corrupted = make_batch([item], dataclasses.replace(config, train=on), [np.random.default_rng(0)])
+    assert not np.allclose(corrupted.depth.numpy(), plain.depth.numpy())
+    np.testing.assert_array_equal(corrupted.rgb.numpy(), plain.rgb.numpy())
+    assert np.array_equal(corrupted.window_index.numpy(), plain.window_index.numpy())

@@ -493,6 +493,31 @@ class ZoomOutConfig:
 
 
 @dataclass
+class DepthCorruptionConfig:
+    """A miscalibrated, noisy depth stream in training frames (see r3d_ros.train.augment); probability 0 = off."""
+
+    # With this probability a training video (windowed steps) or frame (pretraining) has every
+    # depth reading multiplied by one gain drawn uniformly from [1 - max_gain_change, 1 + max_gain_change]
+    # (a depth scale off by that much) and by 1 + Gaussian noise whose relative standard deviation
+    # is drawn uniformly from [0, max_relative_noise] (each reading on its own); holes stay holes.
+    probability: float = 0.0
+    max_gain_change: float = 0.15
+    max_relative_noise: float = 0.1
+
+    def __post_init__(self) -> None:
+        check(0 <= self.probability <= 1, "probability", f"must be in [0, 1], got {self.probability}")
+        check(0 <= self.max_gain_change < 1, "max_gain_change", f"must be in [0, 1), got {self.max_gain_change}")
+        check(
+            0 <= self.max_relative_noise <= 1, "max_relative_noise", f"must be in [0, 1], got {self.max_relative_noise}"
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any frame's depth is corrupted."""
+        return self.probability > 0
+
+
+@dataclass
 class MonitorConfig:
     """Rank monitoring during training."""
 
@@ -567,6 +592,9 @@ class TrainConfig:
     # The scene moved farther from the camera (RGB and depth together), so a person farther away
     # than the training videos' range still looks like one the model has seen.
     zoom_out: ZoomOutConfig = field(default_factory=ZoomOutConfig)
+    # Depth off in scale and noisy, with its labels unchanged: when depth misleads, the fusion must
+    # learn to read RGB instead of trusting depth because it is usually the better modality.
+    depth_corruption: DepthCorruptionConfig = field(default_factory=DepthCorruptionConfig)
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)

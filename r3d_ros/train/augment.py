@@ -10,6 +10,10 @@ Both keep shapes and motion, what identifies an action, and leave depth alone:
 its values are metric. Zooming out is geometric, so it changes both modalities
 together: the picture shrinks about its centre and the depth grows by the
 same factor, the scene farther from the camera than any training video put it.
+Depth corruption (a depth scale off by a few percent and per-reading noise,
+labels unchanged) is the one augmentation aimed at fusion rather than at one
+encoder: a model that has only seen depth that is right learns to trust it
+over RGB, and then follows it when a depth camera goes wrong.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, TrainConfig, ZoomOutConfig
+from r3d_ros.config import BlurConfig, ColorJitterConfig, DepthCorruptionConfig, TrainConfig, ZoomOutConfig
 
 # The smallest blur drawn, in network-input pixels: below it a Gaussian changes almost nothing.
 MIN_SIGMA = 0.5
@@ -110,6 +114,34 @@ def zoom_out(
     return rgb_out, depth_out
 
 
+def corrupt_depth(
+    depth: np.ndarray, config: DepthCorruptionConfig, rng: np.random.Generator, per_frame: bool
+) -> np.ndarray:
+    """``depth`` (F, 2, H, W: depth / max depth, valid mask) off in scale and noisy, each frame with ``probability``.
+
+    A corrupted frame's readings are multiplied by a gain from [1 - max_gain_change,
+    1 + max_gain_change] and by 1 + N(0, r) per reading, r from [0, max_relative_noise],
+    and clipped to [0, 1]; holes stay holes. ``per_frame`` decides and draws per frame,
+    otherwise once for all F frames (one faulty camera for a whole video). When no frame is
+    corrupted the input comes back as it is, uncopied.
+    """
+    draws = len(depth) if per_frame else 1
+    corrupted = rng.random(draws) < config.probability
+    gains = rng.uniform(1 - config.max_gain_change, 1 + config.max_gain_change, size=draws)
+    noise = rng.uniform(0.0, config.max_relative_noise, size=draws)
+    if not corrupted.any():
+        return depth
+    out = depth.astype(np.float32)  # a copy: the cache is never changed
+    frames = np.flatnonzero(corrupted if per_frame else np.ones(len(depth), dtype=bool))
+    draw = frames if per_frame else np.zeros(len(frames), dtype=int)
+    factor = gains[draw, None, None] * (
+        1 + noise[draw, None, None] * rng.standard_normal((len(frames), *out.shape[2:]))
+    )
+    valid = out[frames, 1] > 0
+    out[frames, 0] = np.where(valid, np.clip(out[frames, 0] * factor, 0.0, 1.0), 0.0).astype(np.float32)
+    return out
+
+
 @dataclass(frozen=True)
 class Augmentation:
     """Every augmentation of a training recipe, applied in one place for windowed steps and pretraining."""
@@ -117,17 +149,23 @@ class Augmentation:
     jitter: ColorJitterConfig
     blur: BlurConfig
     zoom: ZoomOutConfig
+    depth_corruption: DepthCorruptionConfig
 
     @classmethod
     def of(cls, train: TrainConfig) -> Augmentation:
         """The augmentations ``train`` configures."""
-        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out)
+        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption)
 
     def apply(
         self, rgb: np.ndarray, depth: np.ndarray, rng: np.random.Generator, per_frame: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Photometric augmentation of ``rgb``, then zooming out of both; the inputs unchanged when all are off."""
+        """Photometric augmentation of ``rgb``, zooming out of both, then corruption of depth.
+
+        The inputs come back unchanged, and nothing is drawn, for the augmentations that are off.
+        """
         rgb = augment_rgb(rgb, self.jitter, self.blur, rng, per_frame)
         if self.zoom.enabled:
             rgb, depth = zoom_out(rgb, depth, self.zoom, rng, per_frame)
+        if self.depth_corruption.enabled:
+            depth = corrupt_depth(depth, self.depth_corruption, rng, per_frame)
         return rgb, depth
