@@ -130,6 +130,24 @@ def test_depth_stream_stopping_and_returning(running) -> None:
     assert "depth missing" in " ".join(d["_message"] for d in _all_diagnostics(collector))
 
 
+def test_without_use_depth_the_node_reads_colour_alone_and_reports_no_fault(model_file: Path, tmp_path: Path) -> None:
+    with (
+        node_process(model_file, tmp_path / "cache", use_depth=False),
+        ros_node("r3d_test_camera") as (node, executor),
+    ):
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        assert spin_until(executor, lambda: camera.color.get_subscription_count() > 0, 20.0), "node never subscribed"
+        assert camera.depth.get_subscription_count() == 0
+        camera.play(scene(60), fps=30.0)
+        camera.settle()
+        assert collector.actions and not any(a.depth_present for a in collector.actions)
+        diagnostics = collector.last_diagnostics()
+        assert diagnostics["depth"] == "not read (use_depth is false)"
+        assert "depth missing" not in diagnostics["_message"], diagnostics
+
+
 def test_malformed_images_are_counted_and_dropped(running) -> None:
     process, camera, collector = running
     camera.play(scene(15), fps=30.0, speed=3.0)

@@ -37,6 +37,23 @@ def test_every_tick_contains_the_frame_it_is_stamped_with(loaded) -> None:
             assert result.stamp == pytest.approx(stamp)
 
 
+def test_without_use_depth_colour_alone_drives_the_ticks_and_depth_is_ignored(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, use_depth=False))
+    results = []
+    for stamp, color, depth in camera_frames(30, fps=30.0):
+        assert pipeline.add_depth(stamp, depth) == []
+        results += pipeline.add_color(stamp, color)  # no pair to wait for: due ticks come with the colour frame
+    assert len(results) == 10
+    assert all(not r.depth_present and r.depth_missing_fraction == 1.0 for r in results)
+    assert pipeline.anticipator.stats.depth_missing == pipeline.anticipator.stats.used
+
+
+def test_without_use_depth_a_synchronized_pair_loses_its_depth(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, use_depth=False))
+    results = [r for stamp, color, depth in camera_frames(9, fps=30.0) for r in pipeline.add_pair(stamp, color, depth)]
+    assert results and not any(r.depth_present for r in results)
+
+
 def anticipation(stamp: float, probabilities: list[float]) -> Anticipation:
     p = np.asarray(probabilities, dtype=np.float32)
     segment = SegmentEstimate(0, CLASSES[0], 1.0, 0.0, 1.0)

@@ -683,6 +683,11 @@ class StreamConfig:
         high=5.0,
     )
     sync_queue: int = setting(64, "synchronizer queue bound per stream (frames)", low=1, high=10000)
+    # A depth stream that is present but wrong misleads the model more than no depth
+    # (docs/limitations.md); this runs it on colour alone, as when depth is lost.
+    use_depth: bool = setting(
+        True, "read depth; false = colour alone, every frame without depth, for a depth stream known to be wrong"
+    )
     publish_rate_hz: float = setting(
         10.0, "anticipations per second of stream time (capped at the model's frame rate)", low=0.1, high=100.0,
         live=True,

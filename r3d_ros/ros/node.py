@@ -314,7 +314,9 @@ class AnticipationNode(LifecycleNode):
             if self.values["qos_reliability"] == "reliable"
             else ReliabilityPolicy.BEST_EFFORT
         )
-        for stream in ("color", "depth"):
+        if not self.stream.use_depth:
+            self.input_names["depth"] = "(not read: use_depth is false)"
+        for stream in ("color", "depth") if self.stream.use_depth else ("color",):
             topic, transport = self.values[f"{stream}_topic"], self.values[f"{stream}_transport"]
             compressed = transport != "raw"
             # One profile per subscription: rclpy applies QoS overrides to the profile object in place.
@@ -565,10 +567,10 @@ class AnticipationNode(LifecycleNode):
         assessment = assess(snapshot)
         last = stats.last
         if last is not None:
-            depth = depth_status(last)
+            depth = depth_status(last) if self.stream.use_depth else "not read (use_depth is false)"
             values["depth"] = depth
             values["fused_effective_rank"] = f"{last.fused_effective_rank:.2f}"
-            if depth == "missing":
+            if depth == "missing":  # an operator's choice not to read depth is not a fault
                 assessment.add(WARN, "depth missing (model cannot substitute)")
             if stats.ranks:
                 calibrated = float(np.median(stats.ranks))

@@ -146,11 +146,18 @@ class AnticipationPipeline:
         self.filter.reset()
 
     def add_color(self, stamp: float, image: RawImage) -> list[Anticipation]:
-        """A color image from a topic; returns the anticipations that became due."""
+        """A color image from a topic; returns the anticipations that became due.
+
+        With ``use_depth`` off it goes on at once, without depth, instead of waiting for a pair.
+        """
+        if not self.config.use_depth:
+            return self.add_pair(stamp, image, None)
         return self._after_sync(self.sync.add_color(stamp, image))
 
     def add_depth(self, stamp: float, image: RawImage) -> list[Anticipation]:
-        """A depth image from a topic; returns the anticipations that became due."""
+        """A depth image from a topic; returns the anticipations that became due (none with ``use_depth`` off)."""
+        if not self.config.use_depth:
+            return []
         return self._after_sync(self.sync.add_depth(stamp, image))
 
     def flush(self) -> list[Anticipation]:
@@ -161,6 +168,8 @@ class AnticipationPipeline:
         self, stamp: float, color: RawImage, depth: RawImage | None, depth_scale: float | None = None
     ) -> list[Anticipation]:
         """An already synchronized frame (RealSense source with its device depth scale, or the synchronizer)."""
+        if not self.config.use_depth:
+            depth = None
         resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
         outcome = self.anticipator.push(stamp, color, depth, scale)
