@@ -11,7 +11,15 @@ import pytest
 import torch
 from test_train import write_config
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, ConfigError, FramePretrainConfig, ZoomOutConfig, load_config
+from r3d_ros.config import (
+    BlurConfig,
+    ColorJitterConfig,
+    ConfigError,
+    DepthCorruptionConfig,
+    FramePretrainConfig,
+    ZoomOutConfig,
+    load_config,
+)
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.model.r3d import R3DModel
@@ -24,9 +32,14 @@ pytestmark = pytest.mark.slow
 
 
 def augmentation(
-    jitter: ColorJitterConfig | None = None, blur: BlurConfig | None = None, zoom: ZoomOutConfig | None = None
+    jitter: ColorJitterConfig | None = None,
+    blur: BlurConfig | None = None,
+    zoom: ZoomOutConfig | None = None,
+    depth: DepthCorruptionConfig | None = None,
 ) -> Augmentation:
-    return Augmentation(jitter or ColorJitterConfig(), blur or BlurConfig(), zoom or ZoomOutConfig())
+    return Augmentation(
+        jitter or ColorJitterConfig(), blur or BlurConfig(), zoom or ZoomOutConfig(), depth or DepthCorruptionConfig()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +93,16 @@ def test_pretraining_frames_zoom_out_both_modalities(tiny) -> None:
     zoomed = gather(videos, video, frame, augmentation(zoom=ZoomOutConfig(probability=1.0)), np.random.default_rng(0))
     assert torch.equal(plain["labels"], zoomed["labels"])
     assert not torch.allclose(plain["rgb"], zoomed["rgb"]) and not torch.allclose(plain["depth"], zoomed["depth"])
+
+
+def test_pretraining_frames_get_corrupted_depth_and_untouched_rgb(tiny) -> None:
+    _, videos = tiny
+    video, frame = np.array([0, 0, 1]), np.array([0, 1, 2])
+    plain = gather(videos, video, frame, augmentation(), np.random.default_rng(0))
+    corrupted = augmentation(depth=DepthCorruptionConfig(probability=1.0))
+    noisy = gather(videos, video, frame, corrupted, np.random.default_rng(0))
+    assert torch.equal(plain["labels"], noisy["labels"]) and torch.equal(plain["rgb"], noisy["rgb"])
+    assert not torch.allclose(plain["depth"], noisy["depth"])
 
 
 def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> None:
