@@ -129,12 +129,17 @@ def summarise(per_seed: dict[str, list[dict[str, float]]]) -> dict[str, dict[str
     return {name: {key: mean_std([row[key] for row in rows]) for key in rows[0]} for name, rows in per_seed.items()}
 
 
+def mean_of(summary: dict[str, dict[str, Any]], entry: str, key: str) -> float:
+    """The mean over seeds of ``key`` in ``entry`` (model/variant/condition), NaN when it was not scored."""
+    scores = summary.get(entry, {})
+    return scores[key]["mean"] if key in scores else float("nan")
+
+
 def target_checks(summary: dict[str, dict[str, Any]], primary: str, variant: str) -> list[dict[str, Any]]:
     """The targets of ``primary`` on ``variant``'s test sets: against the oracle, the baselines, missing depth."""
 
     def value(model: str, condition: str, key: str) -> float:
-        entry = summary.get(f"{model}/{variant}/{condition}", {})
-        return entry[key]["mean"] if key in entry else float("nan")
+        return mean_of(summary, f"{model}/{variant}/{condition}", key)
 
     checks = []
 
@@ -170,8 +175,8 @@ def fusion_checks(
     """
     checks = []
     for baseline, condition in (("rgb_only", "depth_absent"), ("depth_only", "rgb_absent")):
-        fused = summary.get(f"{primary}/{variant}/both", {}).get(f"moc/{MAIN}", {}).get("mean", float("nan"))
-        alone = summary.get(f"{baseline}/{variant}/{condition}", {}).get(f"moc/{MAIN}", {}).get("mean", float("nan"))
+        fused = mean_of(summary, f"{primary}/{variant}/both", f"moc/{MAIN}")
+        alone = mean_of(summary, f"{baseline}/{variant}/{condition}", f"moc/{MAIN}")
         checks.append({"target": f"{label}both present: MoC {MAIN} - {baseline} baseline", "value": fused - alone,
                        "threshold": 0.0, "passed": bool(fused - alone >= 0.0)})  # fmt: skip
     return [c for c in checks if np.isfinite(c["value"])]
