@@ -65,6 +65,13 @@ def test_invalid_frames_since_the_last_report_warn() -> None:
     assert result.level == WARN and "3 invalid frames dropped: too small" in result.problems[0]
 
 
+def test_depth_left_out_for_noise_warns_with_the_limit_and_the_estimate() -> None:
+    fields = {"depth_too_noisy_new": 12, "depth_noise": 0.041, "max_depth_noise": 0.02}
+    result = assess(snapshot(3.0, stream(90), stream(90), **fields))
+    assert result.level == WARN
+    assert "12 depth frames noisier than max_depth_noise 0.02 m at 1 m (latest 0.041)" in result.problems[0]
+
+
 def test_frames_lost_before_the_node_are_detected_from_stamps() -> None:
     color = stream(300, keep=lambda i: i % 8 in (0, 1, 4))  # 5 of every 8 frames lost upstream
     assert abs(color.lost_fraction() - 5 / 8) < 0.02

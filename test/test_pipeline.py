@@ -9,6 +9,7 @@ from test_runtime import camera_frames, write_model
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
 from r3d_ros.runtime.backends import create_backend
+from r3d_ros.runtime.image import RawImage, decode_depth
 from r3d_ros.runtime.pipeline import AnticipationPipeline, OutputFilter
 
 CLASSES = ["reach", "grasp", "lift", "place", "wave"]
@@ -52,6 +53,33 @@ def test_without_use_depth_a_synchronized_pair_loses_its_depth(loaded) -> None:
     pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, use_depth=False))
     results = [r for stamp, color, depth in camera_frames(9, fps=30.0) for r in pipeline.add_pair(stamp, color, depth)]
     assert results and not any(r.depth_present for r in results)
+
+
+def noisy_depth(depth: RawImage, noise: float, seed: int) -> RawImage:
+    """``depth`` with stereo noise of std ``noise`` m at 1 m added (the camera gone bad)."""
+    metres = decode_depth(depth)
+    metres = metres + np.random.default_rng(seed).standard_normal(metres.shape) * noise * metres**2
+    return RawImage.from_array(np.rint(metres * 1000).astype(np.uint16), "16UC1")
+
+
+def test_depth_noisier_than_max_depth_noise_is_counted_and_goes_in_as_missing(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.02))
+    results = []
+    for i, (stamp, color, depth) in enumerate(camera_frames(30, fps=30.0)):
+        results += pipeline.add_pair(stamp, color, noisy_depth(depth, 0.06, i))
+    stats = pipeline.anticipator.stats
+    assert results and not any(r.depth_present for r in results)
+    assert stats.depth_too_noisy == stats.depth_missing == stats.used
+    assert stats.last_depth_noise > 0.02
+
+
+def test_max_depth_noise_applies_from_the_next_frame_when_changed(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.02))
+    frames = [(s, c, noisy_depth(d, 0.06, i)) for i, (s, c, d) in enumerate(camera_frames(60, fps=30.0))]
+    before = [r for s, c, d in frames[:30] for r in pipeline.add_pair(s, c, d)]
+    pipeline.update(StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.0))
+    after = [r for s, c, d in frames[30:] for r in pipeline.add_pair(s, c, d)]
+    assert not any(r.depth_present for r in before) and all(r.depth_present for r in after)
 
 
 def anticipation(stamp: float, probabilities: list[float]) -> Anticipation:

@@ -688,6 +688,17 @@ class StreamConfig:
     use_depth: bool = setting(
         True, "read depth; false = colour alone, every frame without depth, for a depth stream known to be wrong"
     )
+    # The shipped model, trained on 0.01, segments development seeds at 0.973 with 0.015, 0.738 with
+    # 0.02 (0.857 with no depth at all): depth noisier than about 1.75x its training is worse than
+    # none (docs/experiment.md, "Depth too noisy to trust"). The estimate is within a few percent
+    # per frame on the renderer's noise.
+    max_depth_noise: float = setting(
+        0.0175,
+        "depth frames whose estimated noise (std of a reading at 1 m, m) is above this go in as missing; 0 = keep all",
+        low=0.0,
+        high=1.0,
+        live=True,
+    )
     publish_rate_hz: float = setting(
         10.0, "anticipations per second of stream time (capped at the model's frame rate)", low=0.1, high=100.0,
         live=True,

@@ -25,6 +25,9 @@ from r3d_ros.runtime.image import ImageError
 from r3d_ros.runtime.preprocess import preprocess_frame
 from r3d_ros.runtime.timebase import subsample_indices
 
+# Part of every cache key; raised when a prepared video gains or changes an array (2: depth_noise).
+CACHE_FORMAT = 2
+
 
 class PreparationError(ValueError):
     """A frame of a video could not be preprocessed."""
@@ -40,6 +43,7 @@ class PreparedVideo:
     depth_present: np.ndarray  # (N,) bool
     labels: np.ndarray  # (N,) int64, -1 unlabeled
     stamps: np.ndarray  # (N,) float64 seconds
+    depth_noise: np.ndarray  # (N,) float32 estimated depth std at 1 m (m), NaN without depth
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,25 +56,26 @@ def prepare_video(video: Video, size: InputConfig, fps: float) -> PreparedVideo:
     rgb = np.empty((count, 3, size.height, size.width), dtype=np.float16)
     depth = np.empty((count, 2, size.height, size.width), dtype=np.float16)
     present = np.empty(count, dtype=bool)
+    noise = np.empty(count, dtype=np.float32)
     for row, (index, frame) in enumerate(zip(indices, video.frames(indices), strict=True)):
         try:
             prepared = preprocess_frame(frame.color, frame.depth, size, frame.depth_scale)
         except ImageError as error:
             raise PreparationError(f"{video.name} frame {index}: {error}") from None
         rgb[row], depth[row], present[row] = prepared.rgb, prepared.depth, prepared.depth_present
-    return PreparedVideo(
-        video.name, rgb, depth, present, video.labels[indices].astype(np.int64), video.stamps[indices].astype(float)
-    )
+        noise[row] = prepared.depth_noise
+    labels, stamps = video.labels[indices].astype(np.int64), video.stamps[indices].astype(float)
+    return PreparedVideo(video.name, rgb, depth, present, labels, stamps, noise)
 
 
 def _cache_path(cache_dir: Path, dataset: str, video: Video, size: InputConfig, fps: float) -> Path:
-    key = json.dumps([dataset, video.name, video.meta, asdict(size), fps, len(video)], sort_keys=True)
+    key = json.dumps([CACHE_FORMAT, dataset, video.name, video.meta, asdict(size), fps, len(video)], sort_keys=True)
     return cache_dir / f"{video.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
 
 
 def _load_cached(path: Path, name: str) -> PreparedVideo:
     with np.load(path, allow_pickle=False) as data:
-        return PreparedVideo(name, *(data[k] for k in ("rgb", "depth", "depth_present", "labels", "stamps")))
+        return PreparedVideo(name, *(data[f.name] for f in fields(PreparedVideo) if f.name != "name"))
 
 
 def prepare_dataset(

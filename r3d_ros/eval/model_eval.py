@@ -12,7 +12,9 @@ frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
 ``depth_only`` only without the modality they never saw; sensor variants only
 the primary model with both modalities, or every model but the baselines with
 ``--variants-for-all``; the baselines too with ``--baselines-on-variants``,
-which also checks the primary model against them on each variant). The same windows score the
+which also checks the primary model against them on each variant). Depth frames
+noisier than ``--max-depth-noise`` (default: the node's ``max_depth_noise``) count
+as missing, as in the node. The same windows score the
 reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
 ``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
 the references, the gap split) and checks the targets of the primary model
@@ -34,7 +36,7 @@ from typing import Any, get_args, get_type_hints
 import numpy as np
 import torch
 
-from r3d_ros.config import ConfigError, ModelConfig, SyntheticConfig
+from r3d_ros.config import ConfigError, ModelConfig, StreamConfig, SyntheticConfig
 from r3d_ros.config.loader import from_dict, to_dict
 from r3d_ros.data.prepared import PreparedVideo, prepare_dataset
 from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, generate_synthetic
@@ -42,6 +44,7 @@ from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, reference_table
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.r3d import R3DModel
+from r3d_ros.runtime.depth_noise import too_noisy
 
 LOG = logging.getLogger("r3d_ros.model_eval")
 ALPHAS, BETAS = (0.2, 0.3), (0.1, 0.2, 0.3, 0.5)
@@ -52,17 +55,29 @@ CONDITIONS = ("both", "depth_absent", "rgb_absent", "depth_missing_30")
 DEPTH_MISSING_FRACTION = 0.3
 
 
-def presence(condition: str, videos: Sequence[PreparedVideo], seed: int) -> dict[str, list[np.ndarray] | None]:
-    """Per-video rgb/depth presence masks of an input condition (depth missing frames drawn from ``seed``)."""
+def depth_kept(videos: Sequence[PreparedVideo], max_depth_noise: float) -> list[np.ndarray]:
+    """Per video, the frames whose depth the node would keep under ``max_depth_noise`` (0 = all)."""
+    return [np.array([not too_noisy(float(n), max_depth_noise) for n in v.depth_noise], dtype=bool) for v in videos]
+
+
+def presence(
+    condition: str, videos: Sequence[PreparedVideo], seed: int, max_depth_noise: float = 0.0
+) -> dict[str, list[np.ndarray] | None]:
+    """Per-video rgb/depth presence masks of an input condition (depth missing frames drawn from ``seed``).
+
+    Depth noisier than ``max_depth_noise`` is absent too, as the node leaves it out.
+    """
+    kept = depth_kept(videos, max_depth_noise)
     absent = [np.zeros(len(v), dtype=bool) for v in videos]
-    if condition == "both":
-        return {"rgb_present": None, "depth_present": None}
     if condition == "depth_absent":
         return {"rgb_present": None, "depth_present": absent}
     if condition == "rgb_absent":
-        return {"rgb_present": absent, "depth_present": None}
+        return {"rgb_present": absent, "depth_present": kept}
+    if condition == "both":
+        return {"rgb_present": None, "depth_present": kept}
     rng = np.random.default_rng([seed, 30])
-    return {"rgb_present": None, "depth_present": [rng.random(len(v)) >= DEPTH_MISSING_FRACTION for v in videos]}
+    missing = [rng.random(len(v)) >= DEPTH_MISSING_FRACTION for v in videos]
+    return {"rgb_present": None, "depth_present": [m & k for m, k in zip(missing, kept, strict=True)]}
 
 
 def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[PreparedVideo]:
@@ -94,20 +109,31 @@ def conditions_for(
 
 
 def evaluate_model(
-    model: R3DModel, videos: list[PreparedVideo], seed: int, conditions: Sequence[str] = CONDITIONS
+    model: R3DModel,
+    videos: list[PreparedVideo],
+    seed: int,
+    conditions: Sequence[str] = CONDITIONS,
+    max_depth_noise: float = 0.0,
 ) -> dict[str, dict[str, float]]:
-    """Scores of one model on one test set under ``conditions`` (with the references)."""
+    """Scores of one model on one test set under ``conditions`` (with the references).
+
+    Each condition's scores include ``depth_too_noisy``, the fraction of frames
+    with depth whose depth was left out for noise.
+    """
     config = model.config
     grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
     subset = [config.model.class_names.index(name) for name in DEPTH_ONLY_CLASSES]
+    with_depth = np.concatenate([v.depth_present for v in videos])
+    kept = np.concatenate(depth_kept(videos, max_depth_noise))
+    dropped = float(np.mean(~kept[with_depth])) if with_depth.any() else 0.0
     out = {}
     for condition in conditions:
         reference = ReferenceScores(grammar, config.model.num_classes, KEYS)
-        masks = presence(condition, videos, seed)
+        masks = presence(condition, videos, seed, max_depth_noise)
         scores = evaluate_anticipation(
             model, videos, ALPHAS, BETAS, torch.device("cpu"), subset, reference=reference, **masks
         )
-        out[condition] = scores.as_dict()
+        out[condition] = scores.as_dict() | {"depth_too_noisy": dropped}
     return out
 
 
@@ -213,10 +239,22 @@ def seed_range_row(entry: dict[str, Any]) -> str:
 
 
 def write_report(
-    summary: dict[str, dict[str, Any]], checks: list[dict[str, Any]], seeds: list[int], path: Path
+    summary: dict[str, dict[str, Any]],
+    checks: list[dict[str, Any]],
+    seeds: list[int],
+    path: Path,
+    max_depth_noise: float = 0.0,
 ) -> None:
     """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
-    lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std.", ""]
+    lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std."]
+    if max_depth_noise > 0:
+        dropped = {name: e["depth_too_noisy"]["mean"] for name, e in summary.items() if "depth_too_noisy" in e}
+        shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0) or "none"
+        lines.append(
+            f"Depth noisier than {max_depth_noise:g} m at 1 m counts as missing (max_depth_noise); "
+            f"share of depth frames left out: {shares}."
+        )
+    lines.append("")
     header = " | ".join(["| model / sensor / inputs", *KEYS, "seg. acc.", "seg. acc. interior", "seg. acc. boundary"])
     lines += [header + " | next action | remaining err. (s) |", "|---|" + "---:|" * (len(KEYS) + 5)]
     for name, entry in summary.items():
@@ -270,6 +308,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=DECODER",
         help="decode model NAME with another future_decoder (head, grammar, grammar_filter) than it was saved with;\n"
         "the same file under two names compares decoders on the same weights",
+    )
+    parser.add_argument(
+        "--max-depth-noise",
+        type=float,
+        default=StreamConfig().max_depth_noise,
+        help="depth frames whose estimated std at 1 m (m) is above this count as missing, as in the node\n"
+        "(default: the node's max_depth_noise, %(default)g; 0 = keep all)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cache", type=Path, help="cache of rendered test sets (default OUT/cache)")
@@ -339,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
-                for condition, scores in evaluate_model(model, videos, seed, conditions).items():
+                scored = evaluate_model(model, videos, seed, conditions, args.max_depth_noise)
+                for condition, scores in scored.items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
     checks = target_checks(summary, primary, "trained")
@@ -355,9 +401,14 @@ def main(argv: list[str] | None = None) -> int:
             for check in robustness_checks(summary, name, variant, label=f"{name}: ")
         ]
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"seeds": args.seeds, "variants": {k: to_dict(v) for k, v in variants.items()}, "summary": summary}
+    results = {
+        "seeds": args.seeds,
+        "max_depth_noise": args.max_depth_noise,
+        "variants": {k: to_dict(v) for k, v in variants.items()},
+        "summary": summary,
+    }
     (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))
-    write_report(summary, checks, args.seeds, args.out / "report.md")
+    write_report(summary, checks, args.seeds, args.out / "report.md", args.max_depth_noise)
     print((args.out / "report.md").read_text())
     return 0
 

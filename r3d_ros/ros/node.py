@@ -549,12 +549,19 @@ class AnticipationNode(LifecycleNode):
                     "sync_dropped_depth": sync.dropped_depth,
                     "frames_used": anticipator.used,
                     "frames_invalid": anticipator.invalid,
+                    "frames_depth_too_noisy": anticipator.depth_too_noisy,
+                    "depth_noise_at_1m": f"{anticipator.last_depth_noise:.4f}",
                     "last_invalid_reason": anticipator.last_invalid_reason,
                     "resets": anticipator.resets,
                     "last_reset_reason": anticipator.last_reset_reason,
                 }
             )
-            counts = {"invalid": anticipator.invalid, "matched": sync.matched, "color_only": sync.color_only}
+            counts = {
+                "invalid": anticipator.invalid,
+                "matched": sync.matched,
+                "color_only": sync.color_only,
+                "depth_too_noisy": anticipator.depth_too_noisy,
+            }
             new = {key: count - self.previous_counts.get(key, 0) for key, count in counts.items()}
             self.previous_counts = counts
             snapshot.invalid_new, snapshot.matched_new, snapshot.color_only_new = (
@@ -564,6 +571,8 @@ class AnticipationNode(LifecycleNode):
             )
             snapshot.last_invalid_reason = anticipator.last_invalid_reason
             snapshot.nearest_depth_ms = sync.unpaired_nearest_depth_ms
+            snapshot.depth_too_noisy_new = new["depth_too_noisy"]
+            snapshot.depth_noise, snapshot.max_depth_noise = anticipator.last_depth_noise, self.stream.max_depth_noise
         assessment = assess(snapshot)
         last = stats.last
         if last is not None:

@@ -77,7 +77,9 @@ class StreamStats:
     skipped_rate: int = 0
     invalid: int = 0
     resets: int = 0
-    depth_missing: int = 0
+    depth_missing: int = 0  # used frames without depth, those dropped as too noisy included
+    depth_too_noisy: int = 0  # used frames whose depth was noisier than max_depth_noise
+    last_depth_noise: float = float("nan")  # the latest depth frame's estimated std at 1 m (m)
     last_reset_reason: str = ""
     last_invalid_reason: str = ""
 
@@ -167,8 +169,17 @@ class StreamingAnticipator:
                     f"{color.width}x{color.height} color image (sizes differ)"
                 )
 
-    def push(self, stamp: float, color: RawImage, depth: RawImage | None, depth_scale: float = 0.001) -> str:
+    def push(
+        self,
+        stamp: float,
+        color: RawImage,
+        depth: RawImage | None,
+        depth_scale: float = 0.001,
+        max_depth_noise: float = 0.0,
+    ) -> str:
         """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped).
+
+        Depth noisier than ``max_depth_noise`` (std at 1 m; 0 = keep all) goes in as missing.
 
         Every malformed frame is counted, also one the rate limiter would have
         skipped, and it is refused before it can reset the window or move the
@@ -184,7 +195,7 @@ class StreamingAnticipator:
             self.stats.skipped_rate += 1
             return "skipped"
         try:
-            frame = preprocess_frame(color, depth, self.size, depth_scale)
+            frame = preprocess_frame(color, depth, self.size, depth_scale, max_depth_noise)
             check_finite("preprocessed rgb", frame.rgb)
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
@@ -197,6 +208,9 @@ class StreamingAnticipator:
         self.count = min(self.count + 1, self.window)
         self.stats.used += 1
         self.stats.depth_missing += int(not frame.depth_present)
+        self.stats.depth_too_noisy += int(frame.depth_rejected)
+        if depth is not None:
+            self.stats.last_depth_noise = frame.depth_noise
         return "used"
 
     def count_invalid(self, error: Exception) -> str:

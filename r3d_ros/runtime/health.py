@@ -101,6 +101,9 @@ class Snapshot:
     matched_new: int = 0  # color frames paired with depth since the previous snapshot
     sync_policy: str = "exact"
     nearest_depth_ms: float | None = None  # distance to the nearest depth of the last unpaired color frame
+    depth_too_noisy_new: int = 0  # depth frames left out as noisier than max_depth_noise since the previous snapshot
+    depth_noise: float = float("nan")  # the latest depth frame's estimated std at 1 m (m)
+    max_depth_noise: float = 0.0
 
 
 @dataclass
@@ -150,6 +153,13 @@ def assess(snapshot: Snapshot) -> Assessment:
             )
     if snapshot.invalid_new:
         result.add(WARN, f"{snapshot.invalid_new} invalid frames dropped: {snapshot.last_invalid_reason}")
+    if snapshot.depth_too_noisy_new:
+        result.add(
+            WARN,
+            f"{snapshot.depth_too_noisy_new} depth frames noisier than max_depth_noise {snapshot.max_depth_noise:g} m "
+            f"at 1 m (latest {snapshot.depth_noise:.3f}) went in as missing, so the model read RGB alone for them: "
+            "check the camera (interference from another projector, sunlight, range), or raise max_depth_noise",
+        )
     unpaired = snapshot.matched_new == 0 and snapshot.color_only_new >= UNPAIRED_WARN_FRAMES
     if unpaired and snapshot.depth.rate(now) > 0:
         offset = f" (nearest depth {snapshot.nearest_depth_ms:.1f} ms away)" if snapshot.nearest_depth_ms else ""

@@ -172,7 +172,7 @@ class AnticipationPipeline:
             depth = None
         resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
-        outcome = self.anticipator.push(stamp, color, depth, scale)
+        outcome = self.anticipator.push(stamp, color, depth, scale, self.config.max_depth_noise)
         if self.anticipator.stats.resets != resets:
             self._restart()
         if outcome == "invalid":

@@ -19,7 +19,10 @@ inputs the model sees at run time cannot drift from those it was trained on.
   The network gets depth / ``max_depth_m`` (clipped to 1) and the valid mask,
   never a per-frame min-max normalisation.
 - A missing depth image, or one with no valid pixel, yields ``depth_present``
-  False and an all-zero depth input.
+  False and an all-zero depth input; so does one whose estimated noise
+  (:mod:`r3d_ros.runtime.depth_noise`) is above ``max_depth_noise``
+  (``depth_rejected`` True), because a model follows depth that is present but
+  wrong where it would read RGB without it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import cv2
 import numpy as np
 
 from r3d_ros.config import InputConfig
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
 
 # A resized depth pixel is valid when at least this fraction of its source area was.
@@ -43,6 +47,8 @@ class ModelFrame:
     rgb: np.ndarray  # (3, H, W) float32 in [0, 1]
     depth: np.ndarray  # (2, H, W) float32: depth / max_depth_m (0 where invalid), valid mask
     depth_present: bool
+    depth_noise: float = float("nan")  # estimated std of a reading at 1 m (m); NaN without depth
+    depth_rejected: bool = False  # depth was there but noisier than max_depth_noise, so left out
 
 
 def center_crop_box(height: int, width: int, target_height: int, target_width: int) -> tuple[int, int, int, int]:
@@ -102,14 +108,20 @@ def preprocess_frame(
     depth: RawImage | None,
     size: InputConfig,
     depth_scale: float = 0.001,
+    max_depth_noise: float = 0.0,
 ) -> ModelFrame:
     """Decode, crop, resize and normalise one RGB-D frame (``depth`` None = missing).
 
     ``depth_scale`` is the size of one 16-bit depth unit in metres (read it from
-    the device; 0.001 is the RealSense default). Raises ImageError for a
-    malformed image.
+    the device; 0.001 is the RealSense default). Depth noisier than
+    ``max_depth_noise`` (std at 1 m; 0 = keep all) is left out as if missing.
+    Raises ImageError for a malformed image.
     """
     rgb = prepare_rgb(decode_color(color), size)
-    metres = None if depth is None else decode_depth(depth, depth_scale)
-    depth_input, present = prepare_depth(metres, size)
-    return ModelFrame(rgb, depth_input, present)
+    if depth is None:
+        return ModelFrame(rgb, *prepare_depth(None, size))
+    metres = decode_depth(depth, depth_scale)
+    noise = depth_noise_at_1m(metres, size.min_depth_m)
+    if too_noisy(noise, max_depth_noise):
+        return ModelFrame(rgb, *prepare_depth(None, size), depth_noise=noise, depth_rejected=True)
+    return ModelFrame(rgb, *prepare_depth(metres, size), depth_noise=noise)

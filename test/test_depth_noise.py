@@ -1,0 +1,103 @@
+"""Depth too noisy to trust: estimated from the image alone, and left out as if missing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from r3d_ros.config import InputConfig, StreamConfig, SyntheticConfig
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.data.synthetic import generate_synthetic
+from r3d_ros.eval.model_eval import presence
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, too_noisy
+from r3d_ros.runtime.image import RawImage, decode_depth
+from r3d_ros.runtime.preprocess import preprocess_frame
+
+SIZE = InputConfig(height=24, width=32, max_depth_m=6.0, min_depth_m=0.1)
+
+
+def rendered_depth(noise: float, frames: int = 4) -> list[np.ndarray]:
+    """Metric depth of the synthetic renderer's first test video, stereo noise ``noise`` at 1 m."""
+    video = generate_synthetic(SyntheticConfig(num_train=0, num_test=1, depth_noise=noise, seed=7)).videos[0]
+    loaded = [video.load(i) for i in range(0, 40, 40 // frames)]
+    return [decode_depth(f.depth, f.depth_scale) for f in loaded if f.depth is not None]
+
+
+def stereo_wall(noise: float, step_m: float = 0.0, shape: tuple[int, int] = (120, 160)) -> np.ndarray:
+    """A wall sloping from 1.5 to 3 m across the image, its right half ``step_m`` nearer, with stereo noise
+    ``noise`` at 1 m, in millimetres."""
+    rng = np.random.default_rng(0)
+    depth = np.broadcast_to(np.linspace(1.5, 3.0, shape[1]), shape).copy()
+    depth[:, shape[1] // 2 :] -= step_m
+    return np.rint((depth + rng.standard_normal(shape) * noise * depth**2) * 1000).astype(np.uint16)
+
+
+@pytest.mark.parametrize("noise", [0.003, 0.01, 0.03, 0.05])
+def test_the_estimate_recovers_the_renderers_depth_noise(noise: float) -> None:
+    estimates = [depth_noise_at_1m(m, SIZE.min_depth_m) for m in rendered_depth(noise)]
+    assert estimates and all(e == pytest.approx(noise, rel=0.1) for e in estimates)
+
+
+def test_edges_and_holes_do_not_raise_the_estimate() -> None:
+    metres = stereo_wall(0.01, step_m=1.0).astype(np.float32) / 1000  # an edge pair on every row
+    metres[np.random.default_rng(1).random(metres.shape) < 0.2] = 0.0  # a fifth of the readings invalid
+    assert depth_noise_at_1m(metres, SIZE.min_depth_m) == pytest.approx(0.01, rel=0.15)
+
+
+def test_without_enough_valid_readings_the_noise_is_unknown_and_never_too_high() -> None:
+    metres = np.zeros((120, 160), dtype=np.float32)
+    metres[:2, :20] = 2.0
+    noise = depth_noise_at_1m(metres, SIZE.min_depth_m)
+    assert math.isnan(noise) and not too_noisy(noise, 0.02)
+
+
+def test_a_zero_limit_keeps_depth_of_any_noise() -> None:
+    assert not too_noisy(0.5, 0.0) and too_noisy(0.5, 0.02) and not too_noisy(0.01, 0.02)
+
+
+def test_depth_noisier_than_the_limit_goes_in_as_missing() -> None:
+    color = RawImage.from_array(np.full((120, 160, 3), 128, dtype=np.uint8), "rgb8")
+    depth = RawImage.from_array(stereo_wall(0.04), "16UC1")
+    kept = preprocess_frame(color, depth, SIZE, max_depth_noise=0.0)
+    left_out = preprocess_frame(color, depth, SIZE, max_depth_noise=0.02)
+    assert kept.depth_present and not kept.depth_rejected and kept.depth_noise == pytest.approx(0.04, rel=0.1)
+    assert not left_out.depth_present and left_out.depth_rejected and not left_out.depth.any()
+    assert left_out.depth_noise == kept.depth_noise
+    np.testing.assert_array_equal(left_out.rgb, kept.rgb)
+
+
+def test_depth_within_the_limit_is_kept() -> None:
+    color = RawImage.from_array(np.full((120, 160, 3), 128, dtype=np.uint8), "rgb8")
+    frame = preprocess_frame(color, RawImage.from_array(stereo_wall(0.01), "16UC1"), SIZE, max_depth_noise=0.02)
+    assert frame.depth_present and not frame.depth_rejected
+
+
+def test_the_default_limit_keeps_the_depth_the_shipped_model_was_trained_on() -> None:
+    trained = SyntheticConfig().depth_noise, 0.01  # the renderer's default and the shipped recipe's
+    assert all(noise < StreamConfig().max_depth_noise / 1.5 for noise in trained)
+
+
+def prepared(noise: list[float]) -> PreparedVideo:
+    count = len(noise)
+    return PreparedVideo(
+        "v",
+        np.zeros((count, 3, 2, 2), np.float16),
+        np.zeros((count, 2, 2, 2), np.float16),
+        np.array([not math.isnan(n) for n in noise]),
+        np.zeros(count, np.int64),
+        np.arange(count) / 10.0,
+        np.array(noise, np.float32),
+    )
+
+
+def test_evaluation_leaves_out_the_depth_the_node_would_leave_out() -> None:
+    videos = [prepared([0.01, 0.05, math.nan, 0.03])]
+    assert presence("both", videos, seed=0, max_depth_noise=0.02)["depth_present"][0].tolist() == [
+        True, False, True, False
+    ]  # fmt: skip
+    assert presence("rgb_absent", videos, seed=0, max_depth_noise=0.02)["depth_present"][0].tolist() == [
+        True, False, True, False
+    ]  # fmt: skip
+    assert presence("both", videos, seed=0, max_depth_noise=0.0)["depth_present"][0].all()
