@@ -180,6 +180,13 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             if train.zoom_out.enabled
             else ""
         )
+        + (
+            f", wrong depth in training ({train.depth_corruption.probability:.0%} of videos and pretraining "
+            f"frames with the depth scale off by up to {train.depth_corruption.max_gain_change:.0%} and "
+            f"per-reading noise up to {train.depth_corruption.max_relative_noise:.0%}, labels unchanged)"
+            if train.depth_corruption.probability > 0
+            else ""
+        )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
         timing_line,
@@ -191,7 +198,13 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "`docs/experiment/model/heldout/results.json` (`r3d-eval-model`; command in "
         '`config/experiment/model.yaml`). MoC per alpha/beta; "interior frames" is the segmentation '
         "accuracy more than two frames from a label change, where the actions' ramps do not make the two "
-        "sides of a change look alike.",
+        "sides of a change look alike."
+        + (
+            f" As in the node, depth frames whose estimated noise is above {results['max_depth_noise']:g} m at "
+            "1 m (`max_depth_noise`) count as missing."
+            if results.get("max_depth_noise")
+            else ""
+        ),
         "",
         *metrics_table(results),
         "",

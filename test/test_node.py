@@ -139,12 +139,12 @@ def test_depth_too_noisy_to_trust_goes_in_as_missing_and_is_reported(running) ->
             np.rint(depth + rng.standard_normal(depth.shape) * 0.06 * (depth / 1000.0) ** 2 * 1000).astype(np.uint16),
         )
         for color, depth in scene(60)
-    )  # stereo noise 0.06 m at 1 m, three times the default max_depth_noise
+    )  # stereo noise 0.06 m at 1 m, about twice the default max_depth_noise
     camera.play(noisy, fps=30.0, speed=3.0)
     camera.settle()
     assert collector.actions and not any(a.depth_present for a in collector.actions[-5:])
     diagnostics = collector.last_diagnostics()
-    assert int(diagnostics["frames_depth_too_noisy"]) > 0 and float(diagnostics["depth_noise_at_1m"]) > 0.02
+    assert int(diagnostics["frames_depth_too_noisy"]) > 0 and float(diagnostics["depth_noise_at_1m"]) > 0.05
     assert "noisier than max_depth_noise" in " ".join(d["_message"] for d in _all_diagnostics(collector))
 
 

@@ -16,6 +16,10 @@ coefficient that ignores the few pairs straddling an edge. Readings are
 independent in the renderer; a real camera's stereo matching and filters
 correlate neighbours, which makes the estimate lower than the true noise, so
 drops err towards keeping depth.
+
+The node and bag replay (through the pipeline) and ``r3d-eval-model`` leave
+such frames out; training does not, it learns from whatever depth its videos
+have (each prepared video stores its frames' estimates).
 """
 
 from __future__ import annotations
