@@ -34,7 +34,7 @@ from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.data.video import Video
 from r3d_ros.eval import cli
 from r3d_ros.eval.prediction_bag import r3d_typestore
-from r3d_ros.runtime.image import RawImage
+from r3d_ros.runtime.image import RawImage, decode_depth
 
 pytestmark = pytest.mark.slow
 
@@ -262,6 +262,32 @@ def test_malformed_first_frame_is_dropped_when_topics_are_named(model, tmp_path:
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["bag_counts"]["frames_invalid"] == 1
     assert metrics["bag_counts"]["frames_used"] == 79
+
+
+def noisy_depth_bag(folder: Path, noise: float) -> Path:
+    """The synthetic recording with stereo noise of std ``noise`` m at 1 m added to every depth image."""
+    video, _ = synthetic_video()
+    rng = np.random.default_rng(11)
+
+    def rows() -> Iterable[tuple[str, int, object]]:
+        for index, frame in enumerate(video.frames(range(len(video)))):
+            stamp_ns = round(video.stamps[index] * 1e9)
+            metres = decode_depth(frame.depth, frame.depth_scale)
+            metres = metres + rng.standard_normal(metres.shape) * noise * metres**2
+            depth = RawImage.from_array(np.clip(np.rint(metres * 1000), 0, 65535).astype(np.uint16), "16UC1")
+            yield COLOR_TOPIC, stamp_ns, image_message(frame.color, stamp_ns, "camera_color_optical_frame")
+            yield DEPTH_TOPIC, stamp_ns, image_message(depth, stamp_ns, "camera_color_optical_frame")
+
+    return write_messages(folder / "noisy_depth", rows())
+
+
+def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(model, tmp_path: Path) -> None:
+    bag = noisy_depth_bag(tmp_path, noise=0.1)
+    assert run(bag, None, model, tmp_path / "limited") == 0
+    assert run(bag, None, model, tmp_path / "kept", "--max-depth-noise", "0") == 0
+    limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
+    assert limited["frames_depth_too_noisy"] == limited["frames_without_depth"] == limited["frames_used"] == 80
+    assert kept["frames_depth_too_noisy"] == kept["frames_without_depth"] == 0
 
 
 @pytest.mark.ros

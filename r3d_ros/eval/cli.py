@@ -166,6 +166,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sync-slop-s", type=float, default=StreamConfig.sync_slop_s, help="approximate pairing tolerance (s)"
     )
+    parser.add_argument(
+        "--max-depth-noise",
+        type=float,
+        default=StreamConfig.max_depth_noise,
+        help="depth frames whose estimated std at 1 m is above this count as missing, as in the node; 0 keeps all",
+    )
     parser.add_argument("--online", action="store_true", help="play the bag to the live node over DDS and score it")
     parser.add_argument("--compare", action="store_true", help="offline and online, and their agreement")
     parser.add_argument("--rate", type=float, default=1.0, help="online playback speed (x real time)")
@@ -192,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        stream = StreamConfig(sync_policy=args.sync_policy, sync_slop_s=args.sync_slop_s)
+        stream = StreamConfig(
+            sync_policy=args.sync_policy, sync_slop_s=args.sync_slop_s, max_depth_noise=args.max_depth_noise
+        )
         runtime = RuntimeConfig(backend=args.backend, cache_dir=args.cache_dir)
         loaded = create_backend(args.model, runtime)
         results: dict[str, Any] = {}
