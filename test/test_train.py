@@ -248,6 +248,12 @@ def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tm
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
 
 
+def test_model_evaluation_names_a_bad_depth_noise_limit(finished_run: Path, tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--max-depth-noise", "-0.1"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+    assert "max_depth_noise" in caplog.text
+
+
 def test_targets_compare_the_fused_model_with_each_single_modality_baseline() -> None:
     def entry(moc: float, seg: float) -> dict:
         values = {f"moc/{key}": moc for key in model_eval.KEYS} | {"segmentation_accuracy": seg}

@@ -365,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         except ConfigError as error:
             LOG.error("%s: %s", name, error)
             return 2
+    try:
+        StreamConfig(max_depth_noise=args.max_depth_noise)
+    except ConfigError as error:
+        LOG.error("--max-depth-noise: %s", error)
+        return 2
     first = next(iter(models.values()))
     if first.config.data.source != "synthetic":
         LOG.error("r3d-eval-model scores models trained on the synthetic benchmark")
