@@ -356,6 +356,28 @@ def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path:
     assert stamps == sorted(stamps)
 
 
+def test_realsense_without_use_depth_reads_no_depth_from_the_camera(model_file: Path, tmp_path: Path) -> None:
+    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
+    from test_realsense import record
+
+    recording = tmp_path / "session.db3"
+    record(str(recording), rs.timestamp_domain.hardware_clock, count=45, missing_depth=-1)
+    parameters = {
+        "input_source": "realsense",
+        "realsense_playback_file": str(recording),
+        "realsense_loop": True,
+        "use_depth": False,
+    }
+    with node_process(model_file, tmp_path / "cache", **parameters), ros_node("rs") as (node, executor):
+        collector = Collector()
+        collector.attach(node)
+        assert spin_until(executor, lambda: len(collector.actions) >= 10, 30.0), "no anticipations from the playback"
+        spin_until(executor, lambda: bool(collector.diagnostics), 5.0)
+    diagnostics = collector.last_diagnostics()
+    assert int(diagnostics["received_depth"]) == 0 and int(diagnostics["received_color"]) > 0
+    assert not any(a.depth_present for a in collector.actions)
+
+
 def _change_state(node, executor, transition_id: int) -> bool:
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState

@@ -275,6 +275,17 @@ def test_recording_plays_back_through_the_source(tmp_path, domain) -> None:
     assert (status["clock_domain"], status["stale_depth"], status["frames"]) == (domain.name, 1, 8)
 
 
+def test_without_depth_enabled_a_recording_plays_colour_alone(tmp_path) -> None:
+    path = str(tmp_path / "session.db3")
+    record(path, rs.timestamp_domain.system_time, count=6, missing_depth=-1)
+    config = RealSenseConfig(playback_file=path, realtime=False, frame_timeout_s=2.0, enable_depth=False)
+    source = RealSenseSource(config)
+    source.start()
+    frames = list(source.frames())
+    assert [color_number(f) for f in frames] == list(range(6))
+    assert all(f.depth is None for f in frames)
+
+
 def test_realtime_playback_keeps_the_recorded_pace(tmp_path) -> None:
     path = str(tmp_path / "session.db3")
     stamps_ms = record(path, rs.timestamp_domain.system_time, count=8, missing_depth=-1)

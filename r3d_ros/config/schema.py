@@ -684,7 +684,8 @@ class StreamConfig:
     )
     sync_queue: int = setting(64, "synchronizer queue bound per stream (frames)", low=1, high=10000)
     # A depth stream that is present but wrong misleads the model more than no depth
-    # (docs/limitations.md); this runs it on colour alone, as when depth is lost.
+    # (docs/limitations.md); this runs it on colour alone, as when depth is lost. With
+    # input_source realsense the camera is then not asked for depth at all (USB bandwidth).
     use_depth: bool = setting(
         True, "read depth; false = colour alone, every frame without depth, for a depth stream known to be wrong"
     )

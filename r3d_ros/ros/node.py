@@ -358,6 +358,7 @@ class AnticipationNode(LifecycleNode):
             depth_fps=self.values["realsense_fps"],
             playback_file=self.values["realsense_playback_file"] or None,
             loop=self.values["realsense_loop"],
+            enable_depth=self.stream.use_depth,
         )
         source = RealSenseSource(config, logger=logging.getLogger("r3d_ros.realsense"))
         self.realsense = source

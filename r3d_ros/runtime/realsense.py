@@ -60,6 +60,9 @@ class RealSenseConfig:
     realtime: bool = True  # play at the recorded pace (False: as fast as frames are read, none dropped)
     loop: bool = False
     align_depth: bool = True
+    # False: no depth stream is requested from a camera (saving USB bandwidth when depth is not
+    # read, the node's use_depth false), and a recording's depth frames are ignored.
+    enable_depth: bool = True
     reconnect_initial_s: float = 0.5
     reconnect_max_s: float = 10.0
     # No frameset for this long means the camera is gone (librealsense's own default is 5 s).
@@ -183,7 +186,10 @@ class PipelineStream:
             return request
         if config.serial is not None:
             request.enable_device(config.serial)
-        request.enable_stream(rs.stream.depth, config.depth_width, config.depth_height, rs.format.z16, config.depth_fps)
+        if config.enable_depth:
+            request.enable_stream(
+                rs.stream.depth, config.depth_width, config.depth_height, rs.format.z16, config.depth_fps
+            )
         request.enable_stream(
             rs.stream.color, config.color_width, config.color_height, rs.format.rgb8, config.color_fps
         )
@@ -441,7 +447,7 @@ class RealSenseSource:
             self.stats.skipped += 1
             return None
         self._last_color = _identity(color)
-        depth = frameset.get_depth_frame()
+        depth = frameset.get_depth_frame() if self.config.enable_depth else None
         if depth and not self._same_instant(color, depth):
             self.stats.stale_depth += 1
             depth = None
