@@ -37,7 +37,7 @@ from r3d_ros.model.checkpoint import load_model, save_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.anticipator import StreamingAnticipator
 from r3d_ros.runtime.backends import choose_backend, create_backend
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, depth_noise_limit
 from r3d_ros.runtime.image import RawImage, decode_depth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +126,8 @@ def bench_backend(name: str, model_path: Path, runtime: RuntimeConfig, repeats: 
         }
         variant.backend.close()
     stream = StreamingAnticipator(loaded)
-    frames, limit = camera_stream(90), StreamConfig().max_depth_noise
+    limit = depth_noise_limit(StreamConfig().max_depth_noise, loaded.model.config.model.max_depth_noise)
+    frames = camera_stream(90)
     metres = decode_depth(frames[0][1])
     result["depth_noise_estimate"] = summary(timed(lambda: depth_noise_at_1m(metres, stream.size.min_depth_m), repeats))
     for i in range(stream.window):  # a full window at the model rate

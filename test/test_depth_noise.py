@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from r3d_ros.config import InputConfig, StreamConfig, SyntheticConfig
+from r3d_ros.config import ConfigError, InputConfig, StreamConfig, SyntheticConfig
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.eval.model_eval import presence
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m, too_noisy
+from r3d_ros.model import load_model
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, depth_noise_limit, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_depth
 from r3d_ros.runtime.preprocess import preprocess_frame
 
+ROOT = Path(__file__).resolve().parents[1]
 SIZE = InputConfig(height=24, width=32, max_depth_m=6.0, min_depth_m=0.1)
 
 
@@ -74,9 +77,21 @@ def test_depth_within_the_limit_is_kept() -> None:
     assert frame.depth_present and not frame.depth_rejected
 
 
-def test_the_default_limit_keeps_the_depth_the_shipped_model_was_trained_on() -> None:
-    trained = SyntheticConfig().depth_noise, 0.01  # the renderer's default and the shipped recipe's
-    assert all(noise < StreamConfig().max_depth_noise / 1.5 for noise in trained)
+def test_the_shipped_model_records_a_limit_well_above_the_noise_it_was_trained_on() -> None:
+    model, _ = load_model(ROOT / "models" / "r3d_default.safetensors")
+    limit = model.config.model.max_depth_noise
+    assert limit > 1.5 * model.config.data.synthetic.depth_noise
+
+
+def test_minus_one_selects_the_models_own_limit_and_zero_keeps_all() -> None:
+    assert depth_noise_limit(-1.0, 0.03) == 0.03 and depth_noise_limit(0.02, 0.03) == 0.02
+    assert depth_noise_limit(0.0, 0.03) == 0.0 and depth_noise_limit(-1.0, 0.0) == 0.0
+    assert StreamConfig().max_depth_noise == -1.0
+
+
+def test_a_negative_limit_other_than_minus_one_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="max_depth_noise"):
+        StreamConfig(max_depth_noise=-0.5)
 
 
 def prepared(noise: list[float]) -> PreparedVideo:

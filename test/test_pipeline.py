@@ -73,6 +73,20 @@ def test_depth_noisier_than_max_depth_noise_is_counted_and_goes_in_as_missing(lo
     assert stats.last_depth_noise > 0.02
 
 
+def test_by_default_the_pipeline_applies_the_limit_the_model_file_records(tmp_path) -> None:
+    limited = create_backend(
+        write_model(tmp_path / "limited.safetensors", "model.max_depth_noise=0.02"), RuntimeConfig(backend="torch")
+    )
+    unlimited = create_backend(write_model(tmp_path / "unlimited.safetensors"), RuntimeConfig(backend="torch"))
+    frames = [(s, c, noisy_depth(d, 0.06, i)) for i, (s, c, d) in enumerate(camera_frames(30, fps=30.0))]
+    present = {}
+    for name, model in (("limited", limited), ("unlimited", unlimited)):
+        pipeline = AnticipationPipeline(model, StreamConfig(publish_rate_hz=10.0))
+        results = [r for s, c, d in frames for r in pipeline.add_pair(s, c, d)]
+        present[name] = [r.depth_present for r in results]
+    assert present["limited"] and not any(present["limited"]) and all(present["unlimited"])
+
+
 def test_max_depth_noise_applies_from_the_next_frame_when_changed(loaded) -> None:
     pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.02))
     frames = [(s, c, noisy_depth(d, 0.06, i)) for i, (s, c, d) in enumerate(camera_frames(60, fps=30.0))]

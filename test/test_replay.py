@@ -283,8 +283,8 @@ def noisy_depth_bag(folder: Path, noise: float) -> Path:
 
 def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(model, tmp_path: Path) -> None:
     bag = noisy_depth_bag(tmp_path, noise=0.1)
-    assert run(bag, None, model, tmp_path / "limited") == 0
-    assert run(bag, None, model, tmp_path / "kept", "--max-depth-noise", "0") == 0
+    assert run(bag, None, model, tmp_path / "limited", "--max-depth-noise", "0.05") == 0
+    assert run(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
     limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
     assert limited["frames_depth_too_noisy"] == limited["frames_without_depth"] == limited["frames_used"] == 80
     assert kept["frames_depth_too_noisy"] == kept["frames_without_depth"] == 0

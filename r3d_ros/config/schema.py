@@ -181,9 +181,14 @@ class ModelConfig:
     # grammar_filter: exponent on each frame's class probabilities (below 1: a temporal encoder's
     # per-frame outputs share context, so they are not independent evidence).
     filter_evidence_weight: float = 0.5
+    # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
+    # model does better without depth, measured after training; the node leaves out noisier
+    # depth frames (its max_depth_noise -1). 0 = not measured: every depth frame is kept.
+    max_depth_noise: float = 0.0
 
     def __post_init__(self) -> None:
         check(len(self.class_names) != 1, "class_names", "needs at least two classes")
+        check(0 <= self.max_depth_noise <= 1, "max_depth_noise", f"must be in [0, 1], got {self.max_depth_noise}")
         check(len(set(self.class_names)) == len(self.class_names), "class_names", "contains duplicates")
         check(self.token_dim > 0, "token_dim", f"must be > 0, got {self.token_dim}")
         check(
@@ -689,15 +694,15 @@ class StreamConfig:
     use_depth: bool = setting(
         True, "read depth; false = colour alone, every frame without depth, for a depth stream known to be wrong"
     )
-    # The shipped model (trained on depth noise 0.01, a quarter of its videos with depth made wrong)
-    # segments development seeds 50-52 at 0.901 with noise 0.03 and 0.742 with 0.035, against 0.856
-    # with no depth at all: past about 0.0325 depth is worse than none (docs/experiment.md, "Depth
-    # that is sometimes wrong in training"). The estimate is within a few percent per frame on the
-    # renderer's noise. The model shipped before it broke at 0.02 (limit 0.0175 for it).
+    # -1: the loaded model's own limit (model.max_depth_noise in its file), since where depth stops
+    # helping depends on the training: 0.0175 for the model shipped until 2026-12-04, 0.0325 for
+    # the one shipped then, about 0.025 for another training seed of its recipe
+    # (docs/experiment.md, "Depth that is sometimes wrong in training").
     max_depth_noise: float = setting(
-        0.0325,
-        "depth frames whose estimated noise (std of a reading at 1 m, m) is above this go in as missing; 0 = keep all",
-        low=0.0,
+        -1.0,
+        "depth frames whose estimated noise (std of a reading at 1 m, m) is above this go in as missing; "
+        "-1 = the model's own limit (none recorded: keep all), 0 = keep all",
+        low=-1.0,
         high=1.0,
         live=True,
     )
@@ -720,6 +725,11 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         check_ranges(self)
+        check(
+            self.max_depth_noise == -1 or self.max_depth_noise >= 0,
+            "max_depth_noise",
+            f"must be -1 (the model's own limit) or >= 0, got {self.max_depth_noise}",
+        )
         if self.sync_policy == "approximate":
             check(self.sync_slop_s > 0, "sync_slop_s", "must be > 0 for approximate sync")
 

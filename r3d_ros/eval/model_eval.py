@@ -13,8 +13,8 @@ frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
 the primary model with both modalities, or every model but the baselines with
 ``--variants-for-all``; the baselines too with ``--baselines-on-variants``,
 which also checks the primary model against them on each variant). Depth frames
-noisier than ``--max-depth-noise`` (default: the node's ``max_depth_noise``) count
-as missing, as in the node. The same windows score the
+noisier than ``--max-depth-noise`` (default -1, as the node's: each model's own
+limit) count as missing, as in the node. The same windows score the
 reference anticipators (:mod:`r3d_ros.eval.reference`). It writes
 ``results.json`` (every number per seed), ``report.md`` (mean +- std over seeds,
 the references, the gap split) and checks the targets of the primary model
@@ -44,7 +44,7 @@ from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, reference_table
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.r3d import R3DModel
-from r3d_ros.runtime.depth_noise import too_noisy
+from r3d_ros.runtime.depth_noise import depth_noise_limit, too_noisy
 
 LOG = logging.getLogger("r3d_ros.model_eval")
 ALPHAS, BETAS = (0.2, 0.3), (0.1, 0.2, 0.3, 0.5)
@@ -243,15 +243,16 @@ def write_report(
     checks: list[dict[str, Any]],
     seeds: list[int],
     path: Path,
-    max_depth_noise: float = 0.0,
+    depth_limits: dict[str, float] | None = None,
 ) -> None:
     """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
     lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std."]
-    if max_depth_noise > 0:
+    if depth_limits and any(depth_limits.values()):
+        limits = ", ".join(f"{name} {limit:g}" if limit > 0 else f"{name} none" for name, limit in depth_limits.items())
         dropped = {name: e["depth_too_noisy"]["mean"] for name, e in summary.items() if "depth_too_noisy" in e}
         shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0) or "none"
         lines.append(
-            f"Depth noisier than {max_depth_noise:g} m at 1 m counts as missing (max_depth_noise); "
+            f"Depth noisier than a model's limit (std at 1 m, m; {limits}) counts as missing, as in the node; "
             f"share of depth frames left out: {shares}."
         )
     lines.append("")
@@ -314,7 +315,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=StreamConfig().max_depth_noise,
         help="depth frames whose estimated std at 1 m (m) is above this count as missing, as in the node\n"
-        "(default: the node's max_depth_noise, %(default)g; 0 = keep all)",
+        "(default %(default)g, as the node's: each model's own limit, model.max_depth_noise; 0 = keep all)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cache", type=Path, help="cache of rendered test sets (default OUT/cache)")
@@ -381,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         LOG.error("%s", error)
         return 2
     primary = next(iter(models))
+    own = {name: model.config.model.max_depth_noise for name, model in models.items()}
+    limits = {name: depth_noise_limit(args.max_depth_noise, limit) for name, limit in own.items()}
     cache = args.cache or args.out / "cache"
     per_seed: dict[str, list[dict[str, float]]] = {}
     for variant, sensor in variants.items():
@@ -389,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
-                scored = evaluate_model(model, videos, seed, conditions, args.max_depth_noise)
+                scored = evaluate_model(model, videos, seed, conditions, limits[name])
                 for condition, scores in scored.items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
@@ -409,11 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "seeds": args.seeds,
         "max_depth_noise": args.max_depth_noise,
+        "depth_limits": limits,
         "variants": {k: to_dict(v) for k, v in variants.items()},
         "summary": summary,
     }
     (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))
-    write_report(summary, checks, args.seeds, args.out / "report.md", args.max_depth_noise)
+    write_report(summary, checks, args.seeds, args.out / "report.md", limits)
     print((args.out / "report.md").read_text())
     return 0
 

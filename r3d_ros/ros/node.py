@@ -552,6 +552,7 @@ class AnticipationNode(LifecycleNode):
                     "frames_invalid": anticipator.invalid,
                     "frames_depth_too_noisy": anticipator.depth_too_noisy,
                     "depth_noise_at_1m": f"{anticipator.last_depth_noise:.4f}",
+                    "max_depth_noise": f"{pipeline.depth_limit:g}",
                     "last_invalid_reason": anticipator.last_invalid_reason,
                     "resets": anticipator.resets,
                     "last_reset_reason": anticipator.last_reset_reason,
@@ -573,7 +574,7 @@ class AnticipationNode(LifecycleNode):
             snapshot.last_invalid_reason = anticipator.last_invalid_reason
             snapshot.nearest_depth_ms = sync.unpaired_nearest_depth_ms
             snapshot.depth_too_noisy_new = new["depth_too_noisy"]
-            snapshot.depth_noise, snapshot.max_depth_noise = anticipator.last_depth_noise, self.stream.max_depth_noise
+            snapshot.depth_noise, snapshot.max_depth_noise = anticipator.last_depth_noise, pipeline.depth_limit
         assessment = assess(snapshot)
         last = stats.last
         if last is not None:

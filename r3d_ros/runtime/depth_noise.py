@@ -17,9 +17,12 @@ independent in the renderer; a real camera's stereo matching and filters
 correlate neighbours, which makes the estimate lower than the true noise, so
 drops err towards keeping depth.
 
-The node and bag replay (through the pipeline) and ``r3d-eval-model`` leave
-such frames out; training does not, it learns from whatever depth its videos
-have (each prepared video stores its frames' estimates).
+Where depth stops helping depends on the trained model, so a model file carries
+its own limit (``model.max_depth_noise``, measured after training; 0 = none),
+which the node's ``max_depth_noise`` -1 selects. The node and bag replay
+(through the pipeline) and ``r3d-eval-model`` leave such frames out; training
+does not, it learns from whatever depth its videos have (each prepared video
+stores its frames' estimates).
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ def depth_noise_at_1m(metres: np.ndarray, min_depth_m: float) -> float:
     a, b = left[valid], right[valid]
     mean = (a + b) * np.float32(0.5)
     return float(np.median(np.abs(a - b) / (mean * mean))) / _MEDIAN_ABS_DIFFERENCE
+
+
+def depth_noise_limit(setting: float, model_limit: float) -> float:
+    """The limit in force: ``setting`` when >= 0 (0 = keep all), the model's own (``model.max_depth_noise``) when -1."""
+    return model_limit if setting < 0 else setting
 
 
 def too_noisy(noise: float, max_depth_noise: float) -> bool:

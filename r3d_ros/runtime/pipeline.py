@@ -25,6 +25,7 @@ import numpy as np
 from r3d_ros.config import StreamConfig
 from r3d_ros.runtime.anticipator import Anticipation, StreamingAnticipator
 from r3d_ros.runtime.backends import LoadedModel
+from r3d_ros.runtime.depth_noise import depth_noise_limit
 from r3d_ros.runtime.image import RawImage
 from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame
 
@@ -104,6 +105,8 @@ class AnticipationPipeline:
         self.anticipator = StreamingAnticipator(loaded, self.log)
         self.filter = OutputFilter(config, self.anticipator.class_names)
         self.period = self._tick_period(config)
+        self.model_depth_limit = loaded.model.config.model.max_depth_noise
+        self.depth_limit = depth_noise_limit(config.max_depth_noise, self.model_depth_limit)
         self.next_tick: float | None = None
         self.ticks = 0
         self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
@@ -131,6 +134,7 @@ class AnticipationPipeline:
         self.config = config
         self.filter.config = config
         self.period = self._tick_period(config)
+        self.depth_limit = depth_noise_limit(config.max_depth_noise, self.model_depth_limit)
 
     def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
         if self.sync.jumped_back:
@@ -172,7 +176,7 @@ class AnticipationPipeline:
             depth = None
         resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
-        outcome = self.anticipator.push(stamp, color, depth, scale, self.config.max_depth_noise)
+        outcome = self.anticipator.push(stamp, color, depth, scale, self.depth_limit)
         if self.anticipator.stats.resets != resets:
             self._restart()
         if outcome == "invalid":
