@@ -338,19 +338,25 @@ def _rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path: Path) -> None:
+def play_realsense_recording(model_file: Path, tmp_path: Path, **extra) -> Collector:
+    """What the node publishes while it plays a software-device recording (looped, so it is still
+    playing when this subscriber has connected), with ``extra`` node parameters."""
     rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
     from test_realsense import record
 
     recording = tmp_path / "session.db3"
     record(str(recording), rs.timestamp_domain.hardware_clock, count=45, missing_depth=-1)
-    # Looped, so the recording is still playing when this subscriber has connected.
     parameters = {"input_source": "realsense", "realsense_playback_file": str(recording), "realsense_loop": True}
-    with node_process(model_file, tmp_path / "cache", **parameters), ros_node("rs") as (node, executor):
+    with node_process(model_file, tmp_path / "cache", **parameters | extra), ros_node("rs") as (node, executor):
         collector = Collector()
         collector.attach(node)
         assert spin_until(executor, lambda: len(collector.actions) >= 10, 30.0), "no anticipations from the playback"
         spin_until(executor, lambda: bool(collector.diagnostics), 5.0)
+    return collector
+
+
+def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path: Path) -> None:
+    collector = play_realsense_recording(model_file, tmp_path)
     diagnostics = collector.last_diagnostics()
     assert diagnostics["input_source"] == "realsense"
     assert float(diagnostics["realsense_depth_scale"]) > 0
@@ -360,22 +366,7 @@ def test_realsense_recording_played_back_by_the_node(model_file: Path, tmp_path:
 
 
 def test_realsense_without_use_depth_reads_no_depth_from_the_camera(model_file: Path, tmp_path: Path) -> None:
-    rs = pytest.importorskip("pyrealsense2", reason="pyrealsense2 is not installed")
-    from test_realsense import record
-
-    recording = tmp_path / "session.db3"
-    record(str(recording), rs.timestamp_domain.hardware_clock, count=45, missing_depth=-1)
-    parameters = {
-        "input_source": "realsense",
-        "realsense_playback_file": str(recording),
-        "realsense_loop": True,
-        "use_depth": False,
-    }
-    with node_process(model_file, tmp_path / "cache", **parameters), ros_node("rs") as (node, executor):
-        collector = Collector()
-        collector.attach(node)
-        assert spin_until(executor, lambda: len(collector.actions) >= 10, 30.0), "no anticipations from the playback"
-        spin_until(executor, lambda: bool(collector.diagnostics), 5.0)
+    collector = play_realsense_recording(model_file, tmp_path, use_depth=False)
     diagnostics = collector.last_diagnostics()
     assert int(diagnostics["received_depth"]) == 0 and int(diagnostics["received_color"]) > 0
     assert not any(a.depth_present for a in collector.actions)
