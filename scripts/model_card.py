@@ -161,7 +161,8 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "That trains this model (`fused`, exactly `config/train/default.yaml`"
         + (
             f"; `set_depth_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
-            "at 1 m is left out, where this model measured better without depth on development seeds"
+            "at 1 m is left out, where this model segments development seeds better without depth "
+            "(`scripts/measure_depth_limit.py` measures it and `--write` records it)"
             if net.max_depth_noise
             else ""
         )

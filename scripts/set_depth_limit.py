@@ -2,9 +2,10 @@
 
     scripts/with-env python scripts/set_depth_limit.py models/r3d_default.safetensors 0.0325
 
-Where depth stops helping is measured after training (r3d-eval-model on
-development seeds with increasing ``depth_noise``, against the model without
-depth; docs/experiment.md, "Depth that is sometimes wrong in training"), so it
+Where depth stops helping is measured after training (scripts/measure_depth_limit.py,
+or r3d-eval-model on development seeds with increasing ``depth_noise`` against
+the model without depth; docs/experiment.md, "Depth that is sometimes wrong in
+training"), so it
 is written into the finished file's config as ``model.max_depth_noise``. The
 weights, and so the model id, are unchanged; the node's ``max_depth_noise`` -1
 (its default) then applies it.
@@ -13,11 +14,10 @@ weights, and so the model id, are unchanged; the node's ``max_depth_noise`` -1
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from r3d_ros.config import ConfigError
-from r3d_ros.model.checkpoint import load_model, save_model
+from r3d_ros.model.checkpoint import set_depth_limit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,15 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="model file (.safetensors), rewritten in place")
     parser.add_argument("limit", type=float, help="std of a reading at 1 m (m); 0 = none")
     args = parser.parse_args(argv)
-    model, metadata = load_model(args.model)
     try:
-        settings = dataclasses.replace(model.config.model, max_depth_noise=args.limit)
+        model_id = set_depth_limit(args.model, args.limit)
     except ConfigError as error:
         print(f"model.{error}", file=sys.stderr)
         return 2
-    model.config = dataclasses.replace(model.config, model=settings)
-    extra = {k: v for k, v in metadata.items() if k not in ("format", "format_version", "config", "model_id")}
-    model_id = save_model(args.model, model, extra)
     print(f"{args.model}: model {model_id}, max_depth_noise {args.limit:g}")
     return 0
 

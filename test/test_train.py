@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -252,6 +254,37 @@ def test_model_evaluation_names_a_bad_depth_noise_limit(finished_run: Path, tmp_
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--max-depth-noise", "-0.1"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
     assert "max_depth_noise" in caplog.text
+
+
+def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    model = tmp_path / "model.safetensors"
+    shutil.copy(finished_run / "model.safetensors", model)
+    script = ROOT / "scripts" / "measure_depth_limit.py"
+    arguments = ["--model", str(model), "--seeds", "7", "--levels", "0.01", "0.1", "--num-test", "2"]
+    result = subprocess.run(
+        [sys.executable, str(script), *arguments, "--cache", str(tmp_path / "cache"), "--write"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no depth: segmentation" in result.stdout and "depth noise 0.1: segmentation" in result.stdout
+    limit = float(result.stdout.split("limit: ")[1].split()[0])
+    assert any(limit == pytest.approx(value) for value in (0.0, 0.055, 0.1))
+    assert load_model(model)[0].config.model.max_depth_noise == pytest.approx(limit)
+
+
+def test_the_depth_limit_is_the_midpoint_after_the_last_level_where_depth_helps() -> None:
+    spec = importlib.util.spec_from_file_location("measure_depth_limit", ROOT / "scripts" / "measure_depth_limit.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    limit_from = script.limit_from
+
+    assert limit_from([0.02, 0.03, 0.04], [0.95, 0.90, 0.70], 0.85) == pytest.approx(0.035)
+    assert limit_from([0.02, 0.03], [0.80, 0.90], 0.85) == 0.0
+    assert limit_from([0.02, 0.03], [0.95, 0.90], 0.85) == 0.03
 
 
 def test_targets_compare_the_fused_model_with_each_single_modality_baseline() -> None:

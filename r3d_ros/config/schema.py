@@ -182,7 +182,8 @@ class ModelConfig:
     # per-frame outputs share context, so they are not independent evidence).
     filter_evidence_weight: float = 0.5
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
-    # model does better without depth, measured after training; the node leaves out noisier
+    # model does better without depth, measured after training (scripts/measure_depth_limit.py
+    # --write on the synthetic benchmark, or scripts/set_depth_limit.py); the node leaves out noisier
     # depth frames (its max_depth_noise -1). 0 = not measured: every depth frame is kept.
     max_depth_noise: float = 0.0
 

@@ -9,6 +9,7 @@ refused with a :class:`ModelFileError` that names the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tempfile
@@ -115,3 +116,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3
     if state_digest(state) != metadata.get("model_id"):
         raise ModelFileError(f"{path}: weights do not match the recorded model id (file altered or corrupt)")
     return model.to(device).eval(), metadata
+
+
+def set_depth_limit(path: str | Path, limit: float) -> str:
+    """Record ``limit`` as ``model.max_depth_noise`` in the model file at ``path``; returns its (unchanged) id.
+
+    The limit is measured after training (``scripts/measure_depth_limit.py``), so
+    only the embedded config changes: the weights, and the model id, stay.
+    """
+    model, metadata = load_model(path)
+    settings = dataclasses.replace(model.config.model, max_depth_noise=limit)  # ConfigError names a bad value
+    model.config = dataclasses.replace(model.config, model=settings)
+    extra = {k: v for k, v in metadata.items() if k not in ("format", "format_version", "config", "model_id")}
+    return save_model(path, model, extra)
