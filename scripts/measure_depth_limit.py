@@ -22,7 +22,7 @@ from pathlib import Path
 
 from r3d_ros.config import ConfigError
 from r3d_ros.eval.model_eval import evaluate_model, test_videos
-from r3d_ros.model.checkpoint import load_model, set_depth_limit
+from r3d_ros.model.checkpoint import ModelFileError, load_model, set_depth_limit
 
 
 def segmentation(model, sensor, seeds: list[int], condition: str, cache: Path) -> float:
@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.levels != sorted(set(args.levels)) or args.levels[0] <= 0:
         parser.error("--levels must be positive and increasing")
-    model, _ = load_model(args.model)
+    try:
+        model, _ = load_model(args.model)
+    except ModelFileError as error:
+        parser.error(str(error))
     if model.config.data.source != "synthetic":
         parser.error("the model was not trained on the synthetic benchmark, whose renderer sets the depth noise")
     base = dataclasses.replace(model.config.data.synthetic, num_test=args.num_test, num_train=0)

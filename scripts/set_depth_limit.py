@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from r3d_ros.config import ConfigError
-from r3d_ros.model.checkpoint import set_depth_limit
+from r3d_ros.model.checkpoint import ModelFileError, set_depth_limit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         model_id = set_depth_limit(args.model, args.limit)
     except ConfigError as error:
         print(f"model.{error}", file=sys.stderr)
+        return 2
+    except ModelFileError as error:
+        print(error, file=sys.stderr)
         return 2
     print(f"{args.model}: model {model_id}, max_depth_noise {args.limit:g}")
     return 0

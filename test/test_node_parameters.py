@@ -119,6 +119,14 @@ def test_an_out_of_range_value_is_refused_at_run_time_naming_the_parameter(model
         assert not result.successful and "min_confidence" in result.reason
 
 
+def test_a_negative_depth_noise_limit_but_minus_one_is_refused_naming_it(model_file: Path, tmp_path: Path) -> None:
+    with node_process(model_file, tmp_path / "cache", **TOPICS), ros_node("limit_client") as (node, executor):
+        client = Client(node, executor)
+        refused = client.set("max_depth_noise", double(-0.5))
+        assert not refused.successful and "max_depth_noise" in refused.reason
+        assert client.set("max_depth_noise", double(0.02)).successful
+
+
 def test_a_namespace_moves_inputs_and_outputs_and_the_active_line_shows_them(model_file: Path, tmp_path: Path) -> None:
     args = ("-r", "__ns:=/robot1")
     with node_process(model_file, tmp_path / "cache", ros_args=args, **TOPICS) as process, ros_node("ns") as (n, ex):

@@ -106,7 +106,6 @@ class AnticipationPipeline:
         self.filter = OutputFilter(config, self.anticipator.class_names)
         self.period = self._tick_period(config)
         self.model_depth_limit = loaded.model.config.model.max_depth_noise
-        self.depth_limit = depth_noise_limit(config.max_depth_noise, self.model_depth_limit)
         self.next_tick: float | None = None
         self.ticks = 0
         self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
@@ -134,7 +133,11 @@ class AnticipationPipeline:
         self.config = config
         self.filter.config = config
         self.period = self._tick_period(config)
-        self.depth_limit = depth_noise_limit(config.max_depth_noise, self.model_depth_limit)
+
+    @property
+    def depth_limit(self) -> float:
+        """The depth noise limit in force: the ``max_depth_noise`` setting, or with -1 the model's own."""
+        return depth_noise_limit(self.config.max_depth_noise, self.model_depth_limit)
 
     def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
         if self.sync.jumped_back:
