@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from safetensors.torch import load_file
 
 from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
+from r3d_ros.eval.depth_limit import limit_from
 from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
@@ -78,7 +78,8 @@ def checkpoint_epoch(path: Path) -> int:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("run")
-    train(load_config(write_config(folder / "tiny.yaml")), folder / "out", progress=False)
+    limit = {"train.depth_limit": {"levels": [0.01, 0.1], "seeds": [7], "num_test": 2}}
+    train(load_config(write_config(folder / "tiny.yaml", **limit)), folder / "out", progress=False)
     return folder / "out"
 
 
@@ -245,6 +246,20 @@ def test_a_decoder_override_changes_only_how_the_future_is_read() -> None:
         model_eval.with_decoder(shipped, "viterbi")
 
 
+def test_an_evidence_weight_override_changes_only_how_the_filter_weighs_frames() -> None:
+    shipped, _ = load_model(ROOT / "models" / "r3d_default.safetensors")
+    weights = {k: v.clone() for k, v in shipped.state_dict().items()}
+    reweighted = model_eval.with_evidence_weight(shipped, "0.8")
+    assert reweighted.grammar_filter.evidence_weight == 0.8
+    assert all(torch.equal(weights[k], v) for k, v in reweighted.state_dict().items())
+
+
+def test_model_evaluation_names_a_bad_evidence_weight(tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", "--evidence-weight", "fused=1.5"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+    assert "filter_evidence_weight" in caplog.text
+
+
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
@@ -277,14 +292,32 @@ def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
 
 
 def test_the_depth_limit_is_the_midpoint_after_the_last_level_where_depth_helps() -> None:
-    spec = importlib.util.spec_from_file_location("measure_depth_limit", ROOT / "scripts" / "measure_depth_limit.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    limit_from = script.limit_from
-
     assert limit_from([0.02, 0.03, 0.04], [0.95, 0.90, 0.70], 0.85) == pytest.approx(0.035)
     assert limit_from([0.02, 0.03], [0.80, 0.90], 0.85) == 0.0
     assert limit_from([0.02, 0.03], [0.95, 0.90], 0.85) == 0.03
+
+
+def test_training_measures_the_depth_limit_and_writes_it_into_the_model(finished_run: Path) -> None:
+    measured = json.loads((finished_run / "depth_limit.json").read_text())
+    assert measured["levels"] == [0.01, 0.1] and measured["seeds"] == [7] and len(measured["with_depth"]) == 2
+    assert measured["limit"] == pytest.approx(limit_from(measured["levels"], measured["with_depth"],
+                                                         measured["without_depth"]))  # fmt: skip
+    assert load_model(finished_run / "model.safetensors")[0].config.model.max_depth_noise == pytest.approx(
+        measured["limit"]
+    )
+
+
+def test_a_depth_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "bag.yaml",
+        **{
+            "data.source": "rosbag",
+            "data.train_recordings": [{"bag": "take1", "labels": "take1.csv"}],
+            "train.depth_limit.levels": [0.02],
+        },
+    )
+    with pytest.raises(ConfigError, match=r"train\.depth_limit\.levels"):
+        load_config(path)
 
 
 def test_targets_compare_the_fused_model_with_each_single_modality_baseline() -> None:

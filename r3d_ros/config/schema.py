@@ -556,6 +556,36 @@ class EvalConfig:
 
 
 @dataclass
+class DepthLimitConfig:
+    """The depth noise past which the trained model does better without depth, measured after training.
+
+    On the synthetic benchmark (whose renderer sets the depth noise) the finished model segments
+    the test splits of ``seeds`` with depth of each noise level on every frame, and with no depth
+    at all; the limit, the midpoint after the last level at which depth still helps, is written
+    into the model file (``model.max_depth_noise``), where the node reads it. So a model trained
+    from its config leaves out depth it cannot use without a separate step.
+    """
+
+    # Depth noise levels (std of a reading at 1 m, m), increasing; empty = not measured (the
+    # model keeps every depth frame).
+    levels: list[float] = field(default_factory=list)
+    # Development benchmark seeds the limit is tuned on: report no number measured on them.
+    seeds: list[int] = field(default_factory=lambda: [50, 51, 52])
+    num_test: int = 48  # test videos per seed
+
+    def __post_init__(self) -> None:
+        check(all(level > 0 for level in self.levels), "levels", f"must be positive, got {self.levels}")
+        check(list(self.levels) == sorted(set(self.levels)), "levels", f"must be increasing, got {self.levels}")
+        check(len(self.seeds) > 0, "seeds", "needs at least one seed")
+        check(self.num_test >= 1, "num_test", f"must be >= 1, got {self.num_test}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the limit is measured after training."""
+        return bool(self.levels)
+
+
+@dataclass
 class TrainConfig:
     """Optimisation, sampling, remedies for modality collapse, monitoring and checkpoints."""
 
@@ -605,6 +635,7 @@ class TrainConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)
     pretrain: FramePretrainConfig = field(default_factory=FramePretrainConfig)
+    depth_limit: DepthLimitConfig = field(default_factory=DepthLimitConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     # Evaluate (metrics + rank monitoring) every this many epochs, and after the last.
@@ -797,3 +828,10 @@ class R3DConfig:
     anticipation: AnticipationConfig = field(default_factory=AnticipationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        check(
+            not self.train.depth_limit.enabled or self.data.source == "synthetic",
+            "train.depth_limit.levels",
+            f"the depth limit is measured on the synthetic benchmark, not on data.source {self.data.source!r}",
+        )

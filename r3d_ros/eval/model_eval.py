@@ -311,6 +311,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the same file under two names compares decoders on the same weights",
     )
     parser.add_argument(
+        "--evidence-weight",
+        action="append",
+        default=[],
+        metavar="NAME=W",
+        help="decode model NAME with another filter_evidence_weight (in (0, 1]) than it was saved with;\n"
+        "the same file under two names compares weights on the same network outputs",
+    )
+    parser.add_argument(
         "--max-depth-noise",
         type=float,
         default=StreamConfig().max_depth_noise,
@@ -345,6 +353,22 @@ def with_decoder(model: R3DModel, decoder: str) -> R3DModel:
     return model
 
 
+def with_evidence_weight(model: R3DModel, text: str) -> R3DModel:
+    """``model`` whose grammar filter weighs each frame's evidence by ``text``; the weights are unchanged."""
+    try:
+        weight = float(text)
+    except ValueError:
+        raise ConfigError(f"--evidence-weight: expected a number, got {text!r}") from None
+    if model.config.model.future_decoder != "grammar_filter":
+        raise ConfigError("--evidence-weight: the model does not decode with grammar_filter (see --decoder)")
+    try:
+        settings = dataclasses.replace(model.config.model, filter_evidence_weight=weight)
+    except ConfigError as error:
+        raise ConfigError(f"--evidence-weight: {error}") from None
+    model.config = dataclasses.replace(model.config, model=settings)
+    return model
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``r3d-eval-model``."""
     args = parse_args(argv)
@@ -363,6 +387,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             with_decoder(models[name], decoder)
+        except ConfigError as error:
+            LOG.error("%s: %s", name, error)
+            return 2
+    for item in args.evidence_weight:
+        name, _, weight = item.partition("=")
+        if name not in models:
+            LOG.error("--evidence-weight %r names no --model", item)
+            return 2
+        try:
+            with_evidence_weight(models[name], weight)
         except ConfigError as error:
             LOG.error("%s: %s", name, error)
             return 2
