@@ -182,9 +182,10 @@ class ModelConfig:
     # per-frame outputs share context, so they are not independent evidence).
     filter_evidence_weight: float = 0.5
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
-    # model does better without depth, measured after training (scripts/measure_depth_limit.py
-    # --write on the synthetic benchmark, or scripts/set_depth_limit.py); the node leaves out noisier
-    # depth frames (its max_depth_noise -1). 0 = not measured: every depth frame is kept.
+    # model does better without depth, measured after training (train.depth_limit, or
+    # scripts/measure_depth_limit.py --write on the synthetic benchmark, or scripts/set_depth_limit.py);
+    # the node leaves out noisier depth frames (its max_depth_noise -1). 0 = not measured: every
+    # depth frame is kept.
     max_depth_noise: float = 0.0
 
     def __post_init__(self) -> None:
