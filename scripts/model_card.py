@@ -152,7 +152,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "cp docs/experiment/model/runs/fused-seed0/model.safetensors models/r3d_default.safetensors",
         *(
             [f"scripts/with-env python scripts/set_depth_limit.py {MODEL.relative_to(ROOT)} {net.max_depth_noise:g}"]
-            if net.max_depth_noise
+            if net.max_depth_noise and not train.depth_limit.enabled
             else []
         ),
         "scripts/with-env python scripts/model_card.py",
@@ -160,7 +160,11 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "",
         "That trains this model (`fused`, exactly `config/train/default.yaml`"
         + (
-            f"; `set_depth_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
+            f"; after training, `r3d-train` measured on development seeds {train.depth_limit.seeds} that this model "
+            f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
+            "(`train.depth_limit`), and recorded that limit in the file"
+            if net.max_depth_noise and train.depth_limit.enabled
+            else f"; `set_depth_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
             "at 1 m is left out, where this model segments development seeds better without depth "
             "(`scripts/measure_depth_limit.py` measures it and `--write` records it)"
             if net.max_depth_noise

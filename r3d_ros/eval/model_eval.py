@@ -380,23 +380,15 @@ def main(argv: list[str] | None = None) -> int:
             LOG.error("--model expects NAME=PATH, got %r", item)
             return 2
         models[name], _ = load_model(path)
-    for item in args.decoder:
-        name, _, decoder = item.partition("=")
+    overrides = [("--decoder", item, with_decoder) for item in args.decoder]
+    overrides += [("--evidence-weight", item, with_evidence_weight) for item in args.evidence_weight]
+    for option, item, apply in overrides:
+        name, _, value = item.partition("=")
         if name not in models:
-            LOG.error("--decoder %r names no --model", item)
+            LOG.error("%s %r names no --model", option, item)
             return 2
         try:
-            with_decoder(models[name], decoder)
-        except ConfigError as error:
-            LOG.error("%s: %s", name, error)
-            return 2
-    for item in args.evidence_weight:
-        name, _, weight = item.partition("=")
-        if name not in models:
-            LOG.error("--evidence-weight %r names no --model", item)
-            return 2
-        try:
-            with_evidence_weight(models[name], weight)
+            apply(models[name], value)
         except ConfigError as error:
             LOG.error("%s: %s", name, error)
             return 2
