@@ -13,7 +13,7 @@ For the shipped default model and each available backend it measures, in one run
    ``future_decoder: grammar_filter`` the grammar filter over the window);
 3. the frames/s one process sustains on 640x480 RGB-D (bgr8 + 16UC1) including preprocessing,
    with a tick every third frame (30 fps input, 10 Hz output), and the part of preprocessing
-   that estimates each depth frame's noise for ``max_depth_noise``;
+   that estimates each frame's depth and RGB noise for ``max_depth_noise`` and ``max_rgb_noise``;
 4. peak resident memory of the process.
 """
 
@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -37,8 +38,9 @@ from r3d_ros.model.checkpoint import load_model, save_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.anticipator import StreamingAnticipator
 from r3d_ros.runtime.backends import choose_backend, create_backend
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m, depth_noise_limit
-from r3d_ros.runtime.image import RawImage, decode_depth
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_in_force
+from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
+from r3d_ros.runtime.preprocess import rgb_noise_at_input
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "r3d_default.safetensors"
@@ -74,10 +76,12 @@ def model_with_window(path: Path, window: int, folder: Path) -> Path:
 
 
 def camera_stream(count: int, seed: int = 0):
-    """640x480 bgr8 color (a moving texture) and 16UC1 depth (a floor-like slope 0.4-4 m away with the stereo
-    noise the shipped model was trained on, so that max_depth_noise keeps it as the node would)."""
+    """640x480 bgr8 color (a smooth moving texture with a good camera's pixel noise) and 16UC1 depth (a
+    floor-like slope 0.4-4 m away with the stereo noise the shipped model was trained on), so that
+    max_rgb_noise and max_depth_noise keep them as the node would."""
     rng = np.random.default_rng(seed)
-    color = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    texture = cv2.resize(rng.uniform(0, 255, (30, 40, 3)), (640, 480), interpolation=cv2.INTER_LINEAR)
+    color = np.clip(np.rint(texture + rng.standard_normal((480, 640, 3)) * 2.0), 0, 255).astype(np.uint8)
     metres = np.broadcast_to(np.linspace(4.0, 0.4, 480)[:, None], (480, 640))
     depth = np.rint((metres + rng.standard_normal((480, 640)) * 0.01 * metres**2) * 1000).astype(np.uint16)
     frames = []
@@ -126,12 +130,15 @@ def bench_backend(name: str, model_path: Path, runtime: RuntimeConfig, repeats: 
         }
         variant.backend.close()
     stream = StreamingAnticipator(loaded)
-    limit = depth_noise_limit(StreamConfig().max_depth_noise, loaded.model.config.model.max_depth_noise)
+    limit = limit_in_force(StreamConfig().max_depth_noise, loaded.model.config.model.max_depth_noise)
+    rgb_limit = limit_in_force(StreamConfig().max_rgb_noise, loaded.model.config.model.max_rgb_noise)
     frames = camera_stream(90)
     metres = decode_depth(frames[0][1])
     result["depth_noise_estimate"] = summary(timed(lambda: depth_noise_at_1m(metres, stream.size.min_depth_m), repeats))
+    pixels = decode_color(frames[0][0])
+    result["rgb_noise_estimate"] = summary(timed(lambda: rgb_noise_at_input(pixels, stream.size), repeats))
     for i in range(stream.window):  # a full window at the model rate
-        stream.push(i / stream.fps, *frames[i % len(frames)], max_depth_noise=limit)
+        stream.push(i / stream.fps, *frames[i % len(frames)], max_depth_noise=limit, max_rgb_noise=rgb_limit)
     result["full_tick"] = summary(timed(stream.tick, repeats))
     result["full_tick_window"] = stream.count
     stream.reset("benchmark: the end-to-end run starts from an empty window")
@@ -139,13 +146,13 @@ def bench_backend(name: str, model_path: Path, runtime: RuntimeConfig, repeats: 
     start = time.perf_counter()
     for i in range(count):
         color, depth_image = frames[i % len(frames)]
-        stream.push(i / 30.0, color, depth_image, max_depth_noise=limit)
+        stream.push(i / 30.0, color, depth_image, max_depth_noise=limit, max_rgb_noise=rgb_limit)
         if i % 3 == 0:
             stream.tick()
     elapsed = time.perf_counter() - start
     result["end_to_end_fps"] = count / elapsed
-    if stream.stats.depth_too_noisy:
-        raise RuntimeError("max_depth_noise left out the benchmark's depth, which a good camera's would keep")
+    if stream.stats.depth_too_noisy or stream.stats.rgb_too_noisy:
+        raise RuntimeError("a noise limit left out the benchmark's depth or RGB, which a good camera's would keep")
     backend.close()
     return result
 

@@ -28,7 +28,7 @@ from r3d_ros.config import ConfigError, StreamConfig
 from r3d_ros.eval.complementarity import ROWS, complementarity, recognition
 from r3d_ros.eval.model_eval import parse_variant, presence, test_videos
 from r3d_ros.model.checkpoint import ModelFileError, load_model
-from r3d_ros.runtime.depth_noise import depth_noise_limit
+from r3d_ros.runtime.depth_noise import limit_in_force
 
 # (column, alpha of its windows, key in the complementarity table)
 COLUMNS = (
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         parser.error(str(error))
     own = {name: model.config.model.max_depth_noise for name, model in models.items()}
-    limits = {name: depth_noise_limit(args.max_depth_noise, limit) for name, limit in own.items()}
+    limits = {name: limit_in_force(args.max_depth_noise, limit) for name, limit in own.items()}
     report, results = [], {}
     for variant, sensor in variants.items():
         per_seed = []

@@ -68,6 +68,7 @@ def video(length: int = 30, size: tuple[int, int] = (6, 8)) -> PreparedVideo:
         labels=np.repeat(np.arange(3), length // 3),
         stamps=np.arange(length) / 10.0,
         depth_noise=np.full(length, 0.01, dtype=np.float32),
+        rgb_noise=np.full(length, 1.0, dtype=np.float32),
     )
 
 

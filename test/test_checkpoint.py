@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from r3d_ros.config import ConfigError
 from r3d_ros.model import ModelFileError, R3DModel, load_model, save_model
-from r3d_ros.model.checkpoint import set_depth_limit
+from r3d_ros.model.checkpoint import set_noise_limit
 
 
 @pytest.fixture
@@ -31,13 +31,17 @@ def test_round_trip_restores_config_and_outputs(saved: tuple[Path, R3DModel, str
         torch.testing.assert_close(loaded.encode_frames(rgb, depth).fused, model.encode_frames(rgb, depth).fused)
 
 
-def test_a_recorded_depth_limit_changes_the_config_not_the_weights(saved: tuple[Path, R3DModel, str]) -> None:
+def test_a_recorded_noise_limit_changes_the_config_not_the_weights(saved: tuple[Path, R3DModel, str]) -> None:
     path, _, model_id = saved
-    assert set_depth_limit(path, 0.03) == model_id
+    assert set_noise_limit(path, "max_depth_noise", 0.03) == model_id
+    assert set_noise_limit(path, "max_rgb_noise", 12.0) == model_id
     loaded, metadata = load_model(path)
-    assert loaded.config.model.max_depth_noise == 0.03 and metadata["model_id"] == model_id
+    assert loaded.config.model.max_depth_noise == 0.03 and loaded.config.model.max_rgb_noise == 12.0
+    assert metadata["model_id"] == model_id
     with pytest.raises(ConfigError, match="max_depth_noise"):
-        set_depth_limit(path, -1.0)
+        set_noise_limit(path, "max_depth_noise", -1.0)
+    with pytest.raises(ValueError, match="token_dim"):
+        set_noise_limit(path, "token_dim", 3.0)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def video(config: R3DConfig, frames: int, seed: int) -> PreparedVideo:
         labels=labels,
         stamps=np.arange(frames) / config.anticipation.fps,
         depth_noise=np.full(frames, np.nan, dtype=np.float32),
+        rgb_noise=np.full(frames, 1.0, dtype=np.float32),
     )
 
 

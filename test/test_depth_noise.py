@@ -13,7 +13,7 @@ from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.eval.model_eval import presence
 from r3d_ros.model import load_model
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m, depth_noise_limit, too_noisy
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_in_force, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_depth
 from r3d_ros.runtime.preprocess import preprocess_frame
 
@@ -84,8 +84,8 @@ def test_the_shipped_model_records_a_limit_well_above_the_noise_it_was_trained_o
 
 
 def test_minus_one_selects_the_models_own_limit_and_zero_keeps_all() -> None:
-    assert depth_noise_limit(-1.0, 0.03) == 0.03 and depth_noise_limit(0.02, 0.03) == 0.02
-    assert depth_noise_limit(0.0, 0.03) == 0.0 and depth_noise_limit(-1.0, 0.0) == 0.0
+    assert limit_in_force(-1.0, 0.03) == 0.03 and limit_in_force(0.02, 0.03) == 0.02
+    assert limit_in_force(0.0, 0.03) == 0.0 and limit_in_force(-1.0, 0.0) == 0.0
     assert StreamConfig().max_depth_noise == -1.0
 
 
@@ -104,6 +104,7 @@ def prepared(noise: list[float]) -> PreparedVideo:
         np.zeros(count, np.int64),
         np.arange(count) / 10.0,
         np.array(noise, np.float32),
+        np.full(count, 1.0, np.float32),
     )
 
 

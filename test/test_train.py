@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
-from r3d_ros.eval.depth_limit import limit_from
+from r3d_ros.eval.noise_limit import input_scale, limit_from
 from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
@@ -78,7 +78,10 @@ def checkpoint_epoch(path: Path) -> int:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("run")
-    limit = {"train.depth_limit": {"levels": [0.01, 0.1], "seeds": [7], "num_test": 2}}
+    limit = {
+        "train.depth_limit": {"levels": [0.01, 0.1], "seeds": [7], "num_test": 2},
+        "train.rgb_limit": {"levels": [10.0, 100.0], "seeds": [7], "num_test": 2},
+    }
     train(load_config(write_config(folder / "tiny.yaml", **limit)), folder / "out", progress=False)
     return folder / "out"
 
@@ -285,8 +288,8 @@ def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "no depth: segmentation" in result.stdout and "depth noise 0.1: segmentation" in result.stdout
-    limit = float(result.stdout.split("limit: ")[1].split()[0])
+    assert "no depth: segmentation" in result.stdout and "depth_noise 0.1: segmentation" in result.stdout
+    limit = float(result.stdout.split("max_depth_noise: ")[1].split()[0])
     assert any(limit == pytest.approx(value) for value in (0.0, 0.055, 0.1))
     assert load_model(model)[0].config.model.max_depth_noise == pytest.approx(limit)
 
@@ -299,12 +302,22 @@ def test_the_depth_limit_is_the_midpoint_after_the_last_level_where_depth_helps(
 
 def test_training_measures_the_depth_limit_and_writes_it_into_the_model(finished_run: Path) -> None:
     measured = json.loads((finished_run / "depth_limit.json").read_text())
-    assert measured["levels"] == [0.01, 0.1] and measured["seeds"] == [7] and len(measured["with_depth"]) == 2
-    assert measured["limit"] == pytest.approx(limit_from(measured["levels"], measured["with_depth"],
-                                                         measured["without_depth"]))  # fmt: skip
+    assert measured["levels"] == [0.01, 0.1] and measured["seeds"] == [7] and len(measured["with_noise"]) == 2
+    assert measured["limit"] == pytest.approx(limit_from(measured["levels"], measured["with_noise"],
+                                                         measured["without"]))  # fmt: skip
     assert load_model(finished_run / "model.safetensors")[0].config.model.max_depth_noise == pytest.approx(
         measured["limit"]
     )
+
+
+def test_training_measures_the_rgb_limit_at_the_network_input_and_writes_it_into_the_model(finished_run: Path) -> None:
+    measured = json.loads((finished_run / "rgb_limit.json").read_text())
+    model = load_model(finished_run / "model.safetensors")[0]
+    scale = input_scale(model.config.data.synthetic, model)
+    assert 0 < scale < 1  # the renderer's frames are larger than the network's input
+    at_renderer = limit_from(measured["levels"], measured["with_noise"], measured["without"])
+    assert measured["modality"] == "rgb" and measured["limit"] == pytest.approx(at_renderer * scale)
+    assert model.config.model.max_rgb_noise == pytest.approx(measured["limit"])
 
 
 def test_a_depth_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> None:
@@ -317,6 +330,19 @@ def test_a_depth_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> No
         },
     )
     with pytest.raises(ConfigError, match=r"train\.depth_limit\.levels"):
+        load_config(path)
+
+
+def test_an_rgb_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path / "bag.yaml",
+        **{
+            "data.source": "rosbag",
+            "data.train_recordings": [{"bag": "take1", "labels": "take1.csv"}],
+            "train.rgb_limit.levels": [10.0],
+        },
+    )
+    with pytest.raises(ConfigError, match=r"train\.rgb_limit\.levels"):
         load_config(path)
 
 

@@ -187,10 +187,17 @@ class ModelConfig:
     # the node leaves out noisier depth frames (its max_depth_noise -1). 0 = not measured: every
     # depth frame is kept.
     max_depth_noise: float = 0.0
+    # RGB noise (std of the pixel noise at the network's input, 0-255; r3d_ros/runtime/rgb_noise.py)
+    # past which this model does better without RGB where it has depth, measured after training
+    # (train.rgb_limit, or scripts/measure_depth_limit.py --modality rgb --write on the synthetic
+    # benchmark, or scripts/set_depth_limit.py --modality rgb). 0 = not
+    # measured: every RGB frame is kept.
+    max_rgb_noise: float = 0.0
 
     def __post_init__(self) -> None:
         check(len(self.class_names) != 1, "class_names", "needs at least two classes")
         check(0 <= self.max_depth_noise <= 1, "max_depth_noise", f"must be in [0, 1], got {self.max_depth_noise}")
+        check(0 <= self.max_rgb_noise <= 255, "max_rgb_noise", f"must be in [0, 255], got {self.max_rgb_noise}")
         check(len(set(self.class_names)) == len(self.class_names), "class_names", "contains duplicates")
         check(self.token_dim > 0, "token_dim", f"must be > 0, got {self.token_dim}")
         check(
@@ -557,18 +564,20 @@ class EvalConfig:
 
 
 @dataclass
-class DepthLimitConfig:
-    """The depth noise past which the trained model does better without depth, measured after training.
+class NoiseLimitConfig:
+    """The noise of one modality past which the trained model does better without it, measured after training.
 
-    On the synthetic benchmark (whose renderer sets the depth noise) the finished model segments
-    the test splits of ``seeds`` with depth of each noise level on every frame, and with no depth
-    at all; the limit, the midpoint after the last level at which depth still helps, is written
-    into the model file (``model.max_depth_noise``), where the node reads it. So a model trained
-    from its config leaves out depth it cannot use without a separate step.
+    On the synthetic benchmark (whose renderer sets the noise) the finished model segments the
+    test splits of ``seeds`` with the modality at each noise level on every frame, and without
+    it; the limit, the midpoint after the last level at which the modality still helps, is
+    written into the model file (``model.max_depth_noise`` / ``model.max_rgb_noise``), where the
+    node reads it. So a model trained from its config leaves out what it cannot use without a
+    separate step.
     """
 
-    # Depth noise levels (std of a reading at 1 m, m), increasing; empty = not measured (the
-    # model keeps every depth frame).
+    # Noise levels in the renderer's units (train.depth_limit: data.synthetic.depth_noise, the std
+    # of a reading at 1 m, m; train.rgb_limit: data.synthetic.rgb_noise, a pixel's std, 0-255),
+    # increasing; empty = not measured (the model keeps every frame of the modality).
     levels: list[float] = field(default_factory=list)
     # Development benchmark seeds the limit is tuned on: report no number measured on them.
     seeds: list[int] = field(default_factory=lambda: [50, 51, 52])
@@ -636,7 +645,8 @@ class TrainConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)
     pretrain: FramePretrainConfig = field(default_factory=FramePretrainConfig)
-    depth_limit: DepthLimitConfig = field(default_factory=DepthLimitConfig)
+    depth_limit: NoiseLimitConfig = field(default_factory=NoiseLimitConfig)
+    rgb_limit: NoiseLimitConfig = field(default_factory=NoiseLimitConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     # Evaluate (metrics + rank monitoring) every this many epochs, and after the last.
@@ -739,6 +749,17 @@ class StreamConfig:
         high=1.0,
         live=True,
     )
+    # The same for RGB, on frames whose depth is kept (a frame never loses both): noisy colour
+    # (low light, high gain) misleads a fused model where depth alone would do
+    # (docs/experiment.md, "Noisy RGB left out").
+    max_rgb_noise: float = setting(
+        -1.0,
+        "RGB frames whose estimated noise (std at the network's input, 0-255) is above this go in as missing "
+        "where the frame has depth; -1 = the model's own limit (none recorded: keep all), 0 = keep all",
+        low=-1.0,
+        high=255.0,
+        live=True,
+    )
     publish_rate_hz: float = setting(
         10.0, "anticipations per second of stream time (capped at the model's frame rate)", low=0.1, high=100.0,
         live=True,
@@ -762,6 +783,11 @@ class StreamConfig:
             self.max_depth_noise == -1 or self.max_depth_noise >= 0,
             "max_depth_noise",
             f"must be -1 (the model's own limit) or >= 0, got {self.max_depth_noise}",
+        )
+        check(
+            self.max_rgb_noise == -1 or self.max_rgb_noise >= 0,
+            "max_rgb_noise",
+            f"must be -1 (the model's own limit) or >= 0, got {self.max_rgb_noise}",
         )
         if self.sync_policy == "approximate":
             check(self.sync_slop_s > 0, "sync_slop_s", "must be > 0 for approximate sync")
@@ -831,8 +857,9 @@ class R3DConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check(
-            not self.train.depth_limit.enabled or self.data.source == "synthetic",
-            "train.depth_limit.levels",
-            f"the depth limit is measured on the synthetic benchmark, not on data.source {self.data.source!r}",
-        )
+        for name in ("depth_limit", "rgb_limit"):
+            check(
+                not getattr(self.train, name).enabled or self.data.source == "synthetic",
+                f"train.{name}.levels",
+                f"noise limits are measured on the synthetic benchmark, not on data.source {self.data.source!r}",
+            )

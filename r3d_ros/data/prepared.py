@@ -25,8 +25,8 @@ from r3d_ros.runtime.image import ImageError
 from r3d_ros.runtime.preprocess import preprocess_frame
 from r3d_ros.runtime.timebase import subsample_indices
 
-# Part of every cache key; raised when a prepared video gains or changes an array (2: depth_noise).
-CACHE_FORMAT = 2
+# Part of every cache key; raised when a prepared video gains or changes an array (2: depth_noise, 3: rgb_noise).
+CACHE_FORMAT = 3
 
 
 class PreparationError(ValueError):
@@ -44,6 +44,7 @@ class PreparedVideo:
     labels: np.ndarray  # (N,) int64, -1 unlabeled
     stamps: np.ndarray  # (N,) float64 seconds
     depth_noise: np.ndarray  # (N,) float32 estimated depth std at 1 m (m), NaN without depth
+    rgb_noise: np.ndarray  # (N,) float32 estimated std of the RGB noise at the network's input (0-255 scale)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -57,15 +58,16 @@ def prepare_video(video: Video, size: InputConfig, fps: float) -> PreparedVideo:
     depth = np.empty((count, 2, size.height, size.width), dtype=np.float16)
     present = np.empty(count, dtype=bool)
     noise = np.empty(count, dtype=np.float32)
+    rgb_noise = np.empty(count, dtype=np.float32)
     for row, (index, frame) in enumerate(zip(indices, video.frames(indices), strict=True)):
         try:
             prepared = preprocess_frame(frame.color, frame.depth, size, frame.depth_scale)
         except ImageError as error:
             raise PreparationError(f"{video.name} frame {index}: {error}") from None
         rgb[row], depth[row], present[row] = prepared.rgb, prepared.depth, prepared.depth_present
-        noise[row] = prepared.depth_noise
+        noise[row], rgb_noise[row] = prepared.depth_noise, prepared.rgb_noise
     labels, stamps = video.labels[indices].astype(np.int64), video.stamps[indices].astype(float)
-    return PreparedVideo(video.name, rgb, depth, present, labels, stamps, noise)
+    return PreparedVideo(video.name, rgb, depth, present, labels, stamps, noise, rgb_noise)
 
 
 def _cache_path(cache_dir: Path, dataset: str, video: Video, size: InputConfig, fps: float) -> Path:

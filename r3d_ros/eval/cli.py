@@ -172,6 +172,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=StreamConfig.max_depth_noise,
         help="depth frames whose estimated std at 1 m is above this count as missing, as in the node; 0 keeps all",
     )
+    parser.add_argument(
+        "--max-rgb-noise",
+        type=float,
+        default=StreamConfig.max_rgb_noise,
+        help="RGB frames whose estimated noise at the network's input (0-255) is above this count as missing where\n"
+        "they have depth, as in the node (default -1: the model's own limit); 0 keeps all",
+    )
     parser.add_argument("--online", action="store_true", help="play the bag to the live node over DDS and score it")
     parser.add_argument("--compare", action="store_true", help="offline and online, and their agreement")
     parser.add_argument("--rate", type=float, default=1.0, help="online playback speed (x real time)")
@@ -199,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         stream = StreamConfig(
-            sync_policy=args.sync_policy, sync_slop_s=args.sync_slop_s, max_depth_noise=args.max_depth_noise
+            sync_policy=args.sync_policy,
+            sync_slop_s=args.sync_slop_s,
+            max_depth_noise=args.max_depth_noise,
+            max_rgb_noise=args.max_rgb_noise,
         )
         runtime = RuntimeConfig(backend=args.backend, cache_dir=args.cache_dir)
         loaded = create_backend(args.model, runtime)

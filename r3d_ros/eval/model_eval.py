@@ -44,7 +44,7 @@ from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, reference_table
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.r3d import R3DModel
-from r3d_ros.runtime.depth_noise import depth_noise_limit, too_noisy
+from r3d_ros.runtime.depth_noise import limit_in_force, too_noisy
 
 LOG = logging.getLogger("r3d_ros.model_eval")
 ALPHAS, BETAS = (0.2, 0.3), (0.1, 0.2, 0.3, 0.5)
@@ -60,12 +60,31 @@ def depth_kept(videos: Sequence[PreparedVideo], max_depth_noise: float) -> list[
     return [np.array([not too_noisy(float(n), max_depth_noise) for n in v.depth_noise], dtype=bool) for v in videos]
 
 
+def rgb_kept(
+    videos: Sequence[PreparedVideo], depth_present: Sequence[np.ndarray], max_rgb_noise: float
+) -> list[np.ndarray] | None:
+    """Per video, the frames whose RGB the node would keep: all but those noisier than ``max_rgb_noise`` with depth.
+
+    None when every frame keeps its RGB.
+    """
+    kept = [
+        ~(v.depth_present & present & np.array([too_noisy(float(n), max_rgb_noise) for n in v.rgb_noise], dtype=bool))
+        for v, present in zip(videos, depth_present, strict=True)
+    ]
+    return None if all(k.all() for k in kept) else kept
+
+
 def presence(
-    condition: str, videos: Sequence[PreparedVideo], seed: int, max_depth_noise: float = 0.0
+    condition: str,
+    videos: Sequence[PreparedVideo],
+    seed: int,
+    max_depth_noise: float = 0.0,
+    max_rgb_noise: float = 0.0,
 ) -> dict[str, list[np.ndarray] | None]:
     """Per-video rgb/depth presence masks of an input condition (depth missing frames drawn from ``seed``).
 
-    Depth noisier than ``max_depth_noise`` is absent too, as the node leaves it out.
+    Depth noisier than ``max_depth_noise`` is absent too, and so is RGB noisier
+    than ``max_rgb_noise`` on a frame that keeps its depth, as the node leaves them out.
     """
     kept = depth_kept(videos, max_depth_noise)
     absent = [np.zeros(len(v), dtype=bool) for v in videos]
@@ -73,11 +92,10 @@ def presence(
         return {"rgb_present": None, "depth_present": absent}
     if condition == "rgb_absent":
         return {"rgb_present": absent, "depth_present": kept}
-    if condition == "both":
-        return {"rgb_present": None, "depth_present": kept}
-    rng = np.random.default_rng([seed, 30])
-    missing = [rng.random(len(v)) >= DEPTH_MISSING_FRACTION for v in videos]
-    return {"rgb_present": None, "depth_present": [m & k for m, k in zip(missing, kept, strict=True)]}
+    if condition != "both":
+        rng = np.random.default_rng([seed, 30])
+        kept = [(rng.random(len(v)) >= DEPTH_MISSING_FRACTION) & k for v, k in zip(videos, kept, strict=True)]
+    return {"rgb_present": rgb_kept(videos, kept, max_rgb_noise), "depth_present": kept}
 
 
 def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[PreparedVideo]:
@@ -114,11 +132,13 @@ def evaluate_model(
     seed: int,
     conditions: Sequence[str] = CONDITIONS,
     max_depth_noise: float = 0.0,
+    max_rgb_noise: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Scores of one model on one test set under ``conditions`` (with the references).
 
     Each condition's scores include ``depth_too_noisy``, the fraction of frames
-    with depth whose depth was left out for noise.
+    with depth whose depth was left out for noise, and ``rgb_too_noisy``, the
+    fraction of frames whose RGB was.
     """
     config = model.config
     grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
@@ -129,11 +149,13 @@ def evaluate_model(
     out = {}
     for condition in conditions:
         reference = ReferenceScores(grammar, config.model.num_classes, KEYS)
-        masks = presence(condition, videos, seed, max_depth_noise)
+        masks = presence(condition, videos, seed, max_depth_noise, max_rgb_noise)
         scores = evaluate_anticipation(
             model, videos, ALPHAS, BETAS, torch.device("cpu"), subset, reference=reference, **masks
         )
-        out[condition] = scores.as_dict() | {"depth_too_noisy": dropped}
+        rgb = masks["rgb_present"]
+        rgb_dropped = 0.0 if rgb is None or condition == "rgb_absent" else float(np.mean(~np.concatenate(rgb)))
+        out[condition] = scores.as_dict() | {"depth_too_noisy": dropped, "rgb_too_noisy": rgb_dropped}
     return out
 
 
@@ -244,6 +266,7 @@ def write_report(
     seeds: list[int],
     path: Path,
     depth_limits: dict[str, float] | None = None,
+    rgb_limits: dict[str, float] | None = None,
 ) -> None:
     """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
     lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std."]
@@ -254,6 +277,14 @@ def write_report(
         lines.append(
             f"Depth noisier than a model's limit (std at 1 m, m; {limits}) counts as missing, as in the node; "
             f"share of depth frames left out: {shares}."
+        )
+    if rgb_limits and any(rgb_limits.values()):
+        limits = ", ".join(f"{name} {limit:g}" if limit > 0 else f"{name} none" for name, limit in rgb_limits.items())
+        dropped = {name: e["rgb_too_noisy"]["mean"] for name, e in summary.items() if "rgb_too_noisy" in e}
+        shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0) or "none"
+        lines.append(
+            f"RGB noisier than a model's limit (std at the network's input, 0-255; {limits}) counts as missing on "
+            f"frames with depth, as in the node; share of frames whose RGB was left out: {shares}."
         )
     lines.append("")
     header = " | ".join(["| model / sensor / inputs", *KEYS, "seg. acc.", "seg. acc. interior", "seg. acc. boundary"])
@@ -325,6 +356,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="depth frames whose estimated std at 1 m (m) is above this count as missing, as in the node\n"
         "(default %(default)g, as the node's: each model's own limit, model.max_depth_noise; 0 = keep all)",
     )
+    parser.add_argument(
+        "--max-rgb-noise",
+        type=float,
+        default=StreamConfig().max_rgb_noise,
+        help="RGB frames whose estimated noise at the network's input (0-255) is above this count as missing\n"
+        "where they have depth, as in the node\n"
+        "(default %(default)g: each model's own limit, model.max_rgb_noise; 0 = keep all)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cache", type=Path, help="cache of rendered test sets (default OUT/cache)")
     return parser.parse_args(argv)
@@ -393,9 +432,9 @@ def main(argv: list[str] | None = None) -> int:
             LOG.error("%s: %s", name, error)
             return 2
     try:
-        StreamConfig(max_depth_noise=args.max_depth_noise)
+        StreamConfig(max_depth_noise=args.max_depth_noise, max_rgb_noise=args.max_rgb_noise)
     except ConfigError as error:
-        LOG.error("--max-depth-noise: %s", error)
+        LOG.error("%s", error)
         return 2
     first = next(iter(models.values()))
     if first.config.data.source != "synthetic":
@@ -409,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     primary = next(iter(models))
     own = {name: model.config.model.max_depth_noise for name, model in models.items()}
-    limits = {name: depth_noise_limit(args.max_depth_noise, limit) for name, limit in own.items()}
+    limits = {name: limit_in_force(args.max_depth_noise, limit) for name, limit in own.items()}
+    rgb_limits = {name: limit_in_force(args.max_rgb_noise, m.config.model.max_rgb_noise) for name, m in models.items()}
     cache = args.cache or args.out / "cache"
     per_seed: dict[str, list[dict[str, float]]] = {}
     for variant, sensor in variants.items():
@@ -418,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
-                scored = evaluate_model(model, videos, seed, conditions, limits[name])
+                scored = evaluate_model(model, videos, seed, conditions, limits[name], rgb_limits[name])
                 for condition, scores in scored.items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
@@ -439,11 +479,13 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "max_depth_noise": args.max_depth_noise,
         "depth_limits": limits,
+        "max_rgb_noise": args.max_rgb_noise,
+        "rgb_limits": rgb_limits,
         "variants": {k: to_dict(v) for k, v in variants.items()},
         "summary": summary,
     }
     (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))
-    write_report(summary, checks, args.seeds, args.out / "report.md", limits)
+    write_report(summary, checks, args.seeds, args.out / "report.md", limits, rgb_limits)
     print((args.out / "report.md").read_text())
     return 0
 

@@ -211,6 +211,7 @@ def _counts(pipeline: AnticipationPipeline, state: _Offline) -> dict[str, int]:
         "frames_invalid": stats.invalid + state.invalid,
         "frames_without_depth": stats.depth_missing,
         "frames_depth_too_noisy": stats.depth_too_noisy,
+        "frames_rgb_too_noisy": stats.rgb_too_noisy,
         "resets": stats.resets,
         "sync_matched": pipeline.sync.stats.matched,
         "sync_color_only": pipeline.sync.stats.color_only,

@@ -118,14 +118,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3
     return model.to(device).eval(), metadata
 
 
-def set_depth_limit(path: str | Path, limit: float) -> str:
-    """Record ``limit`` as ``model.max_depth_noise`` in the model file at ``path``; returns its (unchanged) id.
+def set_noise_limit(path: str | Path, setting: str, limit: float) -> str:
+    """Record ``limit`` as ``model.<setting>`` (``max_depth_noise`` or ``max_rgb_noise``) in the model file at ``path``.
 
-    The limit is measured after training (``scripts/measure_depth_limit.py``), so
-    only the embedded config changes: the weights, and the model id, stay.
+    The limits are measured after training (``r3d_ros.eval.noise_limit``), so
+    only the embedded config changes: the weights, and the model id it returns, stay.
     """
+    if setting not in ("max_depth_noise", "max_rgb_noise"):
+        raise ValueError(f"not a noise limit of the model: {setting!r}")
     model, metadata = load_model(path)
-    settings = dataclasses.replace(model.config.model, max_depth_noise=limit)  # ConfigError names a bad value
+    settings = dataclasses.replace(model.config.model, **{setting: limit})  # ConfigError names a bad value
     model.config = dataclasses.replace(model.config, model=settings)
     extra = {k: v for k, v in metadata.items() if k not in ("format", "format_version", "config", "model_id")}
     return save_model(path, model, extra)

@@ -553,6 +553,9 @@ class AnticipationNode(LifecycleNode):
                     "frames_depth_too_noisy": anticipator.depth_too_noisy,
                     "depth_noise_at_1m": f"{anticipator.last_depth_noise:.4f}",
                     "max_depth_noise": f"{pipeline.depth_limit:g}",
+                    "frames_rgb_too_noisy": anticipator.rgb_too_noisy,
+                    "rgb_noise_at_input": f"{anticipator.last_rgb_noise:.2f}",
+                    "max_rgb_noise": f"{pipeline.rgb_limit:g}",
                     "last_invalid_reason": anticipator.last_invalid_reason,
                     "resets": anticipator.resets,
                     "last_reset_reason": anticipator.last_reset_reason,
@@ -563,6 +566,7 @@ class AnticipationNode(LifecycleNode):
                 "matched": sync.matched,
                 "color_only": sync.color_only,
                 "depth_too_noisy": anticipator.depth_too_noisy,
+                "rgb_too_noisy": anticipator.rgb_too_noisy,
             }
             new = {key: count - self.previous_counts.get(key, 0) for key, count in counts.items()}
             self.previous_counts = counts
@@ -575,6 +579,8 @@ class AnticipationNode(LifecycleNode):
             snapshot.nearest_depth_ms = sync.unpaired_nearest_depth_ms
             snapshot.depth_too_noisy_new = new["depth_too_noisy"]
             snapshot.depth_noise, snapshot.max_depth_noise = anticipator.last_depth_noise, pipeline.depth_limit
+            snapshot.rgb_too_noisy_new = new["rgb_too_noisy"]
+            snapshot.rgb_noise, snapshot.max_rgb_noise = anticipator.last_rgb_noise, pipeline.rgb_limit
         assessment = assess(snapshot)
         last = stats.last
         if last is not None:

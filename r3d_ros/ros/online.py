@@ -153,6 +153,7 @@ def node_arguments(name: str, model: Path, runtime: RuntimeConfig, stream: Strea
         "sync_policy": stream.sync_policy,
         "sync_slop_s": stream.sync_slop_s,
         "max_depth_noise": stream.max_depth_noise,
+        "max_rgb_noise": stream.max_rgb_noise,
         "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
         "use_sim_time": sim_time,
     }

@@ -80,6 +80,8 @@ class StreamStats:
     depth_missing: int = 0  # used frames without depth, those dropped as too noisy included
     depth_too_noisy: int = 0  # used frames whose depth was noisier than max_depth_noise
     last_depth_noise: float = float("nan")  # the latest depth frame's estimated std at 1 m (m)
+    rgb_too_noisy: int = 0  # used frames whose RGB was noisier than max_rgb_noise (and left out)
+    last_rgb_noise: float = float("nan")  # the latest frame's estimated RGB noise at the network's input (0-255)
     last_reset_reason: str = ""
     last_invalid_reason: str = ""
 
@@ -104,6 +106,7 @@ class StreamingAnticipator:
         self.tokens = np.zeros((self.window, config.model.token_dim), dtype=np.float32)
         self.stamps = np.zeros(self.window, dtype=np.float64)
         self.depth_flags = np.zeros(self.window, dtype=bool)
+        self.rgb_flags = np.zeros(self.window, dtype=bool)
         self.limiter = FrameRateLimiter(self.fps)
         self._clear()
 
@@ -176,10 +179,12 @@ class StreamingAnticipator:
         depth: RawImage | None,
         depth_scale: float = 0.001,
         max_depth_noise: float = 0.0,
+        max_rgb_noise: float = 0.0,
     ) -> str:
         """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped).
 
-        Depth noisier than ``max_depth_noise`` (std at 1 m; 0 = keep all) goes in as missing.
+        Depth noisier than ``max_depth_noise`` (std at 1 m; 0 = keep all) goes in as missing,
+        and so does RGB noisier than ``max_rgb_noise`` (at the network's input, 0-255) on a frame with depth.
 
         Every malformed frame is counted, also one the rate limiter would have
         skipped, and it is refused before it can reset the window or move the
@@ -195,20 +200,23 @@ class StreamingAnticipator:
             self.stats.skipped_rate += 1
             return "skipped"
         try:
-            frame = preprocess_frame(color, depth, self.size, depth_scale, max_depth_noise)
+            frame = preprocess_frame(color, depth, self.size, depth_scale, max_depth_noise, max_rgb_noise)
             check_finite("preprocessed rgb", frame.rgb)
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
             return self.count_invalid(error)
-        token = self.backend.encode(frame.rgb, frame.depth, True, frame.depth_present)
+        token = self.backend.encode(frame.rgb, frame.depth, frame.rgb_present, frame.depth_present)
         self.tokens[self.head] = token
         self.stamps[self.head] = stamp
         self.depth_flags[self.head] = frame.depth_present
+        self.rgb_flags[self.head] = frame.rgb_present
         self.head = (self.head + 1) % self.window
         self.count = min(self.count + 1, self.window)
         self.stats.used += 1
         self.stats.depth_missing += int(not frame.depth_present)
         self.stats.depth_too_noisy += int(frame.depth_rejected)
+        self.stats.rgb_too_noisy += int(frame.rgb_rejected)
+        self.stats.last_rgb_noise = frame.rgb_noise
         if depth is not None:
             self.stats.last_depth_noise = frame.depth_noise
         return "used"
@@ -219,15 +227,15 @@ class StreamingAnticipator:
         self.stats.last_invalid_reason = str(error)
         return "invalid"
 
-    def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         order = (np.arange(self.count) + self.head - self.count) % self.window
-        return self.tokens[order], self.stamps[order], self.depth_flags[order]
+        return self.tokens[order], self.stamps[order], self.depth_flags[order], self.rgb_flags[order]
 
     def tick(self) -> Anticipation | None:
         """Run the temporal model over the cached window (None while it is empty)."""
         if self.count == 0:
             return None
-        tokens, stamps, depth_flags = self._ordered()
+        tokens, stamps, depth_flags, rgb_flags = self._ordered()
         padded = np.zeros_like(self.tokens)
         padded[: self.count] = tokens
         mask = np.arange(self.window) < self.count
@@ -248,7 +256,7 @@ class StreamingAnticipator:
             )
             for s in future_segments(reading.future)
         ]
-        depth_now = bool(depth_flags[-1])
+        depth_now, rgb_now = bool(depth_flags[-1]), bool(rgb_flags[-1])
         return Anticipation(
             stamp=float(stamps[-1]),
             window_start=float(stamps[0]),
@@ -260,9 +268,9 @@ class StreamingAnticipator:
             next_probabilities=probabilities.astype(np.float32),
             future=future,
             current=current,
-            rgb_present=True,
+            rgb_present=rgb_now,
             depth_present=depth_now,
-            rgb_substituted=False,
+            rgb_substituted=not rgb_now and self.can_substitute,
             depth_substituted=not depth_now and self.can_substitute,
             depth_missing_fraction=missing,
             fused_effective_rank=effective_rank(tokens, center=True) if self.count > 1 else 1.0,

@@ -51,8 +51,8 @@ def depth_noise_at_1m(metres: np.ndarray, min_depth_m: float) -> float:
     return float(np.median(np.abs(a - b) / (mean * mean))) / _MEDIAN_ABS_DIFFERENCE
 
 
-def depth_noise_limit(setting: float, model_limit: float) -> float:
-    """The limit in force: ``setting`` when >= 0 (0 = keep all), the model's own (``model.max_depth_noise``) when -1."""
+def limit_in_force(setting: float, model_limit: float) -> float:
+    """The limit in force: ``setting`` when >= 0 (0 = keep all), the model's own (its file's limit) when -1."""
     return model_limit if setting < 0 else setting
 
 

@@ -104,6 +104,9 @@ class Snapshot:
     depth_too_noisy_new: int = 0  # depth frames left out as noisier than max_depth_noise since the previous snapshot
     depth_noise: float = float("nan")  # the latest depth frame's estimated std at 1 m (m)
     max_depth_noise: float = 0.0
+    rgb_too_noisy_new: int = 0  # RGB frames left out as noisier than max_rgb_noise since the previous snapshot
+    rgb_noise: float = float("nan")  # the latest frame's estimated RGB noise at the network's input (0-255)
+    max_rgb_noise: float = 0.0
 
 
 @dataclass
@@ -159,6 +162,13 @@ def assess(snapshot: Snapshot) -> Assessment:
             f"{snapshot.depth_too_noisy_new} depth frames noisier than max_depth_noise {snapshot.max_depth_noise:g} m "
             f"at 1 m (latest {snapshot.depth_noise:.3f}) went in as missing, so the model read RGB alone for them: "
             "check the camera (interference from another projector, sunlight, range), or raise max_depth_noise",
+        )
+    if snapshot.rgb_too_noisy_new:
+        result.add(
+            WARN,
+            f"{snapshot.rgb_too_noisy_new} colour frames noisier than max_rgb_noise {snapshot.max_rgb_noise:g} "
+            f"(latest {snapshot.rgb_noise:.1f}) went in without RGB, so the model read depth alone for them: "
+            "check the lighting and the camera's exposure and gain, or raise max_rgb_noise",
         )
     unpaired = snapshot.matched_new == 0 and snapshot.color_only_new >= UNPAIRED_WARN_FRAMES
     if unpaired and snapshot.depth.rate(now) > 0:

@@ -25,7 +25,7 @@ import numpy as np
 from r3d_ros.config import StreamConfig
 from r3d_ros.runtime.anticipator import Anticipation, StreamingAnticipator
 from r3d_ros.runtime.backends import LoadedModel
-from r3d_ros.runtime.depth_noise import depth_noise_limit
+from r3d_ros.runtime.depth_noise import limit_in_force
 from r3d_ros.runtime.image import RawImage
 from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame
 
@@ -106,6 +106,7 @@ class AnticipationPipeline:
         self.filter = OutputFilter(config, self.anticipator.class_names)
         self.period = self._tick_period(config)
         self.model_depth_limit = loaded.model.config.model.max_depth_noise
+        self.model_rgb_limit = loaded.model.config.model.max_rgb_noise
         self.next_tick: float | None = None
         self.ticks = 0
         self.invalid_log = ThrottledLog(self.log, INVALID_LOG_PERIOD_S)
@@ -137,7 +138,12 @@ class AnticipationPipeline:
     @property
     def depth_limit(self) -> float:
         """The depth noise limit in force: the ``max_depth_noise`` setting, or with -1 the model's own."""
-        return depth_noise_limit(self.config.max_depth_noise, self.model_depth_limit)
+        return limit_in_force(self.config.max_depth_noise, self.model_depth_limit)
+
+    @property
+    def rgb_limit(self) -> float:
+        """The RGB noise limit in force: the ``max_rgb_noise`` setting, or with -1 the model's own."""
+        return limit_in_force(self.config.max_rgb_noise, self.model_rgb_limit)
 
     def _after_sync(self, frames: list[SyncedFrame]) -> list[Anticipation]:
         if self.sync.jumped_back:
@@ -179,7 +185,7 @@ class AnticipationPipeline:
             depth = None
         resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
-        outcome = self.anticipator.push(stamp, color, depth, scale, self.depth_limit)
+        outcome = self.anticipator.push(stamp, color, depth, scale, self.depth_limit, self.rgb_limit)
         if self.anticipator.stats.resets != resets:
             self._restart()
         if outcome == "invalid":

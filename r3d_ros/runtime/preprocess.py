@@ -23,6 +23,11 @@ inputs the model sees at run time cannot drift from those it was trained on.
   (:mod:`r3d_ros.runtime.depth_noise`) is above ``max_depth_noise``
   (``depth_rejected`` True), because a model follows depth that is present but
   wrong where it would read RGB without it.
+- Likewise RGB whose estimated noise at the network's input
+  (:mod:`r3d_ros.runtime.rgb_noise`) is above ``max_rgb_noise`` yields
+  ``rgb_present`` False and an all-zero RGB input (``rgb_rejected`` True), but
+  only on a frame whose depth is kept: the gates never leave a frame without
+  both modalities.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import numpy as np
 from r3d_ros.config import InputConfig
 from r3d_ros.runtime.depth_noise import depth_noise_at_1m, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
+from r3d_ros.runtime.rgb_noise import pixel_noise
 
 # A resized depth pixel is valid when at least this fraction of its source area was.
 MIN_VALID_FRACTION = 0.5
@@ -49,6 +55,9 @@ class ModelFrame:
     depth_present: bool
     depth_noise: float = float("nan")  # estimated std of a reading at 1 m (m); NaN without depth
     depth_rejected: bool = False  # depth was there but noisier than max_depth_noise, so left out
+    rgb_present: bool = True
+    rgb_noise: float = float("nan")  # estimated std of the pixel noise at the network's input (0-255 scale)
+    rgb_rejected: bool = False  # RGB noisier than max_rgb_noise on a frame with depth, so left out
 
 
 def center_crop_box(height: int, width: int, target_height: int, target_width: int) -> tuple[int, int, int, int]:
@@ -103,25 +112,39 @@ def prepare_depth(metres: np.ndarray | None, size: InputConfig) -> tuple[np.ndar
     return out, bool(mask.any())
 
 
+def rgb_noise_at_input(rgb: np.ndarray, size: InputConfig) -> float:
+    """Estimated std (0-255) of the noise the network sees in (H, W, 3) uint8 ``rgb``: area resizing averages it."""
+    top, bottom, _, _ = center_crop_box(rgb.shape[0], rgb.shape[1], size.height, size.width)
+    return pixel_noise(rgb) * min(1.0, size.height / (bottom - top))
+
+
 def preprocess_frame(
     color: RawImage,
     depth: RawImage | None,
     size: InputConfig,
     depth_scale: float = 0.001,
     max_depth_noise: float = 0.0,
+    max_rgb_noise: float = 0.0,
 ) -> ModelFrame:
     """Decode, crop, resize and normalise one RGB-D frame (``depth`` None = missing).
 
     ``depth_scale`` is the size of one 16-bit depth unit in metres (read it from
     the device; 0.001 is the RealSense default). Depth noisier than
-    ``max_depth_noise`` (std at 1 m; 0 = keep all) is left out as if missing.
+    ``max_depth_noise`` (std at 1 m; 0 = keep all) is left out as if missing;
+    RGB noisier than ``max_rgb_noise`` (std at the network's input, 0-255; 0 =
+    keep all) too, where the frame keeps its depth.
     Raises ImageError for a malformed image.
     """
-    rgb = prepare_rgb(decode_color(color), size)
-    if depth is None:
-        return ModelFrame(rgb, *prepare_depth(None, size))
-    metres = decode_depth(depth, depth_scale)
-    noise = depth_noise_at_1m(metres, size.min_depth_m)
-    if too_noisy(noise, max_depth_noise):
-        return ModelFrame(rgb, *prepare_depth(None, size), depth_noise=noise, depth_rejected=True)
-    return ModelFrame(rgb, *prepare_depth(metres, size), depth_noise=noise)
+    pixels = decode_color(color)
+    frame = ModelFrame(prepare_rgb(pixels, size), *prepare_depth(None, size))
+    frame.rgb_noise = rgb_noise_at_input(pixels, size)
+    if depth is not None:
+        metres = decode_depth(depth, depth_scale)
+        frame.depth_noise = depth_noise_at_1m(metres, size.min_depth_m)
+        if too_noisy(frame.depth_noise, max_depth_noise):
+            frame.depth_rejected = True
+        else:
+            frame.depth, frame.depth_present = prepare_depth(metres, size)
+    if frame.depth_present and too_noisy(frame.rgb_noise, max_rgb_noise):
+        frame.rgb, frame.rgb_present, frame.rgb_rejected = np.zeros_like(frame.rgb), False, True
+    return frame

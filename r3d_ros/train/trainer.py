@@ -34,9 +34,9 @@ from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.sources import load_datasets
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
-from r3d_ros.eval.depth_limit import measure_depth_limit
+from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limit
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
-from r3d_ros.model.checkpoint import save_model, set_depth_limit
+from r3d_ros.model.checkpoint import save_model, set_noise_limit
 from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.augment import Augmentation
@@ -341,19 +341,20 @@ class Trainer:
             (self.run_dir / "substitution_error.json").write_text(json.dumps(error))
         model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu())
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
-        if self.config.train.depth_limit.enabled:
-            last["max_depth_noise"] = self._measure_depth_limit()
+        for modality in MODALITIES:
+            if getattr(self.config.train, f"{modality}_limit").enabled:
+                last[MODALITIES[modality].setting] = self._measure_noise_limit(modality)
         self.model.to(self.device)
 
-    def _measure_depth_limit(self) -> float:
-        """Measure the finished model's depth limit, write it into model.safetensors and depth_limit.json."""
-        settings = self.config.train.depth_limit
+    def _measure_noise_limit(self, modality: str) -> float:
+        """Measure the model's limit for ``modality``; write it into model.safetensors and <modality>_limit.json."""
+        settings, setting = getattr(self.config.train, f"{modality}_limit"), MODALITIES[modality].setting
         cache = Path(self.config.data.cache_dir) if self.config.data.cache_dir else self.run_dir / "cache"
-        LOG.info("measuring the depth limit on seeds %s (train.depth_limit)", settings.seeds)
-        measured = measure_depth_limit(self.model, settings.levels, settings.seeds, settings.num_test, cache)
-        set_depth_limit(self.run_dir / "model.safetensors", measured.limit)
-        (self.run_dir / "depth_limit.json").write_text(json.dumps(dataclasses.asdict(measured), indent=1))
-        LOG.info("model.max_depth_noise %g written to %s", measured.limit, self.run_dir / "model.safetensors")
+        LOG.info("measuring the %s limit on seeds %s (train.%s_limit)", modality, settings.seeds, modality)
+        measured = measure_noise_limit(self.model, modality, settings.levels, settings.seeds, settings.num_test, cache)
+        set_noise_limit(self.run_dir / "model.safetensors", setting, measured.limit)
+        (self.run_dir / f"{modality}_limit.json").write_text(json.dumps(dataclasses.asdict(measured), indent=1))
+        LOG.info("model.%s %g written to %s", setting, measured.limit, self.run_dir / "model.safetensors")
         return measured.limit
 
     def _barrier(self) -> None:

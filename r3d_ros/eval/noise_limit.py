@@ -1,0 +1,117 @@
+"""Where a model trained on the synthetic benchmark does better without a modality than with it noisy.
+
+For each noise level of one modality (the renderer's ``depth_noise``, the std
+of a depth reading at 1 m, or its ``rgb_noise``, the std of a pixel on the 0-255
+scale) the model segments the test splits of development seeds with that noisy
+modality on every frame and the other one clean, and once without the modality.
+The limit is the midpoint between the last level at which the modality still
+helps (segmentation with it at least that without) and the first at which it
+does not; every level below must help too. The node leaves out frames of the
+modality noisier than the limit (``model.max_depth_noise``,
+``model.max_rgb_noise``), so a stream too noisy to help is treated as missing
+instead of misleading the model. The RGB limit is written at the network's
+input, where the runtime estimates RGB noise (:mod:`r3d_ros.runtime.rgb_noise`):
+the renderer's level times the input's shrink factor. ``r3d-train`` measures
+the limits after training (``train.depth_limit``, ``train.rgb_limit``);
+``scripts/measure_depth_limit.py`` measures an existing model file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from r3d_ros.config import SyntheticConfig
+from r3d_ros.eval.model_eval import evaluate_model, test_videos
+from r3d_ros.model.r3d import R3DModel
+from r3d_ros.runtime.preprocess import center_crop_box
+
+LOG = logging.getLogger("r3d_ros.noise_limit")
+
+
+@dataclass(frozen=True)
+class Modality:
+    """How one modality is made noisy, taken away and limited."""
+
+    knob: str  # the renderer's setting (SyntheticConfig) that sets its noise
+    absent: str  # the input condition without it (r3d_ros.eval.model_eval.CONDITIONS)
+    setting: str  # the model's limit (ModelConfig)
+    at_input: bool  # the limit is the renderer's level shrunk with the image to the network's input
+
+
+MODALITIES = {
+    "depth": Modality("depth_noise", "depth_absent", "max_depth_noise", at_input=False),
+    "rgb": Modality("rgb_noise", "rgb_absent", "max_rgb_noise", at_input=True),
+}
+
+
+@dataclass
+class NoiseLimitMeasurement:
+    """Segmentation with the modality at each noise level and without it, and the limit drawn from them."""
+
+    modality: str
+    seeds: list[int]
+    levels: list[float]  # the renderer's noise levels
+    with_noise: list[float]
+    without: float
+    limit: float  # in the runtime estimate's units (the model's max_depth_noise / max_rgb_noise)
+    every_level_helped: bool  # the modality helped even at the highest level: the limit is at least that
+
+
+def segmentation(model: R3DModel, sensor: SyntheticConfig, seeds: Sequence[int], condition: str, cache: Path) -> float:
+    """Mean over ``seeds`` of the observed-segmentation accuracy under ``condition``, nothing left out for noise."""
+    scores = []
+    for seed in seeds:
+        videos = test_videos(dataclasses.replace(sensor, seed=seed), model, cache)
+        scores.append(evaluate_model(model, videos, seed, (condition,))[condition]["segmentation_accuracy"])
+    return sum(scores) / len(scores)
+
+
+def limit_from(levels: Sequence[float], with_noise: Sequence[float], without: float) -> float:
+    """Midpoint between the last helping level and the first that does not; 0 when the first level does not help.
+
+    With every level helping, the highest level is returned (the limit is at least that).
+    """
+    for index, score in enumerate(with_noise):
+        if score < without:
+            return 0.0 if index == 0 else (levels[index - 1] + levels[index]) / 2
+    return levels[-1]
+
+
+def input_scale(sensor: SyntheticConfig, model: R3DModel) -> float:
+    """How much area resizing to the model's input shrinks the renderer's independent pixel noise."""
+    size = model.config.model.input
+    top, bottom, _, _ = center_crop_box(sensor.height, sensor.width, size.height, size.width)
+    return min(1.0, size.height / (bottom - top))
+
+
+def measure_noise_limit(
+    model: R3DModel, modality: str, levels: Sequence[float], seeds: Sequence[int], num_test: int, cache: Path
+) -> NoiseLimitMeasurement:
+    """Measure ``model``'s limit for ``modality`` on the test splits of ``seeds`` (its training renderer, noise varied).
+
+    Raises ValueError for an unknown modality, a model not trained on the
+    synthetic benchmark or levels that are not positive and increasing.
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r} (one of {', '.join(MODALITIES)})")
+    spec = MODALITIES[modality]
+    if model.config.data.source != "synthetic":
+        raise ValueError(f"the model was not trained on the synthetic benchmark, whose renderer sets the {spec.knob}")
+    if not levels or list(levels) != sorted(set(levels)) or levels[0] <= 0:
+        raise ValueError(f"{spec.knob} levels must be positive and increasing, got {list(levels)}")
+    base = dataclasses.replace(model.config.data.synthetic, num_test=num_test, num_train=0)
+    without = segmentation(model, base, seeds, spec.absent, cache)
+    LOG.info("no %s: segmentation %.3f", modality, without)
+    scores = []
+    for level in levels:
+        scores.append(segmentation(model, dataclasses.replace(base, **{spec.knob: level}), seeds, "both", cache))
+        LOG.info("%s %g: segmentation %.3f", spec.knob, level, scores[-1])
+    limit = limit_from(levels, scores, without)
+    scale = input_scale(base, model) if spec.at_input else 1.0
+    return NoiseLimitMeasurement(
+        modality, list(seeds), list(levels), scores, without, limit * scale, limit >= levels[-1]
+    )
