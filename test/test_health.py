@@ -72,6 +72,14 @@ def test_depth_left_out_for_noise_warns_with_the_limit_and_the_estimate() -> Non
     assert "12 depth frames noisier than max_depth_noise 0.02 m at 1 m (latest 0.041)" in result.problems[0]
 
 
+def test_rgb_left_out_for_noise_warns_with_the_limit_and_the_estimate() -> None:
+    fields = {"rgb_too_noisy_new": 7, "rgb_noise": 9.3, "max_rgb_noise": 4.0}
+    result = assess(snapshot(3.0, stream(90), stream(90), **fields))
+    assert result.level == WARN
+    assert "7 colour frames noisier than max_rgb_noise 4 (latest 9.3)" in result.problems[0]
+    assert "lighting" in result.problems[0]
+
+
 def test_frames_lost_before_the_node_are_detected_from_stamps() -> None:
     color = stream(300, keep=lambda i: i % 8 in (0, 1, 4))  # 5 of every 8 frames lost upstream
     assert abs(color.lost_fraction() - 5 / 8) < 0.02

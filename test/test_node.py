@@ -151,6 +151,26 @@ def test_depth_too_noisy_to_trust_goes_in_as_missing_and_is_reported(running) ->
     assert "noisier than max_depth_noise" in " ".join(d["_message"] for d in _all_diagnostics(collector))
 
 
+def test_colour_too_noisy_to_trust_goes_in_as_missing_where_depth_is_kept(model_file: Path, tmp_path: Path) -> None:
+    # The scene's texture is random pixels: to the estimate, noise far above 5 at the network's input.
+    with (
+        node_process(model_file, tmp_path / "cache", max_rgb_noise=5.0),
+        ros_node("r3d_test_camera") as (node, executor),
+    ):
+        collector = Collector()
+        collector.attach(node)
+        camera = Camera(node, executor, collector)
+        camera.wait_for_node()
+        camera.play(scene(60), fps=30.0, speed=3.0)
+        camera.settle()
+        assert collector.actions and not any(a.rgb_present for a in collector.actions)
+        assert all(a.depth_present for a in collector.actions[-5:])
+        diagnostics = collector.last_diagnostics()
+        assert int(diagnostics["frames_rgb_too_noisy"]) > 0 and float(diagnostics["rgb_noise_at_input"]) > 5.0
+        assert float(diagnostics["max_rgb_noise"]) == 5.0
+        assert "noisier than max_rgb_noise" in " ".join(d["_message"] for d in _all_diagnostics(collector))
+
+
 def test_without_use_depth_the_node_reads_colour_alone_and_reports_no_fault(model_file: Path, tmp_path: Path) -> None:
     with (
         node_process(model_file, tmp_path / "cache", use_depth=False),

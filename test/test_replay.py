@@ -34,7 +34,7 @@ from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.data.video import Video
 from r3d_ros.eval import cli
 from r3d_ros.eval.prediction_bag import r3d_typestore
-from r3d_ros.runtime.image import RawImage, decode_depth
+from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
 
 pytestmark = pytest.mark.slow
 
@@ -288,6 +288,32 @@ def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(mode
     limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
     assert limited["frames_depth_too_noisy"] == limited["frames_without_depth"] == limited["frames_used"] == 80
     assert kept["frames_depth_too_noisy"] == kept["frames_without_depth"] == 0
+
+
+def noisy_color_bag(folder: Path, noise: float) -> Path:
+    """The synthetic recording with independent pixel noise of std ``noise`` (0-255) added to every color image."""
+    video, _ = synthetic_video()
+    rng = np.random.default_rng(12)
+
+    def rows() -> Iterable[tuple[str, int, object]]:
+        for index, frame in enumerate(video.frames(range(len(video)))):
+            stamp_ns = round(video.stamps[index] * 1e9)
+            pixels = decode_color(frame.color).astype(np.float32)
+            noisy = np.clip(np.rint(pixels + rng.standard_normal(pixels.shape) * noise), 0, 255).astype(np.uint8)
+            color = RawImage.from_array(noisy, "rgb8")
+            yield COLOR_TOPIC, stamp_ns, image_message(color, stamp_ns, "camera_color_optical_frame")
+            yield DEPTH_TOPIC, stamp_ns, image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
+
+    return write_messages(folder / "noisy_color", rows())
+
+
+def test_replay_leaves_out_rgb_noisier_than_max_rgb_noise_where_depth_is_kept(model, tmp_path: Path) -> None:
+    bag = noisy_color_bag(tmp_path, noise=40.0)
+    assert run(bag, None, model, tmp_path / "limited", "--max-rgb-noise", "3") == 0
+    assert run(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
+    limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
+    assert limited["frames_rgb_too_noisy"] == limited["frames_used"] == 80
+    assert limited["frames_without_depth"] == kept["frames_rgb_too_noisy"] == 0
 
 
 @pytest.mark.ros

@@ -216,6 +216,22 @@ def test_missing_depth_without_ebr_is_reported_and_lowers_confidence(model_file:
     assert dropped.next_probabilities.sum() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_rgb_noisier_than_the_limit_goes_in_as_missing_and_is_counted(model_file: Path, tmp_path: Path) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    for stamp, color, depth in camera_frames(30):  # a random texture reads as heavy pixel noise
+        stream.push(stamp, color, depth, max_rgb_noise=1.0)
+    result = stream.tick()
+    assert stream.stats.rgb_too_noisy == stream.stats.used > 0 and stream.stats.last_rgb_noise > 1.0
+    assert not result.rgb_present and result.depth_present and not result.rgb_substituted
+
+
+def test_rgb_is_kept_without_a_limit(model_file: Path, tmp_path: Path) -> None:
+    stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+    for stamp, color, depth in camera_frames(30):
+        stream.push(stamp, color, depth)
+    assert stream.tick().rgb_present and stream.stats.rgb_too_noisy == 0
+
+
 def test_missing_depth_with_ebr_is_substituted(ebr_model_file: Path, tmp_path: Path) -> None:
     dropped = anticipate_with_depth_dropping(ebr_model_file, tmp_path, drop=True)
     assert not dropped.depth_present and dropped.depth_substituted
