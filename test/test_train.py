@@ -290,21 +290,36 @@ def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
     assert result.returncode == 0, result.stderr
     assert "no depth: segmentation" in result.stdout and "depth_noise 0.1: segmentation" in result.stdout
     limit = float(result.stdout.split("max_depth_noise: ")[1].split()[0])
-    assert any(limit == pytest.approx(value) for value in (0.0, 0.055, 0.1))
+    trained = load_model(finished_run / "model.safetensors")[0].config.data.synthetic.depth_noise
+    assert any(limit == pytest.approx(value) for value in ((trained + 0.01) / 2, 0.055, 0.1))
     assert load_model(model)[0].config.model.max_depth_noise == pytest.approx(limit)
 
 
-def test_the_depth_limit_is_the_midpoint_after_the_last_level_where_depth_helps() -> None:
-    assert limit_from([0.02, 0.03, 0.04], [0.95, 0.90, 0.70], 0.85) == pytest.approx(0.035)
-    assert limit_from([0.02, 0.03], [0.80, 0.90], 0.85) == 0.0
-    assert limit_from([0.02, 0.03], [0.95, 0.90], 0.85) == 0.03
+def test_the_limit_is_the_midpoint_after_the_last_level_where_the_modality_helps() -> None:
+    assert limit_from([0.02, 0.03, 0.04], [0.95, 0.90, 0.70], 0.85, trained=0.01) == pytest.approx(0.035)
+    assert limit_from([0.02, 0.03], [0.95, 0.90], 0.85, trained=0.01) == 0.03
+
+
+def test_when_the_first_level_does_not_help_the_limit_lies_above_the_trained_noise() -> None:
+    assert limit_from([0.02, 0.03], [0.80, 0.90], 0.85, trained=0.01) == pytest.approx(0.015)
+
+
+def test_a_modality_that_costs_less_than_the_tolerance_still_helps() -> None:
+    assert limit_from([4.0, 8.0], [0.966, 0.950], 0.968, trained=2.0, tolerance=0.005) == pytest.approx(6.0)
+
+
+def test_limit_levels_at_or_below_the_trained_noise_are_refused_by_name(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "low.yaml", **{"data.synthetic.rgb_noise": 5.0, "train.rgb_limit.levels": [4.0]})
+    with pytest.raises(ConfigError, match=r"train\.rgb_limit\.levels"):
+        load_config(path)
 
 
 def test_training_measures_the_depth_limit_and_writes_it_into_the_model(finished_run: Path) -> None:
     measured = json.loads((finished_run / "depth_limit.json").read_text())
     assert measured["levels"] == [0.01, 0.1] and measured["seeds"] == [7] and len(measured["with_noise"]) == 2
+    trained = load_model(finished_run / "model.safetensors")[0].config.data.synthetic.depth_noise
     assert measured["limit"] == pytest.approx(limit_from(measured["levels"], measured["with_noise"],
-                                                         measured["without"]))  # fmt: skip
+                                                         measured["without"], trained))  # fmt: skip
     assert load_model(finished_run / "model.safetensors")[0].config.model.max_depth_noise == pytest.approx(
         measured["limit"]
     )
@@ -315,7 +330,8 @@ def test_training_measures_the_rgb_limit_at_the_network_input_and_writes_it_into
     model = load_model(finished_run / "model.safetensors")[0]
     scale = input_scale(model.config.data.synthetic, model)
     assert 0 < scale < 1  # the renderer's frames are larger than the network's input
-    at_renderer = limit_from(measured["levels"], measured["with_noise"], measured["without"])
+    trained = model.config.data.synthetic.rgb_noise
+    at_renderer = limit_from(measured["levels"], measured["with_noise"], measured["without"], trained)
     assert measured["modality"] == "rgb" and measured["limit"] == pytest.approx(at_renderer * scale)
     assert model.config.model.max_rgb_noise == pytest.approx(measured["limit"])
 

@@ -857,9 +857,16 @@ class R3DConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        for name in ("depth_limit", "rgb_limit"):
+        for name, knob in (("depth_limit", "depth_noise"), ("rgb_limit", "rgb_noise")):
+            levels = getattr(self.train, name).levels
             check(
-                not getattr(self.train, name).enabled or self.data.source == "synthetic",
+                not levels or self.data.source == "synthetic",
                 f"train.{name}.levels",
                 f"noise limits are measured on the synthetic benchmark, not on data.source {self.data.source!r}",
+            )
+            trained = getattr(self.data.synthetic, knob)
+            check(
+                not levels or levels[0] > trained,
+                f"train.{name}.levels",
+                f"must lie above the data.synthetic.{knob} {trained:g} the model is trained on, got {levels}",
             )

@@ -5,8 +5,9 @@ of a depth reading at 1 m, or its ``rgb_noise``, the std of a pixel on the 0-255
 scale) the model segments the test splits of development seeds with that noisy
 modality on every frame and the other one clean, and once without the modality.
 The limit is the midpoint between the last level at which the modality still
-helps (segmentation with it at least that without) and the first at which it
-does not; every level below must help too. The node leaves out frames of the
+helps (segmentation with it at least that without, less a tolerance of the
+seeds' resolution) and the first at which it does not; every level below must
+help too, and the noise the model was trained on counts as helping. The node leaves out frames of the
 modality noisier than the limit (``model.max_depth_noise``,
 ``model.max_rgb_noise``), so a stream too noisy to help is treated as missing
 instead of misleading the model. The RGB limit is written at the network's
@@ -30,6 +31,9 @@ from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.preprocess import center_crop_box
 
 LOG = logging.getLogger("r3d_ros.noise_limit")
+# Segmentation differences smaller than this are within what a few test seeds of 48 videos resolve:
+# a modality that adds nothing (RGB beside good depth) is not left out for a difference this small.
+TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,22 @@ def segmentation(model: R3DModel, sensor: SyntheticConfig, seeds: Sequence[int],
     return sum(scores) / len(scores)
 
 
-def limit_from(levels: Sequence[float], with_noise: Sequence[float], without: float) -> float:
-    """Midpoint between the last helping level and the first that does not; 0 when the first level does not help.
+def limit_from(
+    levels: Sequence[float], with_noise: Sequence[float], without: float, trained: float, tolerance: float = TOLERANCE
+) -> float:
+    """Midpoint between the last level at which the modality still helps and the first at which it does not.
 
-    With every level helping, the highest level is returned (the limit is at least that).
+    A level helps when segmentation with the noisy modality is at least that
+    without it, less ``tolerance``. The noise the model was trained on
+    (``trained``, below the levels) counts as helping, so when the first level
+    already does not help the limit lies between the two. With every level
+    helping, the highest level is returned (the limit is at least that).
     """
-    for index, score in enumerate(with_noise):
-        if score < without:
-            return 0.0 if index == 0 else (levels[index - 1] + levels[index]) / 2
+    previous = trained
+    for level, score in zip(levels, with_noise, strict=True):
+        if score < without - tolerance:
+            return (previous + level) / 2
+        previous = level
     return levels[-1]
 
 
@@ -94,15 +106,19 @@ def measure_noise_limit(
     """Measure ``model``'s limit for ``modality`` on the test splits of ``seeds`` (its training renderer, noise varied).
 
     Raises ValueError for an unknown modality, a model not trained on the
-    synthetic benchmark or levels that are not positive and increasing.
+    synthetic benchmark or levels that are not increasing and above the noise it was trained on.
     """
     if modality not in MODALITIES:
         raise ValueError(f"unknown modality {modality!r} (one of {', '.join(MODALITIES)})")
     spec = MODALITIES[modality]
     if model.config.data.source != "synthetic":
         raise ValueError(f"the model was not trained on the synthetic benchmark, whose renderer sets the {spec.knob}")
-    if not levels or list(levels) != sorted(set(levels)) or levels[0] <= 0:
-        raise ValueError(f"{spec.knob} levels must be positive and increasing, got {list(levels)}")
+    trained = getattr(model.config.data.synthetic, spec.knob)
+    if not levels or list(levels) != sorted(set(levels)) or levels[0] <= trained:
+        raise ValueError(
+            f"{spec.knob} levels must be increasing and above the {trained:g} the model was trained on, "
+            f"got {list(levels)}"
+        )
     base = dataclasses.replace(model.config.data.synthetic, num_test=num_test, num_train=0)
     without = segmentation(model, base, seeds, spec.absent, cache)
     LOG.info("no %s: segmentation %.3f", modality, without)
@@ -110,7 +126,7 @@ def measure_noise_limit(
     for level in levels:
         scores.append(segmentation(model, dataclasses.replace(base, **{spec.knob: level}), seeds, "both", cache))
         LOG.info("%s %g: segmentation %.3f", spec.knob, level, scores[-1])
-    limit = limit_from(levels, scores, without)
+    limit = limit_from(levels, scores, without, trained)
     scale = input_scale(base, model) if spec.at_input else 1.0
     return NoiseLimitMeasurement(
         modality, list(seeds), list(levels), scores, without, limit * scale, limit >= levels[-1]
