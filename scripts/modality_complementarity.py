@@ -9,8 +9,8 @@ and the RGB-only baseline (depth absent) on the same protocol windows
 (:mod:`r3d_ros.eval.complementarity`), and prints, per sensor setting, the
 fraction of frames each recognises, the fraction at least one baseline
 recognises ("either": the most that picking the right modality per frame
-could give) and the fraction neither does. Depth noisier than each model's
-limit counts as missing, as in ``r3d-eval-model`` and the node.
+could give) and the fraction neither does. Depth and RGB noisier than each
+model's limits count as missing, as in ``r3d-eval-model`` and the node.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-depth-noise", type=float, default=StreamConfig().max_depth_noise, help="as r3d-eval-model's"
     )
+    parser.add_argument("--max-rgb-noise", type=float, default=StreamConfig().max_rgb_noise, help="as r3d-eval-model's")
     parser.add_argument("--cache", type=Path, default=Path("out/cache"), help="cache of rendered test sets")
     parser.add_argument("--out", type=Path, help="also write report.md and results.json here")
     args = parser.parse_args(argv)
@@ -80,12 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fused: the model was not trained on the synthetic benchmark")
     base = dataclasses.replace(fused.config.data.synthetic, num_test=args.num_test)
     try:
-        StreamConfig(max_depth_noise=args.max_depth_noise)
+        StreamConfig(max_depth_noise=args.max_depth_noise, max_rgb_noise=args.max_rgb_noise)
         variants = dict([("trained", base), *(parse_variant(v, base) for v in args.variant)])
     except (ConfigError, ValueError) as error:
         parser.error(str(error))
-    own = {name: model.config.model.max_depth_noise for name, model in models.items()}
-    limits = {name: limit_in_force(args.max_depth_noise, limit) for name, limit in own.items()}
+    limits = {
+        name: (
+            limit_in_force(args.max_depth_noise, model.config.model.max_depth_noise),
+            limit_in_force(args.max_rgb_noise, model.config.model.max_rgb_noise),
+        )
+        for name, model in models.items()
+    }
     report, results = [], {}
     for variant, sensor in variants.items():
         per_seed = []
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             by_alpha = {}
             for alpha in sorted({alpha for _, alpha, _ in COLUMNS}):
                 scored = {
-                    name: recognition(model, videos, alpha, **presence(CONDITIONS[name], videos, seed, limits[name]))
+                    name: recognition(model, videos, alpha, **presence(CONDITIONS[name], videos, seed, *limits[name]))
                     for name, model in models.items()
                 }
                 by_alpha[alpha] = complementarity(scored["fused"], scored["depth_only"], scored["rgb_only"])
