@@ -155,6 +155,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             if net.max_depth_noise and not train.depth_limit.enabled
             else []
         ),
+        *(
+            [
+                "scripts/with-env python scripts/set_depth_limit.py --modality rgb "
+                f"{MODEL.relative_to(ROOT)} {net.max_rgb_noise:g}"
+            ]
+            if net.max_rgb_noise and not train.rgb_limit.enabled
+            else []
+        ),
         "scripts/with-env python scripts/model_card.py",
         "```",
         "",
@@ -168,6 +176,16 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             "at 1 m is left out, where this model segments development seeds better without depth "
             "(`scripts/measure_depth_limit.py` measures it and `--write` records it)"
             if net.max_depth_noise
+            else ""
+        )
+        + (
+            f"; likewise, on the same seeds, that given depth it segments better without RGB than with RGB "
+            f"noisier than {net.max_rgb_noise:g} at the network's input (0-255; `train.rgb_limit`), recorded too"
+            if net.max_rgb_noise and train.rgb_limit.enabled
+            else f"; `set_depth_limit.py --modality rgb` records that RGB noisier than {net.max_rgb_noise:g} at the "
+            "network's input (0-255) is left out where the frame has depth (measured by "
+            "`scripts/measure_depth_limit.py --modality rgb`)"
+            if net.max_rgb_noise
             else ""
         )
         + ") and its two single-modality "
@@ -220,6 +238,12 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             f" As in the node, depth frames whose estimated noise is above {limit:g} m at 1 m (the model's "
             "`max_depth_noise`) count as missing."
             if (limit := results.get("depth_limits", {}).get("fused", results.get("max_depth_noise", 0.0))) > 0
+            else ""
+        )
+        + (
+            f" RGB whose estimated noise at the network's input is above {rgb_limit:g} (`max_rgb_noise`) counts as "
+            "missing on frames with depth."
+            if (rgb_limit := results.get("rgb_limits", {}).get("fused", 0.0)) > 0
             else ""
         ),
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ from r3d_ros.config import ConfigError, InputConfig, ModelConfig, StreamConfig, 
 from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.eval.model_eval import presence
+from r3d_ros.model import load_model
 from r3d_ros.runtime.image import RawImage, decode_color
 from r3d_ros.runtime.preprocess import preprocess_frame, rgb_noise_at_input
 from r3d_ros.runtime.rgb_noise import pixel_noise
 
+ROOT = Path(__file__).resolve().parents[1]
 SIZE = InputConfig(height=24, width=32, max_depth_m=6.0, min_depth_m=0.1)
 
 
@@ -109,3 +112,10 @@ def test_a_bad_rgb_limit_is_refused_by_name() -> None:
         StreamConfig(max_rgb_noise=-0.5)
     with pytest.raises(ConfigError, match="max_rgb_noise"):
         ModelConfig(max_rgb_noise=300.0)
+
+
+def test_the_shipped_model_records_an_rgb_limit_above_what_its_clean_renders_read() -> None:
+    model, _ = load_model(ROOT / "models" / "r3d_default.safetensors")
+    size = model.config.model.input
+    clean = max(rgb_noise_at_input(rgb, size) for rgb in rendered_color(model.config.data.synthetic.rgb_noise))
+    assert model.config.model.max_rgb_noise > 2 * clean
