@@ -111,7 +111,7 @@ def test_streaming_tick_equals_the_batch_forward(model_file: Path, tmp_path: Pat
 
 
 def _window(stream: StreamingAnticipator) -> tuple[np.ndarray, np.ndarray]:
-    tokens, _, _ = stream._ordered()
+    tokens, *_ = stream._ordered()
     padded = np.zeros_like(stream.tokens)
     padded[: len(tokens)] = tokens
     return padded, np.arange(stream.window) < len(tokens)
