@@ -270,22 +270,18 @@ def write_report(
 ) -> None:
     """report.md: per entry MoC per protocol cell and segmentation (mean +- std), references, targets."""
     lines = [f"Synthetic test splits of seeds {seeds}, 48 videos each unless configured otherwise; mean ± std."]
-    if depth_limits and any(depth_limits.values()):
-        limits = ", ".join(f"{name} {limit:g}" if limit > 0 else f"{name} none" for name, limit in depth_limits.items())
-        dropped = {name: e["depth_too_noisy"]["mean"] for name, e in summary.items() if "depth_too_noisy" in e}
-        shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0) or "none"
-        lines.append(
-            f"Depth noisier than a model's limit (std at 1 m, m; {limits}) counts as missing, as in the node; "
-            f"share of depth frames left out: {shares}."
-        )
-    if rgb_limits and any(rgb_limits.values()):
-        limits = ", ".join(f"{name} {limit:g}" if limit > 0 else f"{name} none" for name, limit in rgb_limits.items())
-        dropped = {name: e["rgb_too_noisy"]["mean"] for name, e in summary.items() if "rgb_too_noisy" in e}
-        shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0) or "none"
-        lines.append(
-            f"RGB noisier than a model's limit (std at the network's input, 0-255; {limits}) counts as missing on "
-            f"frames with depth, as in the node; share of frames whose RGB was left out: {shares}."
-        )
+    notes = (
+        (depth_limits, "depth_too_noisy", "Depth noisier than a model's limit (std at 1 m, m; {}) counts as missing, "
+         "as in the node; share of depth frames left out: {}."),
+        (rgb_limits, "rgb_too_noisy", "RGB noisier than a model's limit (std at the network's input, 0-255; {}) "
+         "counts as missing on frames with depth, as in the node; share of frames whose RGB was left out: {}."),
+    )  # fmt: skip
+    for limits, key, text in notes:
+        if limits and any(limits.values()):
+            named = ", ".join(f"{name} {limit:g}" if limit > 0 else f"{name} none" for name, limit in limits.items())
+            dropped = {name: e[key]["mean"] for name, e in summary.items() if key in e}
+            shares = ", ".join(f"{name} {fraction:.1%}" for name, fraction in dropped.items() if fraction > 0)
+            lines.append(text.format(named, shares or "none"))
     lines.append("")
     header = " | ".join(["| model / sensor / inputs", *KEYS, "seg. acc.", "seg. acc. interior", "seg. acc. boundary"])
     lines += [header + " | next action | remaining err. (s) |", "|---|" + "---:|" * (len(KEYS) + 5)]
