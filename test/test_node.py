@@ -338,7 +338,7 @@ def _all_diagnostics(collector: Collector) -> list[dict[str, str]]:
     return out
 
 
-def _settle_until_invalid(camera: Camera, collector: Collector, count: int, timeout: float = 5.0) -> None:
+def _settle_until_invalid(camera: Camera, collector: Collector, count: int, timeout: float = 15.0) -> None:
     """Spin until /diagnostics reports ``count`` invalid frames (the node counts them a diagnostics period late)."""
     spin_until(camera.executor, lambda: collector.last_diagnostics().get("frames_invalid") == str(count), timeout)
 
