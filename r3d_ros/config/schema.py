@@ -183,14 +183,14 @@ class ModelConfig:
     filter_evidence_weight: float = 0.5
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
     # model does better without depth, measured after training (train.depth_limit, or
-    # scripts/measure_depth_limit.py --write on the synthetic benchmark, or scripts/set_depth_limit.py);
+    # scripts/measure_noise_limit.py --write on the synthetic benchmark, or scripts/set_noise_limit.py);
     # the node leaves out noisier depth frames (its max_depth_noise -1). 0 = not measured: every
     # depth frame is kept.
     max_depth_noise: float = 0.0
     # RGB noise (std of the pixel noise at the network's input, 0-255; r3d_ros/runtime/rgb_noise.py)
     # past which this model does better without RGB where it has depth, measured after training
-    # (train.rgb_limit, or scripts/measure_depth_limit.py --modality rgb --write on the synthetic
-    # benchmark, or scripts/set_depth_limit.py --modality rgb). 0 = not
+    # (train.rgb_limit, or scripts/measure_noise_limit.py --modality rgb --write on the synthetic
+    # benchmark, or scripts/set_noise_limit.py --modality rgb). 0 = not
     # measured: every RGB frame is kept.
     max_rgb_noise: float = 0.0
 
@@ -347,11 +347,14 @@ class DataConfig:
     on_error: Literal["raise", "skip"] = "raise"
     # Folder for preprocessed frames of file-backed datasets (None = keep in memory only).
     cache_dir: str | None = None
+    # Processes that render and preprocess the videos not in the cache (0 = one per CPU core).
+    workers: int = 0
 
     def __post_init__(self) -> None:
         check(self.ntu_version in (60, 120), "ntu_version", f"must be 60 or 120, got {self.ntu_version}")
         check(self.darai_level in (1, 2, 3), "darai_level", f"must be 1, 2 or 3, got {self.darai_level}")
         check(self.sync_slop_s >= 0, "sync_slop_s", f"must be >= 0, got {self.sync_slop_s}")
+        check(self.workers >= 0, "workers", f"must be >= 0 (0 = one per CPU core), got {self.workers}")
         if self.source in ("ntu", "utkinect", "darai"):
             check(self.root is not None, "root", f"is required for source={self.source}")
         if self.source == "rosbag":

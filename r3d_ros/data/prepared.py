@@ -7,12 +7,23 @@ node preprocesses camera images, and kept as compact arrays. With a cache
 folder, prepared videos of file-backed datasets are stored as ``.npz`` (read
 with ``allow_pickle=False``) keyed by the source and every setting that
 changes the result.
+
+Rendering and preprocessing is most of a synthetic training run's data time
+and each video is independent of the others, so videos not in the cache are
+prepared in forked worker processes, one per core by default. A video's frames
+are seeded by the video alone, so the result does not depend on the number of
+workers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -80,27 +91,88 @@ def _load_cached(path: Path, name: str) -> PreparedVideo:
         return PreparedVideo(name, *(data[f.name] for f in fields(PreparedVideo) if f.name != "name"))
 
 
+def _store(item: PreparedVideo, path: Path) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **{f.name: getattr(item, f.name) for f in fields(item) if f.name != "name"})
+    tmp.replace(path)
+
+
+def _prepare_and_store(video: Video, size: InputConfig, fps: float, path: Path | None) -> PreparedVideo:
+    item = prepare_video(video, size, fps)
+    if path is not None:
+        _store(item, path)
+    return item
+
+
+def default_workers() -> int:
+    """One worker process per CPU core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# What forked workers prepare: (videos, size, fps, cache paths), set by the parent just before
+# it forks them. Videos load their frames through closures, which cannot be pickled; a forked
+# worker inherits them instead.
+_PENDING: tuple[Sequence[Video], InputConfig, float, Sequence[Path | None]] | None = None
+
+
+def _prepare_pending(index: int) -> PreparedVideo:
+    assert _PENDING is not None, "a preparation worker started without its videos"
+    videos, size, fps, paths = _PENDING
+    return _prepare_and_store(videos[index], size, fps, paths[index])
+
+
+def _prepare_in_workers(
+    videos: Sequence[Video], size: InputConfig, fps: float, paths: Sequence[Path | None], workers: int
+) -> Iterator[PreparedVideo]:
+    """``prepare_video`` of every video in ``workers`` forked processes, in order."""
+    global _PENDING
+    _PENDING = (videos, size, fps, paths)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        yield from pool.map(_prepare_pending, range(len(videos)))
+    except BrokenProcessPool as error:
+        raise PreparationError(
+            "a video preparation worker died (killed by a signal, e.g. the out-of-memory killer); "
+            "prepared videos already in the cache are kept, try data.workers: 1"
+        ) from error
+    finally:  # after an error, videos not started yet are not prepared for nothing
+        pool.shutdown(cancel_futures=True)
+        _PENDING = None
+
+
 def prepare_dataset(
     dataset: VideoDataset,
     size: InputConfig,
     fps: float,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    workers: int = 0,
 ) -> list[PreparedVideo]:
-    """Prepare every video of ``dataset`` (through the cache when one is given)."""
+    """Prepare every video of ``dataset`` (through the cache when one is given).
+
+    Videos not in the cache are prepared by ``workers`` processes (0 = one per
+    CPU core; 1 = in this process).
+    """
     cache = Path(cache_dir) if cache_dir else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
-    prepared = []
-    for video in tqdm(dataset.videos, desc=f"preparing {dataset.name}", unit="video", disable=not progress):
-        path = _cache_path(cache, dataset.name, video, size, fps) if cache else None
-        if path is not None and path.is_file():
-            prepared.append(_load_cached(path, video.name))
-            continue
-        item = prepare_video(video, size, fps)
-        if path is not None:
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{f.name: getattr(item, f.name) for f in fields(item) if f.name != "name"})
-            tmp.replace(path)
-        prepared.append(item)
-    return prepared
+    paths = [_cache_path(cache, dataset.name, video, size, fps) if cache else None for video in dataset.videos]
+    prepared: list[PreparedVideo | None] = [
+        _load_cached(path, video.name) if path is not None and path.is_file() else None
+        for video, path in zip(dataset.videos, paths, strict=True)
+    ]
+    todo = [i for i, item in enumerate(prepared) if item is None]
+    workers = min(workers or default_workers(), len(todo))
+    videos, todo_paths = [dataset.videos[i] for i in todo], [paths[i] for i in todo]
+    if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        fresh = _prepare_in_workers(videos, size, fps, todo_paths, workers)
+    else:
+        fresh = (_prepare_and_store(video, size, fps, path) for video, path in zip(videos, todo_paths, strict=True))
+    done = len(dataset.videos) - len(todo)
+    with tqdm(
+        total=len(dataset.videos), initial=done, desc=f"preparing {dataset.name}", unit="video", disable=not progress
+    ) as bar:
+        for index, item in zip(todo, fresh, strict=True):
+            prepared[index] = item
+            bar.update()
+    return prepared  # type: ignore[return-value]  # every None was filled

@@ -111,7 +111,7 @@ def run_trainings(experiment: ExperimentConfig, out: Path, jobs: int) -> dict[st
     first = next(iter(configs.values()))
     train_set, test_set = load_datasets(first.data)
     for dataset in (train_set, test_set):  # fill the shared cache once, before any worker starts
-        prepare_dataset(dataset, first.model.input, first.anticipation.fps, cache)
+        prepare_dataset(dataset, first.model.input, first.anticipation.fps, cache, workers=first.data.workers)
     todo = [(to_dict(c), out / "runs" / name, max(1, (os.cpu_count() or 1) // jobs)) for name, c in configs.items()]
     todo = [item for item in todo if not finished(item[1])]
     LOG.info("%d runs to train (%d already finished)", len(todo), len(configs) - len(todo))
@@ -159,7 +159,9 @@ def noise_sweep(experiment: ExperimentConfig, configs: dict[str, R3DConfig], out
             cache_dir=str(out / "cache"),
         )
         _, test_set = load_datasets(data)
-        videos = prepare_dataset(test_set, first.model.input, first.anticipation.fps, data.cache_dir, progress=False)
+        videos = prepare_dataset(
+            test_set, first.model.input, first.anticipation.fps, data.cache_dir, progress=False, workers=data.workers
+        )
         for name in configs:
             model, _ = load_model(out / "runs" / name / "model.safetensors", device)
             scores = evaluate_anticipation(model, videos, [MAIN_PROTOCOL[0]], [MAIN_PROTOCOL[1]], device)

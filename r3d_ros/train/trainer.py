@@ -107,8 +107,9 @@ class Trainer:
                 LOG.warning("skipped: %s", skipped)
         size, fps = config.model.input, config.anticipation.fps
         cache = config.data.cache_dir
-        self.train_videos = prepare_dataset(train_set, size, fps, cache, self.progress)
-        self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress)
+        workers = config.data.workers
+        self.train_videos = prepare_dataset(train_set, size, fps, cache, self.progress, workers)
+        self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress, workers)
         self.grammar = dataset_grammar(config.model.class_names, [v.labels for v in self.train_videos], fps)
         self._build(resume)
 
