@@ -1,8 +1,8 @@
 r"""Measure where a model trained on the synthetic benchmark does better without a modality than with it noisy.
 
-    scripts/with-env python scripts/measure_depth_limit.py --model models/r3d_default.safetensors \\
+    scripts/with-env python scripts/measure_noise_limit.py --model models/r3d_default.safetensors \\
         --seeds 50 51 52 --levels 0.02 0.025 0.03 0.035 0.04 --cache out/cache [--write]
-    scripts/with-env python scripts/measure_depth_limit.py --modality rgb --model models/r3d_default.safetensors \\
+    scripts/with-env python scripts/measure_noise_limit.py --modality rgb --model models/r3d_default.safetensors \\
         --seeds 50 51 52 --levels 10 20 30 40 60 --cache out/cache [--write]
 
 The measurement of :mod:`r3d_ros.eval.noise_limit` (which ``r3d-train`` runs

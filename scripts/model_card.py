@@ -151,13 +151,13 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "scripts/with-env r3d-experiment --config config/experiment/model.yaml --out docs/experiment/model --jobs 2",
         "cp docs/experiment/model/runs/fused-seed0/model.safetensors models/r3d_default.safetensors",
         *(
-            [f"scripts/with-env python scripts/set_depth_limit.py {MODEL.relative_to(ROOT)} {net.max_depth_noise:g}"]
+            [f"scripts/with-env python scripts/set_noise_limit.py {MODEL.relative_to(ROOT)} {net.max_depth_noise:g}"]
             if net.max_depth_noise and not train.depth_limit.enabled
             else []
         ),
         *(
             [
-                "scripts/with-env python scripts/set_depth_limit.py --modality rgb "
+                "scripts/with-env python scripts/set_noise_limit.py --modality rgb "
                 f"{MODEL.relative_to(ROOT)} {net.max_rgb_noise:g}"
             ]
             if net.max_rgb_noise and not train.rgb_limit.enabled
@@ -172,9 +172,9 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
             "(`train.depth_limit`), and recorded that limit in the file"
             if net.max_depth_noise and train.depth_limit.enabled
-            else f"; `set_depth_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
+            else f"; `set_noise_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
             "at 1 m is left out, where this model segments development seeds better without depth "
-            "(`scripts/measure_depth_limit.py` measures it and `--write` records it)"
+            "(`scripts/measure_noise_limit.py` measures it and `--write` records it)"
             if net.max_depth_noise
             else ""
         )
@@ -182,9 +182,9 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             f"; likewise, on the same seeds, that given depth it segments better without RGB than with RGB "
             f"noisier than {net.max_rgb_noise:g} at the network's input (0-255; `train.rgb_limit`), recorded too"
             if net.max_rgb_noise and train.rgb_limit.enabled
-            else f"; `set_depth_limit.py --modality rgb` records that RGB noisier than {net.max_rgb_noise:g} at the "
+            else f"; `set_noise_limit.py --modality rgb` records that RGB noisier than {net.max_rgb_noise:g} at the "
             "network's input (0-255) is left out where the frame has depth (measured by "
-            "`scripts/measure_depth_limit.py --modality rgb`)"
+            "`scripts/measure_noise_limit.py --modality rgb`)"
             if net.max_rgb_noise
             else ""
         )

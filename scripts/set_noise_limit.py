@@ -1,10 +1,10 @@
 """Record in a model file the noise of a modality past which the model does better without it.
 
-    scripts/with-env python scripts/set_depth_limit.py models/r3d_default.safetensors 0.0325
-    scripts/with-env python scripts/set_depth_limit.py --modality rgb models/r3d_default.safetensors 10
+    scripts/with-env python scripts/set_noise_limit.py models/r3d_default.safetensors 0.0325
+    scripts/with-env python scripts/set_noise_limit.py --modality rgb models/r3d_default.safetensors 10
 
 Where a modality stops helping is measured after training (r3d-train's
-``train.depth_limit`` / ``train.rgb_limit``, or scripts/measure_depth_limit.py;
+``train.depth_limit`` / ``train.rgb_limit``, or scripts/measure_noise_limit.py;
 docs/experiment.md), so it is written into the finished file's config as
 ``model.max_depth_noise`` (std of a depth reading at 1 m, m) or
 ``model.max_rgb_noise`` (std of the RGB noise at the network's input, 0-255).

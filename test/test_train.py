@@ -279,7 +279,7 @@ def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
 ) -> None:
     model = tmp_path / "model.safetensors"
     shutil.copy(finished_run / "model.safetensors", model)
-    script = ROOT / "scripts" / "measure_depth_limit.py"
+    script = ROOT / "scripts" / "measure_noise_limit.py"
     arguments = ["--model", str(model), "--seeds", "7", "--levels", "0.01", "0.1", "--num-test", "2"]
     result = subprocess.run(
         [sys.executable, str(script), *arguments, "--cache", str(tmp_path / "cache"), "--write"],

@@ -14,7 +14,7 @@ instead of misleading the model. The RGB limit is written at the network's
 input, where the runtime estimates RGB noise (:mod:`r3d_ros.runtime.rgb_noise`):
 the renderer's level times the input's shrink factor. ``r3d-train`` measures
 the limits after training (``train.depth_limit``, ``train.rgb_limit``);
-``scripts/measure_depth_limit.py`` measures an existing model file.
+``scripts/measure_noise_limit.py`` measures an existing model file.
 """
 
 from __future__ import annotations
