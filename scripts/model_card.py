@@ -5,7 +5,7 @@
 
 Every number in the card is read from a committed file: the architecture and
 recipe from the config embedded in models/r3d_default.safetensors, the training
-time from the run's metrics.jsonl (``train_seconds``), and the held-out scores,
+time from the run's timing.json (or metrics.jsonl's ``train_seconds``), and the held-out scores,
 references and target checks from r3d-eval-model's results.json. So the card
 changes only when the model or its evaluation does, and cannot drift from them.
 """
@@ -82,10 +82,26 @@ def oracle_fractions(results: dict[str, Any]) -> tuple[float, float]:
     return min(fractions), max(fractions)
 
 
-def training_minutes(run: Path) -> float | None:
-    """Wall minutes of the run by its own clock; None for a log written before the clock existed."""
+def timing_line(run: Path) -> str:
+    """Where the run's wall time went, by its own clocks (``timing.json``, else ``train_seconds``)."""
+    where = run.relative_to(ROOT)
+    conditions = "the conditions of that run (threads, other jobs on the machine) are in docs/experiment.md."
+    if (run / "timing.json").is_file():
+        timing = {k: v / 60 for k, v in json.loads((run / "timing.json").read_text()).items() if k.endswith("seconds")}
+        return (
+            f"`r3d-train` took {timing['total_seconds']:.0f} minutes of wall time in all: "
+            f"{timing['data_seconds']:.0f} rendering and preparing the videos, {timing['train_seconds']:.0f} "
+            f"pretraining and training (evaluations included), {timing['limit_seconds']:.0f} measuring the noise "
+            f"limits (`{where}/timing.json`); {conditions}"
+        )
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return rows[-1]["train_seconds"] / 60 if "train_seconds" in rows[-1] else None
+    if "train_seconds" not in rows[-1]:
+        return "The run's log predates the training clock (`train_seconds`), so its training time is not stated here."
+    return (
+        f"Training took {rows[-1]['train_seconds'] / 60:.0f} minutes of wall time by the run's own clock "
+        f"(`train_seconds` in `{where}/metrics.jsonl`, evaluations included, data preparation and noise limits "
+        f"not); {conditions}"
+    )
 
 
 def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
@@ -95,19 +111,11 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
     net, timing, data, train = config.model, config.anticipation, config.data.synthetic, config.train
     parameters = sum(p.numel() for p in model.parameters())
     low, high = oracle_fractions(results)
-    minutes = training_minutes(run)
     fuser = net.fuser
     fusion = (
         f"the rank-enhancing token fuser ({fuser.score} rule, {fuser.blend_fraction:.0%} of channels blended)"
         if fuser.kind == "r3d"
         else f"{fuser.kind} fusion"
-    )
-    timing_line = (
-        f"Training took {minutes:.0f} minutes of wall time by the run's own clock (`train_seconds` in "
-        f"`{run.relative_to(ROOT)}/metrics.jsonl`, evaluations included); the conditions of that run "
-        "(threads, other jobs on the machine) are in docs/experiment.md."
-        if minutes is not None
-        else "The run's log predates the training clock (`train_seconds`), so its training time is not stated here."
     )
     lines = [
         "# Model card: `r3d_default.safetensors`",
@@ -224,7 +232,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
-        timing_line,
+        timing_line(run),
         "",
         "## Metrics on held-out benchmark seeds",
         "",

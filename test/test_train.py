@@ -108,6 +108,15 @@ def test_training_time_accumulates_over_epochs(finished_run: Path) -> None:
     assert seconds[-1] >= sum(r["epoch_seconds"] for r in rows)
 
 
+def test_a_finished_run_says_where_its_wall_time_went(finished_run: Path) -> None:
+    timing = json.loads((finished_run / "timing.json").read_text())
+    rows = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    assert timing["data_seconds"] > 0 and timing["limit_seconds"] > 0 and not timing["resumed"]
+    assert timing["train_seconds"] >= rows[-1]["train_seconds"]
+    parts = timing["data_seconds"] + timing["train_seconds"] + timing["limit_seconds"]
+    assert timing["total_seconds"] == pytest.approx(parts)
+
+
 def test_final_model_carries_substitution_statistics_and_classes(finished_run: Path) -> None:
     model, _ = load_model(finished_run / "model.safetensors")
     assert bool(model.ebr.substitution_fitted)

@@ -108,8 +108,10 @@ class Trainer:
         size, fps = config.model.input, config.anticipation.fps
         cache = config.data.cache_dir
         workers = config.data.workers
+        started = time.perf_counter()
         self.train_videos = prepare_dataset(train_set, size, fps, cache, self.progress, workers)
         self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress, workers)
+        self.data_seconds = time.perf_counter() - started
         self.grammar = dataset_grammar(config.model.class_names, [v.labels for v in self.train_videos], fps)
         self._build(resume)
 
@@ -146,7 +148,7 @@ class Trainer:
             )
         self.base_lr = {"main": config.train.lr, "discriminator": config.train.ebr.discriminator_lr}
         self.steps_per_epoch = max(1, len(self.train_videos) // config.train.batch_videos)
-        self.start_epoch = 1
+        self.start_epoch, self.resumed = 1, resume
         self.train_seconds = 0.0  # wall time of the completed epochs, evaluations included, across resumes
         history: list[dict[str, Any]] = []
         if resume:
@@ -342,10 +344,31 @@ class Trainer:
             (self.run_dir / "substitution_error.json").write_text(json.dumps(error))
         model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu())
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
+        started = time.perf_counter()
         for modality in MODALITIES:
             if getattr(self.config.train, f"{modality}_limit").enabled:
                 last[MODALITIES[modality].setting] = self._measure_noise_limit(modality)
         self.model.to(self.device)
+        self._write_timing(time.perf_counter() - started)
+
+    def _write_timing(self, limit_seconds: float) -> None:
+        """timing.json: where this invocation's wall time went, so a run's cost can be quoted whole.
+
+        ``train_seconds`` (pretraining and epochs, evaluations included) adds up across resumes;
+        the data preparation and the limits are this invocation's.
+        """
+        timing = {
+            "data_seconds": self.data_seconds,
+            "train_seconds": self.train_seconds,
+            "limit_seconds": limit_seconds,
+            "total_seconds": self.data_seconds + self.train_seconds + limit_seconds,
+            "resumed": self.resumed,
+        }
+        (self.run_dir / "timing.json").write_text(json.dumps(timing, indent=1) + "\n")
+        LOG.info(
+            "wall time: %.1f min in all (data %.1f, training %.1f, limits %.1f)",
+            *(timing[key] / 60 for key in ("total_seconds", "data_seconds", "train_seconds", "limit_seconds")),
+        )
 
     def _measure_noise_limit(self, modality: str) -> float:
         """Measure the model's limit for ``modality``; write it into model.safetensors and <modality>_limit.json."""
