@@ -98,7 +98,7 @@ def presence(
     return {"rgb_present": rgb_kept(videos, kept, max_rgb_noise), "depth_present": kept}
 
 
-def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: Path) -> list[PreparedVideo]:
+def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: str | Path | None) -> list[PreparedVideo]:
     """The rendered and preprocessed test split of ``sensor`` at the model's input size and rate."""
     dataset = generate_synthetic(dataclasses.replace(sensor, num_train=0))
     config = model.config

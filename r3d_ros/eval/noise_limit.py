@@ -65,7 +65,9 @@ class NoiseLimitMeasurement:
     every_level_helped: bool  # the modality helped even at the highest level: the limit is at least that
 
 
-def segmentation(model: R3DModel, sensor: SyntheticConfig, seeds: Sequence[int], condition: str, cache: Path) -> float:
+def segmentation(
+    model: R3DModel, sensor: SyntheticConfig, seeds: Sequence[int], condition: str, cache: str | Path | None
+) -> float:
     """Mean over ``seeds`` of the observed-segmentation accuracy under ``condition``, nothing left out for noise."""
     scores = []
     for seed in seeds:
@@ -101,7 +103,12 @@ def input_scale(sensor: SyntheticConfig, model: R3DModel) -> float:
 
 
 def measure_noise_limit(
-    model: R3DModel, modality: str, levels: Sequence[float], seeds: Sequence[int], num_test: int, cache: Path
+    model: R3DModel,
+    modality: str,
+    levels: Sequence[float],
+    seeds: Sequence[int],
+    num_test: int,
+    cache: str | Path | None,
 ) -> NoiseLimitMeasurement:
     """Measure ``model``'s limit for ``modality`` on the test splits of ``seeds`` (its training renderer, noise varied).
 

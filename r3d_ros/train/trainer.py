@@ -373,7 +373,7 @@ class Trainer:
     def _measure_noise_limit(self, modality: str) -> float:
         """Measure the model's limit for ``modality``; write it into model.safetensors and <modality>_limit.json."""
         settings, setting = getattr(self.config.train, f"{modality}_limit"), MODALITIES[modality].setting
-        cache = Path(self.config.data.cache_dir) if self.config.data.cache_dir else self.run_dir / "cache"
+        cache = self.config.data.cache_dir  # None: the rendered sets live in memory only, as the training videos do
         LOG.info("measuring the %s limit on seeds %s (train.%s_limit)", modality, settings.seeds, modality)
         measured = measure_noise_limit(self.model, modality, settings.levels, settings.seeds, settings.num_test, cache)
         set_noise_limit(self.run_dir / "model.safetensors", setting, measured.limit)
