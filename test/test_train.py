@@ -25,7 +25,7 @@ from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
 from r3d_ros.train.substitution import ridge_map
-from r3d_ros.train.trainer import TrainingDiverged, train
+from r3d_ros.train.trainer import Trainer, TrainingDiverged, train
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -106,6 +106,21 @@ def test_training_time_accumulates_over_epochs(finished_run: Path) -> None:
     seconds = [r["train_seconds"] for r in rows]
     assert seconds[0] > 0 and seconds == sorted(set(seconds))  # strictly increasing
     assert seconds[-1] >= sum(r["epoch_seconds"] for r in rows)
+
+
+def test_training_runs_on_the_configured_number_of_torch_threads(tmp_path: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        Trainer(load_config(write_config(tmp_path / "tiny.yaml", **{"train.threads": 1})), tmp_path / "out")
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_negative_thread_count_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="threads"):
+        load_config(write_config(tmp_path / "tiny.yaml", **{"train.threads": -1}))
 
 
 def test_a_finished_run_says_where_its_wall_time_went(finished_run: Path) -> None:

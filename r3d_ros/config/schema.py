@@ -615,6 +615,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # gradient-norm clipping (0 = off)
     seed: int = 0  # initialisation and every epoch's sampling derive from it
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when available
+    # torch's intra-op CPU threads (0 = torch's default, one per core). The thread count changes the
+    # order of floating-point sums, so the same config gives the same weights only at the same count.
+    threads: int = 0
     loss_segmentation: float = 1.0  # weight of the observed-segmentation cross-entropy
     loss_future: float = 1.0  # weight of the cross-entropy of the class at each future frame
     loss_next: float = 0.5  # weight of the next-action cross-entropy
@@ -657,6 +660,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        check(self.threads >= 0, "threads", f"must be >= 0 (0 = torch's default), got {self.threads}")
         check(self.batch_videos >= 1, "batch_videos", f"must be >= 1, got {self.batch_videos}")
         check(self.windows_per_video >= 1, "windows_per_video", f"must be >= 1, got {self.windows_per_video}")
         check(self.min_observed >= 1, "min_observed", f"must be >= 1, got {self.min_observed}")

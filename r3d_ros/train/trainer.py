@@ -88,6 +88,8 @@ class Trainer:
         resume: bool = False,
         progress: bool = True,
     ) -> None:
+        if config.train.threads:
+            torch.set_num_threads(config.train.threads)
         self.device = pick_device(config.train.device)
         self.dist: DistributedContext = init_distributed(self.device)
         if self.device.type == "cuda":
