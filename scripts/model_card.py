@@ -25,6 +25,8 @@ MODEL = ROOT / "models" / "r3d_default.safetensors"
 EXPERIMENT = ROOT / "docs" / "experiment" / "model"
 HELDOUT = EXPERIMENT / "heldout" / "results.json"
 RUN = EXPERIMENT / "runs" / "fused-seed0"
+# r3d-train of config/train/default.yaml on a quiet machine, which gave the shipped weights again: its clock.
+TIMED_RUN = ROOT / "docs" / "experiment" / "reproduce" / "one_thread"
 CARD = ROOT / "models" / "README.md"
 CELLS = ("a0.2_b0.1", "a0.2_b0.5", "a0.3_b0.1", "a0.3_b0.5")
 ROWS = (  # (summary entry, what the row is)
@@ -232,7 +234,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
-        timing_line(run),
+        timing_line(TIMED_RUN if (TIMED_RUN / "timing.json").is_file() else run),
         "",
         "## Metrics on held-out benchmark seeds",
         "",
