@@ -6,7 +6,7 @@ import csv
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -31,7 +31,7 @@ from r3d_ros.data.bag_export import (
 )
 from r3d_ros.data.labels import write_label_file
 from r3d_ros.data.synthetic import generate_synthetic
-from r3d_ros.data.video import Video
+from r3d_ros.data.video import Frame, Video
 from r3d_ros.eval import cli
 from r3d_ros.eval.prediction_bag import r3d_typestore
 from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
@@ -264,21 +264,30 @@ def test_malformed_first_frame_is_dropped_when_topics_are_named(model, tmp_path:
     assert metrics["bag_counts"]["frames_used"] == 79
 
 
-def noisy_depth_bag(folder: Path, noise: float) -> Path:
-    """The synthetic recording with stereo noise of std ``noise`` m at 1 m added to every depth image."""
+def edited_bag(folder: Path, name: str, edit: Callable[[Frame], tuple[RawImage, RawImage]]) -> Path:
+    """The synthetic recording with each frame's (color, depth) images replaced by ``edit(frame)``."""
     video, _ = synthetic_video()
-    rng = np.random.default_rng(11)
 
     def rows() -> Iterable[tuple[str, int, object]]:
         for index, frame in enumerate(video.frames(range(len(video)))):
             stamp_ns = round(video.stamps[index] * 1e9)
-            metres = decode_depth(frame.depth, frame.depth_scale)
-            metres = metres + rng.standard_normal(metres.shape) * noise * metres**2
-            depth = RawImage.from_array(np.clip(np.rint(metres * 1000), 0, 65535).astype(np.uint16), "16UC1")
-            yield COLOR_TOPIC, stamp_ns, image_message(frame.color, stamp_ns, "camera_color_optical_frame")
+            color, depth = edit(frame)
+            yield COLOR_TOPIC, stamp_ns, image_message(color, stamp_ns, "camera_color_optical_frame")
             yield DEPTH_TOPIC, stamp_ns, image_message(depth, stamp_ns, "camera_color_optical_frame")
 
-    return write_messages(folder / "noisy_depth", rows())
+    return write_messages(folder / name, rows())
+
+
+def noisy_depth_bag(folder: Path, noise: float) -> Path:
+    """The synthetic recording with stereo noise of std ``noise`` m at 1 m added to every depth image."""
+    rng = np.random.default_rng(11)
+
+    def edit(frame: Frame) -> tuple[RawImage, RawImage]:
+        metres = decode_depth(frame.depth, frame.depth_scale)
+        metres = metres + rng.standard_normal(metres.shape) * noise * metres**2
+        return frame.color, RawImage.from_array(np.clip(np.rint(metres * 1000), 0, 65535).astype(np.uint16), "16UC1")
+
+    return edited_bag(folder, "noisy_depth", edit)
 
 
 def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(model, tmp_path: Path) -> None:
@@ -292,19 +301,14 @@ def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(mode
 
 def noisy_color_bag(folder: Path, noise: float) -> Path:
     """The synthetic recording with independent pixel noise of std ``noise`` (0-255) added to every color image."""
-    video, _ = synthetic_video()
     rng = np.random.default_rng(12)
 
-    def rows() -> Iterable[tuple[str, int, object]]:
-        for index, frame in enumerate(video.frames(range(len(video)))):
-            stamp_ns = round(video.stamps[index] * 1e9)
-            pixels = decode_color(frame.color).astype(np.float32)
-            noisy = np.clip(np.rint(pixels + rng.standard_normal(pixels.shape) * noise), 0, 255).astype(np.uint8)
-            color = RawImage.from_array(noisy, "rgb8")
-            yield COLOR_TOPIC, stamp_ns, image_message(color, stamp_ns, "camera_color_optical_frame")
-            yield DEPTH_TOPIC, stamp_ns, image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
+    def edit(frame: Frame) -> tuple[RawImage, RawImage]:
+        pixels = decode_color(frame.color).astype(np.float32)
+        noisy = np.clip(np.rint(pixels + rng.standard_normal(pixels.shape) * noise), 0, 255).astype(np.uint8)
+        return RawImage.from_array(noisy, "rgb8"), frame.depth
 
-    return write_messages(folder / "noisy_color", rows())
+    return edited_bag(folder, "noisy_color", edit)
 
 
 def test_replay_leaves_out_rgb_noisier_than_max_rgb_noise_where_depth_is_kept(model, tmp_path: Path) -> None:

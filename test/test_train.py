@@ -360,29 +360,17 @@ def test_training_measures_the_rgb_limit_at_the_network_input_and_writes_it_into
     assert model.config.model.max_rgb_noise == pytest.approx(measured["limit"])
 
 
-def test_a_depth_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("modality", "level"), [("depth", 0.02), ("rgb", 10.0)])
+def test_a_noise_limit_cannot_be_measured_on_recorded_data(tmp_path: Path, modality: str, level: float) -> None:
     path = write_config(
         tmp_path / "bag.yaml",
         **{
             "data.source": "rosbag",
             "data.train_recordings": [{"bag": "take1", "labels": "take1.csv"}],
-            "train.depth_limit.levels": [0.02],
+            f"train.{modality}_limit.levels": [level],
         },
     )
-    with pytest.raises(ConfigError, match=r"train\.depth_limit\.levels"):
-        load_config(path)
-
-
-def test_an_rgb_limit_cannot_be_measured_on_recorded_data(tmp_path: Path) -> None:
-    path = write_config(
-        tmp_path / "bag.yaml",
-        **{
-            "data.source": "rosbag",
-            "data.train_recordings": [{"bag": "take1", "labels": "take1.csv"}],
-            "train.rgb_limit.levels": [10.0],
-        },
-    )
-    with pytest.raises(ConfigError, match=r"train\.rgb_limit\.levels"):
+    with pytest.raises(ConfigError, match=rf"train\.{modality}_limit\.levels"):
         load_config(path)
 
 
