@@ -225,7 +225,7 @@ def test_depth_of_another_size_than_its_color_is_refused_as_not_aligned(running)
     for i, (color, _) in enumerate(scene(45, size=(240, 320))):
         ns = START_NS + round(i * 1e9 / 30)
         depth = np.full((120, 160), 2000, dtype=np.uint16)
-        camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 60)
+        camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 30)
     _settle_until_invalid(camera, collector, 45)
     diagnostics = collector.last_diagnostics()
     assert not collector.actions and int(diagnostics["frames_invalid"]) == 45
