@@ -67,7 +67,9 @@ def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
     torch.testing.assert_close(stats[0], stats[1])
 
 
-@pytest.mark.parametrize("overrides", [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",)])
+@pytest.mark.parametrize(
+    "overrides", [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.temporal.causal=true",)]
+)
 def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
     config = small_config(*overrides)
     model = R3DModel(config).eval()
@@ -80,6 +82,19 @@ def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str
     torch.testing.assert_close(streamed.future_logits, batch.future_logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(streamed.segmentation_logits, batch.segmentation_logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(streamed.next_logits, batch.next_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_a_causal_encoder_segments_each_frame_from_the_past_alone() -> None:
+    model = R3DModel(small_config("model.temporal.causal=true")).eval()
+    tokens = torch.randn(1, 12, model.config.model.token_dim)
+    changed = tokens.clone()
+    changed[:, 8:] = torch.randn(1, 4, model.config.model.token_dim)
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        before = model.forward_temporal(tokens, mask).segmentation_logits
+        after = model.forward_temporal(changed, mask).segmentation_logits
+    torch.testing.assert_close(after[:, :8], before[:, :8])
+    assert not torch.allclose(after[:, 8:], before[:, 8:])
 
 
 def test_window_longer_than_trained_is_refused(config: R3DConfig) -> None:

@@ -72,6 +72,14 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
     assert max(result.max_abs_error.values()) < 1e-4
 
 
+def test_a_causal_temporal_model_exports_graphs_that_match_pytorch(tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+
+    model, metadata = load_model(write_model(tmp_path / "causal.safetensors", "model.temporal.causal=true"))
+    result = export_model(model, metadata["model_id"], tmp_path)
+    assert max(result.max_abs_error.values()) < 1e-4
+
+
 def test_onnx_from_another_model_is_refused(model_file: Path, ebr_model_file: Path, tmp_path: Path) -> None:
     create_backend(ebr_model_file, runtime(tmp_path, "onnxruntime"))  # exports the EBR model's graphs
     loaded = create_backend(model_file, runtime(tmp_path, "torch"))

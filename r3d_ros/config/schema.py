@@ -150,6 +150,10 @@ class TemporalConfig:
     # Future frames per future query: each query predicts the class of this many consecutive
     # frames (the decoder's cost falls by the same factor; boundaries are placed to this grain).
     future_stride: int = 2
+    # Each observed frame attends only to itself and earlier frames: every frame of the window is
+    # then segmented as the last one is at run time (from the past alone), so all of them train
+    # the recognition a live robot needs, not only the window's last.
+    causal: bool = False
 
     def __post_init__(self) -> None:
         check(self.future_stride >= 1, "future_stride", f"must be >= 1, got {self.future_stride}")

@@ -19,6 +19,9 @@ estimates; segment order, the current segment's remaining time and the next
 segments' lengths all follow from it, instead of being three separately
 trained outputs that must agree.
 
+With ``causal`` the encoder masks every frame's view of later frames, so each
+frame is segmented from the past alone, as the last one always is.
+
 Positions count back from the last real frame (0 = now), so "how long ago" means
 the same whether the window is full or the recording has just started.
 """
@@ -59,6 +62,7 @@ class TemporalAnticipator(nn.Module):
             self.encoder = nn.TransformerEncoder(
                 layer, config.encoder_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False
             )
+        self.causal = config.causal
         self.segmentation_head = nn.Linear(dim, num_classes)
         self.future_len, self.future_stride = future_len, config.future_stride
         future_queries = -(-future_len // config.future_stride)
@@ -89,7 +93,8 @@ class TemporalAnticipator(nn.Module):
         padding = ~mask
         x = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
         if self.encoder is not None:
-            x = self.encoder(x, src_key_padding_mask=padding)
+            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1) if self.causal else None
+            x = self.encoder(x, mask=future, src_key_padding_mask=padding)
         last = (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)[..., None].expand(-1, -1, x.shape[-1])
         now = x.gather(1, last)  # (B, 1, D): the encoded last observed frame
         decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
