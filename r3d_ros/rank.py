@@ -61,7 +61,22 @@ def effective_rank_from_singular_values(s: torch.Tensor) -> float:
 
 
 def effective_rank(features: ArrayLike, mask: ArrayLike | None = None, center: bool = False) -> float:
-    """Effective rank of a feature matrix: between 1 (one direction) and min(N, C) (isotropic)."""
+    """Effective rank of a feature matrix: between 1 (one direction) and min(N, C) (isotropic).
+
+    An unmasked NumPy matrix (the node's window of tokens, on every tick) is
+    computed in NumPy: the same float64 LAPACK decomposition, without the
+    round trip through torch tensors, which cost as much as the decomposition.
+    """
+    if isinstance(features, np.ndarray) and mask is None and features.ndim == 2 and features.size:
+        x = features.astype(np.float64)
+        if center:
+            x -= x.mean(axis=0)
+        s = np.linalg.svd(x, compute_uv=False)
+        total = s.sum()
+        if total <= 0:
+            return 0.0
+        p = s[s > 0] / total
+        return float(np.exp(-(p * np.log(p)).sum()))
     return effective_rank_from_singular_values(singular_values(features, mask, center))
 
 

@@ -150,3 +150,11 @@ def test_blend_weights_stay_bounded() -> None:
     # weight saturates at 1: the blended channel becomes the other modality's, never beyond it
     mask = fuser.blend_mask(rgb, depth)[0].bool()
     torch.testing.assert_close(rgb_after[:, mask], depth_normed[:, mask])
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_effective_rank_of_a_numpy_matrix_equals_that_of_the_same_tensor(center: bool) -> None:
+    features = np.random.default_rng(3).standard_normal((64, 32)).astype(np.float32) * np.geomspace(1, 1e-3, 32)
+    assert effective_rank(features, center=center) == pytest.approx(
+        effective_rank(torch.from_numpy(features), center=center), rel=1e-12
+    )
