@@ -35,7 +35,9 @@ import torch
 
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.model.checkpoint import load_model, save_model
+from r3d_ros.model.decode import softmax
 from r3d_ros.model.r3d import R3DModel
+from r3d_ros.rank import effective_rank
 from r3d_ros.runtime.anticipator import StreamingAnticipator
 from r3d_ros.runtime.backends import choose_backend, create_backend
 from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_in_force
@@ -141,6 +143,12 @@ def bench_backend(name: str, model_path: Path, runtime: RuntimeConfig, repeats: 
         stream.push(i / stream.fps, *frames[i % len(frames)], max_depth_noise=limit, max_rgb_noise=rgb_limit)
     result["full_tick"] = summary(timed(stream.tick, repeats))
     result["full_tick_window"] = stream.count
+    full = np.ones(stream.window, dtype=bool)  # the ring is full: its order does not matter to either part
+    parts = {"window_rank": summary(timed(lambda: effective_rank(stream.tokens, center=True), repeats))}
+    if stream.grammar_filter is not None:
+        probabilities = softmax(backend.temporal(stream.tokens, full).segmentation)
+        parts["grammar_filter"] = summary(timed(lambda: stream.grammar_filter.posterior(probabilities), repeats))
+    result["tick_parts"] = parts
     stream.reset("benchmark: the end-to-end run starts from an empty window")
     count = 900
     start = time.perf_counter()
@@ -216,6 +224,8 @@ def main() -> None:
             f"  whole tick (temporal + decoding) on a full window of {r['full_tick_window']} frames: "
             f"{ft['median_ms']:.2f} ms median, {ft['p99_ms']:.2f} ms p99"
         )
+        for part, timing in r["tick_parts"].items():
+            print(f"    of which {part}: {timing['median_ms']:.2f} ms median, {timing['p99_ms']:.2f} ms p99")
         print("  window  streaming tick (median / p99 ms)  naive tick (median / p99 ms)  naive/streaming")
         for window, w in r["windows"].items():
             s, n = w["streaming_tick"], w["naive_tick"]
