@@ -75,6 +75,28 @@ def test_the_filtered_posterior_is_the_hmm_forward_over_class_and_age(evidence_w
     assert expected[:, posterior.shape[1] :].sum() < 1e-12  # ages past the filter's support carry nothing
 
 
+def test_the_newest_frame_counts_with_its_own_weight() -> None:
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((40, K)) * 3.0
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    newest_squared = probabilities.copy()  # (p^2)^0.5 = p: weight 0.5 on the squared row is weight 1 on the row
+    newest_squared[-1] = probabilities[-1] ** 2 / (probabilities[-1] ** 2).sum()
+    posterior = GrammarFilter(GRAMMAR, 0.5, newest_weight=1.0).posterior(probabilities)
+    np.testing.assert_allclose(posterior, GrammarFilter(GRAMMAR, 0.5).posterior(newest_squared), atol=1e-12)
+
+
+def test_full_weight_on_the_newest_frame_makes_a_just_started_action_more_likely() -> None:
+    onset = probabilities_of([2] * 20 + [7], confidence=0.95)
+    onset[-1] = 0.4 / (K - 1)
+    onset[-1, 7] = 0.6  # the first frame of push after a clap, seen with some doubt
+
+    def push_probability(grammar_filter: GrammarFilter) -> float:
+        return float(grammar_filter.posterior(onset).sum(axis=1)[7])
+
+    trusted, tempered = GrammarFilter(GRAMMAR, 0.5, newest_weight=1.0), GrammarFilter(GRAMMAR, 0.5)
+    assert push_probability(trusted) > push_probability(tempered)
+
+
 def test_future_rows_are_distributions() -> None:
     rng = np.random.default_rng(0)
     grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
@@ -123,13 +145,15 @@ def test_a_window_that_starts_mid_action_counts_its_age_from_the_renewal_prior()
 def test_the_filter_decoder_travels_in_the_model_file(tmp_path: Path) -> None:
     config = load_config(
         overrides=[f"model.class_names=[{','.join(f'c{k}' for k in range(K))}]", "model.future_decoder=grammar_filter",
-                   "model.filter_evidence_weight=0.4", "anticipation.fps=10", "anticipation.window=16"]
+                   "model.filter_evidence_weight=0.4", "model.filter_newest_weight=0.9", "anticipation.fps=10",
+                   "anticipation.window=16"]
     )  # fmt: skip
     model = R3DModel(config)
     model.set_grammar(GRAMMAR)
     save_model(tmp_path / "model.safetensors", model)
     loaded, _ = load_model(tmp_path / "model.safetensors")
     assert loaded.grammar_filter is not None and loaded.grammar_filter.evidence_weight == 0.4
+    assert loaded.grammar_filter.newest_weight == 0.9
     reading = read_window(np.zeros((16, K)), np.zeros((100, K)), loaded.grammar, loaded.grammar_filter)
     assert 1 <= reading.elapsed <= 16 and reading.future.shape == (100, K)
 
@@ -138,3 +162,9 @@ def test_the_filter_decoder_travels_in_the_model_file(tmp_path: Path) -> None:
 def test_an_evidence_weight_outside_zero_to_one_is_named(weight: str) -> None:
     with pytest.raises(ConfigError, match="filter_evidence_weight"):
         load_config(overrides=[f"model.filter_evidence_weight={weight}"])
+
+
+@pytest.mark.parametrize("weight", ["0", "1.5"])
+def test_a_newest_frame_weight_outside_zero_to_one_is_named(weight: str) -> None:
+    with pytest.raises(ConfigError, match="filter_newest_weight"):
+        load_config(overrides=[f"model.filter_newest_weight={weight}"])

@@ -185,6 +185,10 @@ class ModelConfig:
     # grammar_filter: exponent on each frame's class probabilities (below 1: a temporal encoder's
     # per-frame outputs share context, so they are not independent evidence).
     filter_evidence_weight: float = 0.5
+    # grammar_filter: exponent on the window's newest frame (None: filter_evidence_weight). The
+    # newest frame is the only evidence of an action that has just started; tempered like the
+    # older frames, whose context it shares, it holds the filter on the previous action longer.
+    filter_newest_weight: float | None = None
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
     # model does better without depth, measured after training (train.depth_limit, or
     # scripts/measure_noise_limit.py --write on the synthetic benchmark, or scripts/set_noise_limit.py);
@@ -208,6 +212,11 @@ class ModelConfig:
             0 < self.filter_evidence_weight <= 1,
             "filter_evidence_weight",
             f"must be in (0, 1], got {self.filter_evidence_weight}",
+        )
+        check(
+            self.filter_newest_weight is None or 0 < self.filter_newest_weight <= 1,
+            "filter_newest_weight",
+            f"must be empty or in (0, 1], got {self.filter_newest_weight}",
         )
         check(
             self.token_dim % self.fuser.attention_heads == 0,

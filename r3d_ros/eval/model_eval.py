@@ -29,7 +29,7 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
@@ -346,6 +346,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the same file under two names compares weights on the same network outputs",
     )
     parser.add_argument(
+        "--newest-weight",
+        action="append",
+        default=[],
+        metavar="NAME=W",
+        help="decode model NAME with another filter_newest_weight (in (0, 1]: the exponent on the window's\n"
+        "newest frame) than it was saved with",
+    )
+    parser.add_argument(
         "--max-depth-noise",
         type=float,
         default=StreamConfig().max_depth_noise,
@@ -388,20 +396,24 @@ def with_decoder(model: R3DModel, decoder: str) -> R3DModel:
     return model
 
 
-def with_evidence_weight(model: R3DModel, text: str) -> R3DModel:
-    """``model`` whose grammar filter weighs each frame's evidence by ``text``; the weights are unchanged."""
-    try:
-        weight = float(text)
-    except ValueError:
-        raise ConfigError(f"--evidence-weight: expected a number, got {text!r}") from None
-    if model.config.model.future_decoder != "grammar_filter":
-        raise ConfigError("--evidence-weight: the model does not decode with grammar_filter (see --decoder)")
-    try:
-        settings = dataclasses.replace(model.config.model, filter_evidence_weight=weight)
-    except ConfigError as error:
-        raise ConfigError(f"--evidence-weight: {error}") from None
-    model.config = dataclasses.replace(model.config, model=settings)
-    return model
+def filter_override(option: str, field: str) -> Callable[[R3DModel, str], R3DModel]:
+    """An override that decodes a model's grammar filter with another number ``field``; the weights are unchanged."""
+
+    def apply(model: R3DModel, text: str) -> R3DModel:
+        try:
+            weight = float(text)
+        except ValueError:
+            raise ConfigError(f"{option}: expected a number, got {text!r}") from None
+        if model.config.model.future_decoder != "grammar_filter":
+            raise ConfigError(f"{option}: the model does not decode with grammar_filter (see --decoder)")
+        try:
+            settings = dataclasses.replace(model.config.model, **{field: weight})
+        except ConfigError as error:
+            raise ConfigError(f"{option}: {error}") from None
+        model.config = dataclasses.replace(model.config, model=settings)
+        return model
+
+    return apply
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -416,7 +428,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         models[name], _ = load_model(path)
     overrides = [("--decoder", item, with_decoder) for item in args.decoder]
-    overrides += [("--evidence-weight", item, with_evidence_weight) for item in args.evidence_weight]
+    for option, field, items in (
+        ("--evidence-weight", "filter_evidence_weight", args.evidence_weight),
+        ("--newest-weight", "filter_newest_weight", args.newest_weight),
+    ):
+        overrides += [(option, item, filter_override(option, field)) for item in items]
     for option, item, apply in overrides:
         name, _, value = item.partition("=")
         if name not in models:

@@ -152,9 +152,11 @@ class GrammarFilter:
     network's class probabilities raised to ``evidence_weight``: the
     per-frame outputs of a temporal encoder share context, so they are not
     independent observations and counting each fully would overrule the
-    grammar. The window's first frame starts from the renewal prior (class
-    by the chain's stationary visits, age by P(D >= a)), because a sliding
-    window starts in the middle of a segment.
+    grammar. The newest frame's are raised to ``newest_weight`` (by default
+    the same): it alone shows an action that has just started. The window's
+    first frame starts from the renewal prior (class by the chain's
+    stationary visits, age by P(D >= a)), because a sliding window starts in
+    the middle of a segment.
 
     The result at the last frame, P(class, age | window), gives the current
     action and its age, and the future as the age-weighted mixture of the
@@ -163,8 +165,9 @@ class GrammarFilter:
     restart the run and the forecast with it).
     """
 
-    def __init__(self, grammar: ActionGrammar, evidence_weight: float) -> None:
+    def __init__(self, grammar: ActionGrammar, evidence_weight: float, newest_weight: float | None = None) -> None:
         self.grammar, self.evidence_weight = grammar, evidence_weight
+        self.newest_weight = evidence_weight if newest_weight is None else newest_weight
         pmf = grammar.duration_pmf
         at_least = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # P(D >= a), a = 0..L-1; exactly 0 past the support
         support = int(np.flatnonzero((at_least > 0).any(0)).max()) + 1
@@ -214,7 +217,10 @@ class GrammarFilter:
         return marginals / marginals.sum(axis=1, keepdims=True)
 
     def _evidence(self, probabilities: np.ndarray) -> np.ndarray:
-        return np.power(np.clip(probabilities, 1e-12, None), self.evidence_weight)
+        evidence = np.power(np.clip(probabilities, 1e-12, None), self.evidence_weight)
+        if self.newest_weight != self.evidence_weight and len(evidence):
+            evidence[-1] = np.power(np.clip(probabilities[-1], 1e-12, None), self.newest_weight)
+        return evidence
 
     def _forward(self, evidence: np.ndarray, every_frame: bool = False) -> np.ndarray:
         """Unnormalised forward beliefs P(class, age, evidence so far): (K, A) at the last frame, or (T, K, A).

@@ -86,7 +86,8 @@ class R3DModel(nn.Module):
         """The grammar as a filter over the window's class probabilities (``future_decoder: grammar_filter``)."""
         if self.config.model.future_decoder != "grammar_filter":
             return None
-        return GrammarFilter(self.grammar, self.config.model.filter_evidence_weight)
+        model = self.config.model
+        return GrammarFilter(self.grammar, model.filter_evidence_weight, model.filter_newest_weight)
 
     def set_grammar(self, grammar: ActionGrammar) -> None:
         """Store ``grammar`` (durations past the buffer's length are folded into its last entry)."""
