@@ -273,18 +273,28 @@ def test_a_decoder_override_changes_only_how_the_future_is_read() -> None:
         model_eval.with_decoder(shipped, "viterbi")
 
 
-def test_an_evidence_weight_override_changes_only_how_the_filter_weighs_frames() -> None:
+@pytest.mark.parametrize(
+    ("option", "field", "attribute"),
+    [("--evidence-weight", "filter_evidence_weight", "evidence_weight"),
+     ("--newest-weight", "filter_newest_weight", "newest_weight")],
+)  # fmt: skip
+def test_a_filter_weight_override_changes_only_how_the_filter_weighs_frames(
+    option: str, field: str, attribute: str
+) -> None:
     shipped, _ = load_model(ROOT / "models" / "r3d_default.safetensors")
     weights = {k: v.clone() for k, v in shipped.state_dict().items()}
-    reweighted = model_eval.with_evidence_weight(shipped, "0.8")
-    assert reweighted.grammar_filter.evidence_weight == 0.8
+    reweighted = model_eval.filter_override(option, field)(shipped, "0.8")
+    assert getattr(reweighted.grammar_filter, attribute) == 0.8
     assert all(torch.equal(weights[k], v) for k, v in reweighted.state_dict().items())
 
 
-def test_model_evaluation_names_a_bad_evidence_weight(tmp_path: Path, caplog) -> None:
-    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", "--evidence-weight", "fused=1.5"]
+@pytest.mark.parametrize(
+    ("option", "field"), [("--evidence-weight", "filter_evidence_weight"), ("--newest-weight", "filter_newest_weight")]
+)
+def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", option, "fused=1.5"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
-    assert "filter_evidence_weight" in caplog.text
+    assert field in caplog.text
 
 
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
