@@ -36,3 +36,22 @@ def spin_until(executor: SingleThreadedExecutor, condition: Callable[[], bool], 
             return True
         executor.spin_once(timeout_sec=0.05)
     return condition()
+
+
+def call_idempotent(executor: SingleThreadedExecutor, client, request, timeout: float, attempt_s: float = 3.0):
+    """Call a service whose request may safely be repeated; the response, or None after ``timeout`` seconds.
+
+    ``service_is_ready`` holds once the service's request reader has matched, which can be before its reply
+    writer has matched this client's reply reader; Fast DDS then drops the reply (ros2/rmw_fastrtps#467,
+    the race DDS-RPC 7.6.2.2 describes). On a loaded machine that discovery can take longer than Fast DDS
+    waits, so a request that got no reply within ``attempt_s`` is sent again.
+    """
+    deadline = time.monotonic() + timeout
+    if not spin_until(executor, client.service_is_ready, timeout):
+        return None
+    while time.monotonic() < deadline:
+        future = client.call_async(request)
+        if spin_until(executor, future.done, min(attempt_s, max(deadline - time.monotonic(), 0.0))):
+            return future.result()
+        client.remove_pending_request(future)
+    return None

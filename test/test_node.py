@@ -398,6 +398,7 @@ def _change_state(node, executor, transition_id: int) -> bool:
 
     client = node.create_client(ChangeState, "/r3d_anticipation/change_state")
     assert spin_until(executor, client.service_is_ready, 20.0), "lifecycle service not available"
+    spin_until(executor, lambda: False, 1.0)  # a transition must not be sent twice: let the reply path match first
     future = client.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
     assert spin_until(executor, future.done, 60.0)
     return future.result().success

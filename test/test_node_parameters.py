@@ -10,7 +10,7 @@ pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through 
 from node_harness import RELIABLE, image, node_exit, node_process
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from ros_util import ros_node, spin_until
+from ros_util import call_idempotent, ros_node, spin_until
 from sensor_msgs.msg import Image
 from test_node import START_NS, scene
 from test_runtime import write_model
@@ -72,10 +72,10 @@ class Client:
         spin_until(self.executor, lambda: False, 1.0)
 
     def set(self, name: str, value: ParameterValue):
-        assert spin_until(self.executor, self.set_client.service_is_ready, 20.0)
-        future = self.set_client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=value)]))
-        assert spin_until(self.executor, future.done, 10.0)
-        return future.result().results[0]
+        request = SetParameters.Request(parameters=[Parameter(name=name, value=value)])
+        response = call_idempotent(self.executor, self.set_client, request, 30.0)
+        assert response is not None, f"no reply to setting {name!r}"
+        return response.results[0]
 
 
 def string(value: str) -> ParameterValue:
