@@ -23,7 +23,7 @@ from pathlib import Path
 
 from r3d_ros.config import ConfigError
 from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limit
-from r3d_ros.model.checkpoint import ModelFileError, load_model, set_noise_limit
+from r3d_ros.model.checkpoint import ModelFileError, load_model, set_model_setting
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     setting = MODALITIES[args.modality].setting
     print(f"{setting}: {measured.limit:g}{suffix}")
     if args.write:
-        set_noise_limit(args.model, setting, measured.limit)
+        set_model_setting(args.model, setting, measured.limit)
         print(f"{args.model}: model.{setting} {measured.limit:g}")
     return 0
 

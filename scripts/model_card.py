@@ -144,7 +144,13 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             "grammar_filter": "the action grammar (transitions and per-class durations) estimated from the "
             "training labels and stored in the file is run as a hidden semi-Markov filter over the window's "
             "per-frame class probabilities (evidence weight "
-            f"{net.filter_evidence_weight:g}): the current action, its age and the future come from "
+            f"{net.filter_evidence_weight:g}"
+            + (
+                f", the newest frame's {net.filter_newest_weight:g}"
+                if net.filter_newest_weight not in (None, net.filter_evidence_weight)
+                else ""
+            )
+            + "): the current action, its age and the future come from "
             "P(class, age | window), and the observed frames are labelled by forward-backward smoothing "
             "(`GrammarFilter` in `r3d_ros/model/grammar.py`).",
         }.get(net.future_decoder, "the learned future head."),
@@ -161,14 +167,17 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "scripts/with-env r3d-experiment --config config/experiment/model.yaml --out docs/experiment/model --jobs 2",
         "cp docs/experiment/model/runs/fused-seed0/model.safetensors models/r3d_default.safetensors",
         *(
-            [f"scripts/with-env python scripts/set_noise_limit.py {MODEL.relative_to(ROOT)} {net.max_depth_noise:g}"]
+            [
+                "scripts/with-env python scripts/set_model_setting.py "
+                f"{MODEL.relative_to(ROOT)} max_depth_noise {net.max_depth_noise:g}"
+            ]
             if net.max_depth_noise and not train.depth_limit.enabled
             else []
         ),
         *(
             [
-                "scripts/with-env python scripts/set_noise_limit.py --modality rgb "
-                f"{MODEL.relative_to(ROOT)} {net.max_rgb_noise:g}"
+                "scripts/with-env python scripts/set_model_setting.py "
+                f"{MODEL.relative_to(ROOT)} max_rgb_noise {net.max_rgb_noise:g}"
             ]
             if net.max_rgb_noise and not train.rgb_limit.enabled
             else []
@@ -182,7 +191,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
             "(`train.depth_limit`), and recorded that limit in the file"
             if net.max_depth_noise and train.depth_limit.enabled
-            else f"; `set_noise_limit.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
+            else f"; `set_model_setting.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
             "at 1 m is left out, where this model segments development seeds better without depth "
             "(`scripts/measure_noise_limit.py` measures it and `--write` records it)"
             if net.max_depth_noise
@@ -192,8 +201,8 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             f"; likewise, on the same seeds, that given depth it segments better without RGB than with RGB "
             f"noisier than {net.max_rgb_noise:g} at the network's input (0-255; `train.rgb_limit`), recorded too"
             if net.max_rgb_noise and train.rgb_limit.enabled
-            else f"; `set_noise_limit.py --modality rgb` records that RGB noisier than {net.max_rgb_noise:g} at the "
-            "network's input (0-255) is left out where the frame has depth (measured by "
+            else f"; `set_model_setting.py` (`max_rgb_noise`) records that RGB noisier than {net.max_rgb_noise:g} at "
+            "the network's input (0-255) is left out where the frame has depth (measured by "
             "`scripts/measure_noise_limit.py --modality rgb`)"
             if net.max_rgb_noise
             else ""

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from r3d_ros.config import ConfigError
 from r3d_ros.model import ModelFileError, R3DModel, load_model, save_model
-from r3d_ros.model.checkpoint import set_noise_limit
+from r3d_ros.model.checkpoint import set_model_setting
 
 
 @pytest.fixture
@@ -33,15 +33,32 @@ def test_round_trip_restores_config_and_outputs(saved: tuple[Path, R3DModel, str
 
 def test_a_recorded_noise_limit_changes_the_config_not_the_weights(saved: tuple[Path, R3DModel, str]) -> None:
     path, _, model_id = saved
-    assert set_noise_limit(path, "max_depth_noise", 0.03) == model_id
-    assert set_noise_limit(path, "max_rgb_noise", 12.0) == model_id
+    assert set_model_setting(path, "max_depth_noise", 0.03) == model_id
+    assert set_model_setting(path, "max_rgb_noise", 12.0) == model_id
     loaded, metadata = load_model(path)
     assert loaded.config.model.max_depth_noise == 0.03 and loaded.config.model.max_rgb_noise == 12.0
     assert metadata["model_id"] == model_id
+
+
+def test_a_recorded_filter_weight_changes_the_config_not_the_weights(saved: tuple[Path, R3DModel, str]) -> None:
+    path, _, model_id = saved
+    assert set_model_setting(path, "filter_newest_weight", 1.0) == model_id
+    assert load_model(path)[0].config.model.filter_newest_weight == 1.0
+    assert set_model_setting(path, "filter_newest_weight", None) == model_id
+    assert load_model(path)[0].config.model.filter_newest_weight is None
+
+
+def test_a_bad_after_training_value_is_refused_naming_the_setting(saved: tuple[Path, R3DModel, str]) -> None:
+    path = saved[0]
     with pytest.raises(ConfigError, match="max_depth_noise"):
-        set_noise_limit(path, "max_depth_noise", -1.0)
+        set_model_setting(path, "max_depth_noise", -1.0)
+    with pytest.raises(ConfigError, match="filter_newest_weight"):
+        set_model_setting(path, "filter_newest_weight", 1.5)
+
+
+def test_a_setting_the_weights_depend_on_is_refused_after_training(saved: tuple[Path, R3DModel, str]) -> None:
     with pytest.raises(ValueError, match="token_dim"):
-        set_noise_limit(path, "token_dim", 3.0)
+        set_model_setting(saved[0], "token_dim", 3.0)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:

@@ -191,14 +191,14 @@ class ModelConfig:
     filter_newest_weight: float | None = None
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
     # model does better without depth, measured after training (train.depth_limit, or
-    # scripts/measure_noise_limit.py --write on the synthetic benchmark, or scripts/set_noise_limit.py);
+    # scripts/measure_noise_limit.py --write on the synthetic benchmark, or scripts/set_model_setting.py);
     # the node leaves out noisier depth frames (its max_depth_noise -1). 0 = not measured: every
     # depth frame is kept.
     max_depth_noise: float = 0.0
     # RGB noise (std of the pixel noise at the network's input, 0-255; r3d_ros/runtime/rgb_noise.py)
     # past which this model does better without RGB where it has depth, measured after training
     # (train.rgb_limit, or scripts/measure_noise_limit.py --modality rgb --write on the synthetic
-    # benchmark, or scripts/set_noise_limit.py --modality rgb). 0 = not
+    # benchmark, or scripts/set_model_setting.py). 0 = not
     # measured: every RGB frame is kept.
     max_rgb_noise: float = 0.0
 

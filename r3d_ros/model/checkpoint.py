@@ -118,16 +118,23 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3
     return model.to(device).eval(), metadata
 
 
-def set_noise_limit(path: str | Path, setting: str, limit: float) -> str:
-    """Record ``limit`` as ``model.<setting>`` (``max_depth_noise`` or ``max_rgb_noise``) in the model file at ``path``.
+# Settings a finished model file may change: they act after the network (which frames the node
+# keeps, how the grammar filter weighs the network's outputs), so the weights stay what was trained.
+AFTER_TRAINING_SETTINGS = ("max_depth_noise", "max_rgb_noise", "filter_evidence_weight", "filter_newest_weight")
 
-    The limits are measured after training (``r3d_ros.eval.noise_limit``), so
-    only the embedded config changes: the weights, and the model id it returns, stay.
+
+def set_model_setting(path: str | Path, setting: str, value: float | None) -> str:
+    """Record ``value`` as ``model.<setting>`` in the model file at ``path``; returns its (unchanged) model id.
+
+    The noise limits are measured after training (``r3d_ros.eval.noise_limit``) and
+    the filter weights are chosen on evaluations of the trained model, so only the
+    embedded config changes. Raises ValueError for a setting not in
+    ``AFTER_TRAINING_SETTINGS`` and ConfigError naming a bad value.
     """
-    if setting not in ("max_depth_noise", "max_rgb_noise"):
-        raise ValueError(f"not a noise limit of the model: {setting!r}")
+    if setting not in AFTER_TRAINING_SETTINGS:
+        raise ValueError(f"model.{setting} is not set after training (one of {', '.join(AFTER_TRAINING_SETTINGS)})")
     model, metadata = load_model(path)
-    settings = dataclasses.replace(model.config.model, **{setting: limit})  # ConfigError names a bad value
+    settings = dataclasses.replace(model.config.model, **{setting: value})
     model.config = dataclasses.replace(model.config, model=settings)
     extra = {k: v for k, v in metadata.items() if k not in ("format", "format_version", "config", "model_id")}
     return save_model(path, model, extra)

@@ -36,7 +36,7 @@ from r3d_ros.data.sources import load_datasets
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limit
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
-from r3d_ros.model.checkpoint import save_model, set_noise_limit
+from r3d_ros.model.checkpoint import save_model, set_model_setting
 from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.augment import Augmentation
@@ -378,7 +378,7 @@ class Trainer:
         cache = self.config.data.cache_dir  # None: the rendered sets live in memory only, as the training videos do
         LOG.info("measuring the %s limit on seeds %s (train.%s_limit)", modality, settings.seeds, modality)
         measured = measure_noise_limit(self.model, modality, settings.levels, settings.seeds, settings.num_test, cache)
-        set_noise_limit(self.run_dir / "model.safetensors", setting, measured.limit)
+        set_model_setting(self.run_dir / "model.safetensors", setting, measured.limit)
         (self.run_dir / f"{modality}_limit.json").write_text(json.dumps(dataclasses.asdict(measured), indent=1))
         LOG.info("model.%s %g written to %s", setting, measured.limit, self.run_dir / "model.safetensors")
         return measured.limit
