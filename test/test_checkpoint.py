@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from safetensors.torch import save_file
 from r3d_ros.config import ConfigError
 from r3d_ros.model import ModelFileError, R3DModel, load_model, save_model
 from r3d_ros.model.checkpoint import set_model_setting
+
+SET_SETTING = Path(__file__).resolve().parents[1] / "scripts" / "set_model_setting.py"
 
 
 @pytest.fixture
@@ -59,6 +63,27 @@ def test_a_bad_after_training_value_is_refused_naming_the_setting(saved: tuple[P
 def test_a_setting_the_weights_depend_on_is_refused_after_training(saved: tuple[Path, R3DModel, str]) -> None:
     with pytest.raises(ValueError, match="token_dim"):
         set_model_setting(saved[0], "token_dim", 3.0)
+
+
+def set_setting_script(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SET_SETTING), *arguments], capture_output=True, text=True, check=False)
+
+
+def test_the_setting_script_writes_a_value_and_none_empties_it(saved: tuple[Path, R3DModel, str]) -> None:
+    path, _, model_id = saved
+    written = set_setting_script(str(path), "filter_newest_weight", "1.0")
+    assert written.returncode == 0 and model_id in written.stdout, written.stderr
+    assert load_model(path)[0].config.model.filter_newest_weight == 1.0
+    assert set_setting_script(str(path), "filter_newest_weight", "none").returncode == 0
+    assert load_model(path)[0].config.model.filter_newest_weight is None
+
+
+def test_the_setting_script_names_a_bad_value_and_leaves_the_file(saved: tuple[Path, R3DModel, str]) -> None:
+    path = saved[0]
+    before = path.read_bytes()
+    refused = set_setting_script(str(path), "max_depth_noise", "-1")
+    assert refused.returncode == 2 and "model.max_depth_noise" in refused.stderr
+    assert path.read_bytes() == before
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
