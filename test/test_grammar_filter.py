@@ -168,3 +168,14 @@ def test_an_evidence_weight_outside_zero_to_one_is_named(weight: str) -> None:
 def test_a_newest_frame_weight_outside_zero_to_one_is_named(weight: str) -> None:
     with pytest.raises(ConfigError, match="filter_newest_weight"):
         load_config(overrides=[f"model.filter_newest_weight={weight}"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "described"),
+    [(["model.future_decoder=head"], "head"),
+     (["model.future_decoder=grammar_filter"], "grammar_filter (evidence weight 0.5, newest frame 0.5)"),
+     (["model.future_decoder=grammar_filter", "model.filter_newest_weight=1.0"],
+      "grammar_filter (evidence weight 0.5, newest frame 1)")],
+)  # fmt: skip
+def test_the_decoding_is_described_with_the_weights_the_model_id_leaves_out(overrides, described) -> None:
+    assert load_config(overrides=overrides).model.decoding == described

@@ -114,6 +114,15 @@ def test_diagnostics_report_how_old_frames_are_when_they_arrive(running) -> None
     assert "after their stamps" not in diagnostics["_message"]
 
 
+def test_diagnostics_name_the_model_and_how_it_decodes(running) -> None:
+    _, camera, collector = running
+    camera.play(scene(15), fps=30.0)
+    camera.settle()
+    diagnostics = collector.last_diagnostics()
+    assert diagnostics["model_id"] == collector.labels[0].model_id
+    assert diagnostics["decoding"] == "head"  # the test model's future_decoder
+
+
 def test_frames_stamped_far_from_the_node_clock_raise_a_warning(running) -> None:
     _, camera, collector = running
     camera.play(scene(30), fps=30.0)  # stamps from 2023, as a bag replayed without use_sim_time

@@ -234,6 +234,14 @@ class ModelConfig:
         """True when the future is decoded by the action grammar the model file carries."""
         return self.future_decoder in ("grammar", "grammar_filter")
 
+    @property
+    def decoding(self) -> str:
+        """How the future is read out, filter weights included: the model id does not cover them."""
+        if self.future_decoder != "grammar_filter":
+            return self.future_decoder
+        newest = self.filter_evidence_weight if self.filter_newest_weight is None else self.filter_newest_weight
+        return f"grammar_filter (evidence weight {self.filter_evidence_weight:g}, newest frame {newest:g})"
+
 
 @dataclass
 class AnticipationConfig:

@@ -248,8 +248,8 @@ class AnticipationNode(LifecycleNode):
         self.debug_publisher = self.create_lifecycle_publisher(Image, "~/debug_image", DEBUG_QOS)
         self.marker_publisher = self.create_lifecycle_publisher(MarkerArray, "~/markers", DEBUG_QOS)
         self.get_logger().info(
-            f"model {self.loaded.model_id} ({len(self.loaded.model.config.model.class_names)} classes) "
-            f"on {self.loaded.backend.describe()}"
+            f"model {self.loaded.model_id} ({len(self.loaded.model.config.model.class_names)} classes, "
+            f"decoded by {self.loaded.model.config.model.decoding}) on {self.loaded.backend.describe()}"
         )
         return super().on_configure(state)
 
@@ -543,6 +543,7 @@ class AnticipationNode(LifecycleNode):
                 {
                     "backend": self.loaded.backend.describe(),
                     "model_id": self.loaded.model_id,
+                    "decoding": self.loaded.model.config.model.decoding,
                     "sync_matched": sync.matched,
                     "sync_color_only": sync.color_only,
                     "sync_success_rate": f"{sync.matched / paired:.3f}" if paired else "nan",
