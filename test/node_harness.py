@@ -16,6 +16,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from ros_util import spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
@@ -24,6 +25,7 @@ from r3d_msgs.msg import ActionLabels, AnticipatedAction
 COLOR_TOPIC = "/test_camera/color/image_raw"
 DEPTH_TOPIC = "/test_camera/aligned_depth_to_color/image_raw"
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+START_NS = 1_700_000_000_123_456_789  # a stamp in 2023, far from any test clock
 LABELS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -128,3 +130,49 @@ class Collector:
                 if status.name.startswith("r3d_anticipation"):
                     return {kv.key: kv.value for kv in status.values} | {"_message": status.message}
         return {}
+
+
+def scene(count: int, size: tuple[int, int] = (120, 160), seed: int = 0):
+    """A moving textured scene with metric depth."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+    for i in range(count):
+        depth = np.full(size, 1500 + 10 * i, dtype=np.uint16)
+        yield np.roll(base, 2 * i, axis=1), depth
+
+
+class Camera:
+    """Publishes color and aligned depth like realsense2_camera (identical stamps)."""
+
+    def __init__(self, node, executor, collector: Collector) -> None:
+        self.node, self.executor, self.collector = node, executor, collector
+        self.color = node.create_publisher(Image, COLOR_TOPIC, RELIABLE)
+        self.depth = node.create_publisher(Image, DEPTH_TOPIC, RELIABLE)
+        self.sent: list[int] = []
+
+    def wait_for_node(self) -> None:
+        ready = lambda: self.color.get_subscription_count() > 0 and self.depth.get_subscription_count() > 0  # noqa: E731
+        assert spin_until(self.executor, ready, 20.0), "node never subscribed"
+
+    def send(self, ns: int, color: Image | None, depth: Image | None, period: float = 0.0) -> None:
+        started = time.monotonic()
+        if color is not None:
+            self.color.publish(color)
+            self.sent.append(ns)
+        if depth is not None:
+            self.depth.publish(depth)
+        while True:
+            self.executor.spin_once(timeout_sec=0.001)
+            if time.monotonic() - started >= period:
+                break
+
+    def play(self, frames, fps: float = 30.0, speed: float = 1.0, start_ns: int = START_NS, drop_depth=()) -> int:
+        ns = start_ns
+        for i, (color, depth) in enumerate(frames):
+            ns = start_ns + round(i * 1e9 / fps)
+            depth_message = None if i in drop_depth else image(ns, depth, "16UC1")
+            self.send(ns, image(ns, color, "rgb8"), depth_message, period=1.0 / fps / speed)
+        return ns
+
+    def settle(self, seconds: float = 1.5) -> None:
+        spin_until(self.executor, lambda: False, seconds)

@@ -18,24 +18,22 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through scripts/with-env")
 
+from bags import (  # noqa: E402
+    malformed_first_frame_bag,
+    replay,
+    restarting_bag,
+    synthetic_video,
+    write_labels,
+)
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from model_files import write_model  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from test_replay import (  # noqa: E402
-    COLOR_TOPIC,
-    DEPTH_TOPIC,
-    malformed_first_frame_bag,
-    restarting_bag,
-    run,
-    synthetic_video,
-    write_labels,
-)
-from test_runtime import write_model  # noqa: E402
 
 from r3d_msgs.msg import ActionLabels, AnticipatedAction  # noqa: E402
-from r3d_ros.data.bag_export import write_rgbd_bag, write_video_bag  # noqa: E402
+from r3d_ros.data.bag_export import COLOR_TOPIC, DEPTH_TOPIC, write_rgbd_bag, write_video_bag  # noqa: E402
 from r3d_ros.data.errors import DatasetError  # noqa: E402
 from r3d_ros.runtime.image import RawImage  # noqa: E402
 
@@ -90,7 +88,7 @@ def switching(tmp_path_factory: pytest.TempPathFactory, model: Path) -> tuple[in
     """--compare on the switching camera: (exit status, output folder)."""
     folder = tmp_path_factory.mktemp("switching")
     out = folder / "out"
-    return run(switching_camera_bag(folder), None, model, out, "--compare", "--rate", "3"), out
+    return replay(switching_camera_bag(folder), None, model, out, "--compare", "--rate", "3"), out
 
 
 def test_a_node_that_logs_more_than_a_pipe_holds_is_fully_evaluated(switching) -> None:
@@ -169,7 +167,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory, recording, model: Path) ->
     """--online on the plain recording while a bystander watches: (exit status, what it saw)."""
     bag, labels = recording
     with bystander() as watch:
-        status = run(bag, labels, model, tmp_path_factory.mktemp("watched") / "out", "--online", "--rate", "2")
+        status = replay(bag, labels, model, tmp_path_factory.mktemp("watched") / "out", "--online", "--rate", "2")
         time.sleep(1.0)  # anything still in flight arrives
     return status, watch
 
@@ -220,7 +218,7 @@ def test_a_node_that_dies_during_playback_fails_the_evaluation(recording, model,
     with bystander() as watch:
         killer = threading.Thread(target=kill_node_once_publishing, args=(watch, done), daemon=True)
         killer.start()
-        status = run(bag, labels, model, tmp_path / "out", "--online")
+        status = replay(bag, labels, model, tmp_path / "out", "--online")
         done.set()
         killer.join(timeout=5)
     assert status == 2
@@ -235,7 +233,7 @@ def restarting(tmp_path_factory: pytest.TempPathFactory, model: Path) -> tuple[i
     folder = tmp_path_factory.mktemp("restarting")
     bag, labels, video = restarting_bag(folder)
     out = folder / "out"
-    return run(bag, labels, model, out, "--compare", "--rate", "2", "--use-sim-time"), out, video
+    return replay(bag, labels, model, out, "--compare", "--rate", "2", "--use-sim-time"), out, video
 
 
 def test_restarting_stamps_are_evaluated_online_over_the_whole_recording(restarting) -> None:
@@ -270,5 +268,5 @@ def test_restarting_stamps_online_latency_is_measured_for_every_tick(restarting)
 def test_node_drops_a_malformed_first_frame_when_topics_are_named(model, tmp_path: Path) -> None:
     bag = malformed_first_frame_bag(tmp_path)
     topics = ("--color-topic", COLOR_TOPIC, "--depth-topic", DEPTH_TOPIC)
-    assert run(bag, None, model, tmp_path / "out", "--online", "--rate", "2", *topics) == 0
+    assert replay(bag, None, model, tmp_path / "out", "--online", "--rate", "2", *topics) == 0
     assert metrics(tmp_path / "out")["online_node"]["frames_invalid"] == 1

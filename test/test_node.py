@@ -13,14 +13,24 @@ import pytest
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
 from diagnostic_msgs.msg import DiagnosticStatus
-from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, Collector, image, node_exit, node_process
+from model_files import write_model
+from node_harness import (
+    COLOR_TOPIC,
+    DEPTH_TOPIC,
+    RELIABLE,
+    START_NS,
+    Camera,
+    Collector,
+    image,
+    node_exit,
+    node_process,
+    scene,
+)
 from ros_util import ros_node, spin_until
 from sensor_msgs.msg import Image
-from test_runtime import write_model
 from visualization_msgs.msg import Marker, MarkerArray
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-START_NS = 1_700_000_000_123_456_789
 
 
 @pytest.fixture(scope="module")
@@ -28,52 +38,6 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The limit the node applies by default (max_depth_noise -1: the model's own); the scenes'
     # depth is noise-free, so only the test that adds noise reaches it.
     return write_model(tmp_path_factory.mktemp("node_model") / "model.safetensors", "model.max_depth_noise=0.03")
-
-
-def scene(count: int, size: tuple[int, int] = (120, 160), seed: int = 0):
-    """A moving textured scene with metric depth."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
-    for i in range(count):
-        depth = np.full(size, 1500 + 10 * i, dtype=np.uint16)
-        yield np.roll(base, 2 * i, axis=1), depth
-
-
-class Camera:
-    """Publishes color and aligned depth like realsense2_camera (identical stamps)."""
-
-    def __init__(self, node, executor, collector: Collector) -> None:
-        self.node, self.executor, self.collector = node, executor, collector
-        self.color = node.create_publisher(Image, COLOR_TOPIC, RELIABLE)
-        self.depth = node.create_publisher(Image, DEPTH_TOPIC, RELIABLE)
-        self.sent: list[int] = []
-
-    def wait_for_node(self) -> None:
-        ready = lambda: self.color.get_subscription_count() > 0 and self.depth.get_subscription_count() > 0  # noqa: E731
-        assert spin_until(self.executor, ready, 20.0), "node never subscribed"
-
-    def send(self, ns: int, color: Image | None, depth: Image | None, period: float = 0.0) -> None:
-        started = time.monotonic()
-        if color is not None:
-            self.color.publish(color)
-            self.sent.append(ns)
-        if depth is not None:
-            self.depth.publish(depth)
-        while True:
-            self.executor.spin_once(timeout_sec=0.001)
-            if time.monotonic() - started >= period:
-                break
-
-    def play(self, frames, fps: float = 30.0, speed: float = 1.0, start_ns: int = START_NS, drop_depth=()) -> int:
-        ns = start_ns
-        for i, (color, depth) in enumerate(frames):
-            ns = start_ns + round(i * 1e9 / fps)
-            depth_message = None if i in drop_depth else image(ns, depth, "16UC1")
-            self.send(ns, image(ns, color, "rgb8"), depth_message, period=1.0 / fps / speed)
-        return ns
-
-    def settle(self, seconds: float = 1.5) -> None:
-        spin_until(self.executor, lambda: False, seconds)
 
 
 @pytest.fixture

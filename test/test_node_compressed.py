@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
-from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, image, node_process
+from model_files import write_model
+from node_harness import COLOR_TOPIC, DEPTH_TOPIC, RELIABLE, START_NS, image, node_process, scene
 from ros_util import ros_node, spin_until
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from test_node import START_NS, scene
-from test_runtime import write_model
 
 from r3d_msgs.msg import AnticipatedAction
 from r3d_ros.runtime.compressed import decode_compressed_color, decode_compressed_depth

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
-from node_harness import RELIABLE, image, node_exit, node_process
+from model_files import write_model
+from node_harness import RELIABLE, START_NS, image, node_exit, node_process, scene
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from ros_util import call_idempotent, ros_node, spin_until
 from sensor_msgs.msg import Image
-from test_node import START_NS, scene
-from test_runtime import write_model
 
 from r3d_msgs.msg import AnticipatedAction
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
-from node_harness import Collector, image, node_process
+from node_harness import START_NS, Camera, Collector, image, node_process
 from ros_util import ros_node
-from test_node import START_NS, Camera
 
 from r3d_ros.config import SyntheticConfig, load_config
 from r3d_ros.data.synthetic import generate_synthetic

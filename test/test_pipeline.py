@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_runtime import camera_frames, write_model
+from model_files import camera_frames, write_model
 
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate

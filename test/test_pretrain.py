@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train import write_config
+from train_configs import write_config
 
 from r3d_ros.config import (
     BlurConfig,

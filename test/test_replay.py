@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterable
@@ -12,98 +11,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from bags import malformed_first_frame_bag, replay, restarting_bag, synthetic_video, write_messages
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
+from model_files import write_model
 from rosbags.highlevel import AnyReader
-from rosbags.rosbag2 import StoragePlugin, Writer
-from test_runtime import write_model
 
-from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.bag_export import (
     COLOR_TOPIC,
     DEPTH_TOPIC,
-    IMAGE_TYPE,
-    TYPESTORE,
     image_message,
-    label_segments,
     write_rgbd_bag,
     write_video_bag,
 )
-from r3d_ros.data.labels import write_label_file
-from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.data.video import Frame, Video
 from r3d_ros.eval import cli
 from r3d_ros.eval.prediction_bag import r3d_typestore
 from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
 
 pytestmark = pytest.mark.slow
-
-
-# A camera clock counts from its boot; a bag records the wall clock when each message arrived.
-CAMERA_CLOCK_NS = 1_000 * 10**9
-WALL_CLOCK_NS = 1_764_000_000 * 10**9
-
-
-def synthetic_video() -> tuple[Video, list[str]]:
-    """An 8 s labelled RGB-D video at 10 frames/s."""
-    config = SyntheticConfig(num_train=0, num_test=1, seconds=8.0, fps=10.0, height=60, width=80, seed=5)
-    dataset = generate_synthetic(config)
-    return dataset.videos[0], dataset.class_names
-
-
-def write_messages(path: Path, rows: Iterable[tuple[str, int, object]]) -> Path:
-    """A rosbag2 (MCAP) of ``(topic, bag time ns, sensor_msgs/Image)`` rows, as ``ros2 bag record`` writes it."""
-    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {}
-        for topic, bag_ns, message in rows:
-            if topic not in connections:
-                connections[topic] = writer.add_connection(topic, IMAGE_TYPE, typestore=TYPESTORE)
-            writer.write(connections[topic], bag_ns, TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
-    return path
-
-
-def write_labels(path: Path, video: Video, class_names: list[str]) -> Path:
-    """The video's labels: seconds since its first frame, up to its last."""
-    write_label_file(path, label_segments(video.stamps - video.stamps[0], video.labels, class_names))
-    return path
-
-
-def restarting_bag(folder: Path) -> tuple[Path, Path, Video]:
-    """A recording whose camera clock restarts half-way (a looped or restarted driver).
-
-    Header stamps go back to the first frame's at the middle, while the bag's
-    receive times keep increasing; the labels cover the whole recording.
-    """
-    video, class_names = synthetic_video()
-    half = len(video) // 2
-
-    def rows() -> Iterable[tuple[str, int, object]]:
-        for index, frame in enumerate(video.frames(range(len(video)))):
-            stamp_ns = CAMERA_CLOCK_NS + round(video.stamps[index % half] * 1e9)
-            bag_ns = WALL_CLOCK_NS + round(video.stamps[index] * 1e9)
-            yield COLOR_TOPIC, bag_ns, image_message(frame.color, stamp_ns, "camera_color_optical_frame")
-            yield DEPTH_TOPIC, bag_ns, image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
-
-    bag = write_messages(folder / "restarting", rows())
-    return bag, write_labels(folder / "restarting.labels.csv", video, class_names), video
-
-
-def malformed_first_frame_bag(folder: Path) -> Path:
-    """A recording whose first color message has an unknown encoding and first depth message too few bytes."""
-    video, _ = synthetic_video()
-
-    def rows() -> Iterable[tuple[str, int, object]]:
-        for index, frame in enumerate(video.frames(range(len(video)))):
-            stamp_ns = round(video.stamps[index] * 1e9)
-            color = image_message(frame.color, stamp_ns, "camera_color_optical_frame")
-            depth = image_message(frame.depth, stamp_ns, "camera_color_optical_frame")
-            if index == 0:
-                color = dataclasses.replace(color, encoding="bogus")
-                depth = dataclasses.replace(depth, data=depth.data[: len(depth.data) // 2])
-            yield COLOR_TOPIC, stamp_ns, color
-            yield DEPTH_TOPIC, stamp_ns, depth
-
-    return write_messages(folder / "malformed_first", rows())
 
 
 def ticks_times(out: Path) -> list[float]:
@@ -128,16 +54,10 @@ def model(tmp_path_factory: pytest.TempPathFactory, recording) -> Path:
     )
 
 
-def run(bag: Path, labels: Path | None, model: Path, out: Path, *extra: str) -> int:
-    args = ["--bag", str(bag), "--model", str(model), "--out", str(out), "--backend", "onnxruntime", "--no-progress"]
-    args += ["--cache-dir", str(out.parent / "cache")]
-    return cli.main(args + (["--labels", str(labels)] if labels else []) + list(extra))
-
-
 def test_replaying_twice_gives_identical_predictions(recording, model, tmp_path: Path) -> None:
     bag, labels, _ = recording
-    assert run(bag, labels, model, tmp_path / "a") == 0
-    assert run(bag, labels, model, tmp_path / "b") == 0
+    assert replay(bag, labels, model, tmp_path / "a") == 0
+    assert replay(bag, labels, model, tmp_path / "b") == 0
     first, second = (tmp_path / "a" / "ticks.csv").read_text(), (tmp_path / "b" / "ticks.csv").read_text()
     assert first == second and len(first.splitlines()) > 50
     a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("a", "b"))
@@ -158,7 +78,7 @@ def _read_predictions(bag: Path) -> list[tuple]:
 
 def test_predictions_bag_reads_back_with_rosbags_and_the_mcap_reader(recording, model, tmp_path: Path) -> None:
     bag, labels, classes = recording
-    assert run(bag, labels, model, tmp_path / "out") == 0
+    assert replay(bag, labels, model, tmp_path / "out") == 0
     predictions = tmp_path / "out" / "predictions"
     with AnyReader([predictions], default_typestore=r3d_typestore()) as reader:
         types = {c.topic: c.msgtype for c in reader.connections}
@@ -181,7 +101,7 @@ def test_predictions_bag_reads_back_with_rosbags_and_the_mcap_reader(recording, 
 
 def test_report_has_metrics_timeline_and_confusion_matrix(recording, model, tmp_path: Path) -> None:
     bag, labels, classes = recording
-    assert run(bag, labels, model, tmp_path / "out") == 0
+    assert replay(bag, labels, model, tmp_path / "out") == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     for key in ("observed_accuracy", "next_action_accuracy_by_lead_s", "moc", "confusion_matrix", "tick_latency",
                 "depth_missing_fraction", "depth_substituted_fraction"):  # fmt: skip
@@ -193,7 +113,7 @@ def test_report_has_metrics_timeline_and_confusion_matrix(recording, model, tmp_
 def test_bag_without_matching_topics_fails_clearly(tmp_path: Path, model, caplog) -> None:
     color = RawImage.from_array(np.zeros((8, 8, 3), np.uint8), "rgb8")
     bag = write_rgbd_bag(tmp_path / "colour_only", [(0.1 * i, color, None) for i in range(3)], storage="mcap")
-    assert run(bag, None, model, tmp_path / "out") == 2
+    assert replay(bag, None, model, tmp_path / "out") == 2
     assert "no depth image topic" in caplog.text
 
 
@@ -201,7 +121,7 @@ def test_unsupported_encoding_fails_clearly(tmp_path: Path, model, caplog) -> No
     color = RawImage.from_array(np.zeros((8, 16), np.uint8), "yuv422")
     depth = RawImage.from_array(np.full((8, 8), 1000, np.uint16), "16UC1")
     bag = write_rgbd_bag(tmp_path / "yuv", [(0.1 * i, color, depth) for i in range(3)], storage="mcap")
-    assert run(bag, None, model, tmp_path / "out") == 2
+    assert replay(bag, None, model, tmp_path / "out") == 2
     assert "no color image topic" in caplog.text and "yuv422" in caplog.text
 
 
@@ -212,7 +132,7 @@ def test_truncated_bag_fails_clearly(recording, model, tmp_path: Path, caplog) -
     for file in bag.iterdir():
         data = file.read_bytes()
         (broken / file.name).write_bytes(data[: len(data) // 3] if file.suffix == ".mcap" else data)
-    assert run(broken, labels, model, tmp_path / "out") == 2
+    assert replay(broken, labels, model, tmp_path / "out") == 2
     assert "broken" in caplog.text
     assert not (tmp_path / "out" / "metrics.json").exists()
 
@@ -221,7 +141,7 @@ def test_labels_outside_the_recording_fail_clearly(recording, model, tmp_path: P
     bag, _, classes = recording
     labels = tmp_path / "late.csv"
     labels.write_text(f"start,end,action\n0.0,2.0,{classes[0]}\n30.0,40.0,{classes[1]}\n")
-    assert run(bag, labels, model, tmp_path / "out") == 2
+    assert replay(bag, labels, model, tmp_path / "out") == 2
     assert "ends after the recording" in caplog.text
     assert not (tmp_path / "out" / "metrics.json").exists()
 
@@ -231,7 +151,7 @@ def restarting(tmp_path_factory: pytest.TempPathFactory, model: Path) -> tuple[i
     """Offline evaluation of a recording whose stamps restart half-way: (exit status, output folder, video)."""
     folder = tmp_path_factory.mktemp("restarting")
     bag, labels, video = restarting_bag(folder)
-    return run(bag, labels, model, folder / "out"), folder / "out", video
+    return replay(bag, labels, model, folder / "out"), folder / "out", video
 
 
 def test_restarting_stamps_are_evaluated_over_the_whole_recording(restarting) -> None:
@@ -258,7 +178,7 @@ def test_restarting_stamps_count_every_color_frame(restarting) -> None:
 def test_malformed_first_frame_is_dropped_when_topics_are_named(model, tmp_path: Path) -> None:
     bag = malformed_first_frame_bag(tmp_path)
     topics = ("--color-topic", COLOR_TOPIC, "--depth-topic", DEPTH_TOPIC)
-    assert run(bag, None, model, tmp_path / "out", *topics) == 0
+    assert replay(bag, None, model, tmp_path / "out", *topics) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["bag_counts"]["frames_invalid"] == 1
     assert metrics["bag_counts"]["frames_used"] == 79
@@ -292,8 +212,8 @@ def noisy_depth_bag(folder: Path, noise: float) -> Path:
 
 def test_replay_leaves_out_depth_noisier_than_max_depth_noise_and_counts_it(model, tmp_path: Path) -> None:
     bag = noisy_depth_bag(tmp_path, noise=0.1)
-    assert run(bag, None, model, tmp_path / "limited", "--max-depth-noise", "0.05") == 0
-    assert run(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
+    assert replay(bag, None, model, tmp_path / "limited", "--max-depth-noise", "0.05") == 0
+    assert replay(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
     limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
     assert limited["frames_depth_too_noisy"] == limited["frames_without_depth"] == limited["frames_used"] == 80
     assert kept["frames_depth_too_noisy"] == kept["frames_without_depth"] == 0
@@ -313,8 +233,8 @@ def noisy_color_bag(folder: Path, noise: float) -> Path:
 
 def test_replay_leaves_out_rgb_noisier_than_max_rgb_noise_where_depth_is_kept(model, tmp_path: Path) -> None:
     bag = noisy_color_bag(tmp_path, noise=40.0)
-    assert run(bag, None, model, tmp_path / "limited", "--max-rgb-noise", "3") == 0
-    assert run(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
+    assert replay(bag, None, model, tmp_path / "limited", "--max-rgb-noise", "3") == 0
+    assert replay(bag, None, model, tmp_path / "kept") == 0  # the model records no limit of its own
     limited, kept = (json.loads((tmp_path / d / "metrics.json").read_text())["bag_counts"] for d in ("limited", "kept"))
     assert limited["frames_rgb_too_noisy"] == limited["frames_used"] == 80
     assert limited["frames_without_depth"] == kept["frames_rgb_too_noisy"] == 0
@@ -324,7 +244,7 @@ def test_replay_leaves_out_rgb_noisier_than_max_rgb_noise_where_depth_is_kept(mo
 def test_live_node_agrees_with_offline_replay(recording, model, tmp_path: Path) -> None:
     pytest.importorskip("rclpy", reason="rclpy not installed: run the tests through `make test`")
     bag, labels, _ = recording
-    assert run(bag, labels, model, tmp_path / "out", "--compare", "--rate", "2.0", "--use-sim-time") == 0
+    assert replay(bag, labels, model, tmp_path / "out", "--compare", "--rate", "2.0", "--use-sim-time") == 0
     match = json.loads((tmp_path / "out" / "agreement.json").read_text())
     assert match["matched_ticks"] >= 0.95 * match["offline_ticks"]
     assert match["same_next_action"] == 1.0 and match["same_current_action"] == 1.0
@@ -336,7 +256,7 @@ def test_live_node_agrees_with_offline_replay(recording, model, tmp_path: Path) 
 def test_video_has_one_frame_per_color_frame_with_the_truth_band_below(recording, model, tmp_path: Path) -> None:
     bag, labels, _ = recording
     video = tmp_path / "replay.mp4"
-    assert run(bag, labels, model, tmp_path / "out", "--video", str(video)) == 0
+    assert replay(bag, labels, model, tmp_path / "out", "--video", str(video)) == 0
     capture = cv2.VideoCapture(str(video))
     frames = []
     while (frame := capture.read()[1]) is not None:

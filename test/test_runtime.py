@@ -10,6 +10,7 @@ import onnx
 import pytest
 import torch
 from conftest import small_config
+from model_files import camera_frames, write_model
 
 from r3d_ros.config import RuntimeConfig
 from r3d_ros.model import R3DModel, save_model
@@ -24,16 +25,6 @@ from r3d_ros.runtime.image import RawImage
 from r3d_ros.runtime.preprocess import preprocess_frame
 
 
-def write_model(path: Path, *overrides: str) -> Path:
-    torch.manual_seed(0)
-    model = R3DModel(small_config(*overrides))
-    model.train()
-    with torch.no_grad():  # a few batches of BatchNorm statistics so eval mode is not the identity
-        model(torch.rand(2, 12, 3, 24, 32), torch.rand(2, 12, 2, 24, 32), torch.ones(2, 12, dtype=torch.bool))
-    save_model(path, model.eval())
-    return path
-
-
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_model(tmp_path_factory.mktemp("model") / "model.safetensors")
@@ -46,16 +37,6 @@ def ebr_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def runtime(tmp_path: Path, backend: str) -> RuntimeConfig:
     return RuntimeConfig(backend=backend, cache_dir=str(tmp_path / "cache"), threads=1)
-
-
-def camera_frames(count: int, fps: float = 30.0, seed: int = 0):
-    """A moving synthetic scene: (stamp, color bgr8, depth 16UC1) at ``fps``."""
-    rng = np.random.default_rng(seed)
-    base = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
-    for i in range(count):
-        color = np.roll(base, i, axis=1)
-        depth = (1000 + 20 * i + rng.integers(0, 50, (60, 80))).astype(np.uint16)
-        yield i / fps, RawImage.from_array(color, "bgr8"), RawImage.from_array(depth, "16UC1")
 
 
 def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_path: Path) -> None:

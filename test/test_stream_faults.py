@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pytest
-from test_runtime import camera_frames, write_model
+from model_files import camera_frames, write_model
 
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.runtime.backends import create_backend

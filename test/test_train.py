@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from safetensors import safe_open
 from safetensors.torch import load_file
+from train_configs import write_config
 
 from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
@@ -29,35 +29,6 @@ from r3d_ros.train.trainer import Trainer, TrainingDiverged, train
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-
-TINY = {
-    "model": {
-        "token_dim": 16,
-        "input": {"height": 24, "width": 32},
-        "rgb_encoder": {"channels": [8, 8]},
-        "depth_encoder": {"channels": [8, 8]},
-        "fuser": {"attention_heads": 2, "blend_fraction": 0.25},
-        "ebr": {"enabled": True, "projector_hidden": 16, "discriminator_hidden": 8},
-        "temporal": {"dim": 16, "heads": 2, "encoder_layers": 1, "decoder_layers": 1, "dropout": 0.0},
-    },
-    "anticipation": {"fps": 5.0, "window": 8, "horizon_s": 3.0},
-    "data": {"source": "synthetic", "synthetic": {"num_train": 4, "num_test": 2, "seconds": 6.0, "fps": 5.0,
-                                                  "height": 48, "width": 64}},
-    "train": {"epochs": 3, "batch_videos": 2, "windows_per_video": 4, "warmup_epochs": 1,
-              "modality_dropout_depth": 0.2, "monitor": {"max_frames": 64}, "eval": {"alphas": [0.3], "betas": [0.5]}},
-}  # fmt: skip
-
-
-def write_config(path: Path, **overrides: object) -> Path:
-    config = json.loads(json.dumps(TINY))
-    for dotted, value in overrides.items():
-        node = config
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
