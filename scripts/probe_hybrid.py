@@ -81,16 +81,29 @@ def score_seed(model: R3DModel, causal: R3DModel, videos: Sequence) -> dict[str,
     return out
 
 
+def masked_causal(path: str) -> R3DModel:
+    """The model at ``path`` with its temporal encoder's view of later frames masked (weights as trained)."""
+    model, _ = load_model(path)
+    temporal = dataclasses.replace(model.config.model.temporal, causal=True)
+    model.config = dataclasses.replace(model.config, model=dataclasses.replace(model.config.model, temporal=temporal))
+    model.temporal.causal = True
+    return model
+
+
 def main(argv: list[str] | None = None) -> int:
     """Score both variants on every seed and print the table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--model", required=True, help="the bidirectional model file")
-    parser.add_argument("--causal", required=True, help="the causal model file (model.temporal.causal true)")
+    parser.add_argument(
+        "--causal",
+        required=True,
+        help="the causal model file (model.temporal.causal true), or 'mask': --model's own weights with a causal mask",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 50, 51, 52, 53, 54])
     parser.add_argument("--cache", default=None, help="prepared-video cache folder")
     args = parser.parse_args(argv)
     model, _ = load_model(args.model)
-    causal, _ = load_model(args.causal)
+    causal = masked_causal(args.model) if args.causal == "mask" else load_model(args.causal)[0]
     if causal.config.model.class_names != model.config.model.class_names or not causal.config.model.temporal.causal:
         parser.error("--causal must be a causal model with the same classes as --model")
     per_seed = []
