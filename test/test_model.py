@@ -9,7 +9,7 @@ import torch
 from conftest import CLASSES, small_config
 from safetensors.torch import save_file
 
-from r3d_ros.config import R3DConfig
+from r3d_ros.config import ConfigError, R3DConfig
 from r3d_ros.model import IGNORE, AnticipationTargets, R3DModel, anticipation_losses
 from r3d_ros.model.checkpoint import load_model, save_model
 from r3d_ros.model.encoders import small_cnn
@@ -68,8 +68,10 @@ def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
 
 
 @pytest.mark.parametrize(
-    "overrides", [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.temporal.causal=true",)]
-)
+    "overrides",
+    [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.temporal.causal=true",),
+     ("model.temporal.live_encoder=true",)],
+)  # fmt: skip
 def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
     config = small_config(*overrides)
     model = R3DModel(config).eval()
@@ -95,6 +97,41 @@ def test_a_causal_encoder_segments_each_frame_from_the_past_alone() -> None:
         after = model.forward_temporal(changed, mask).segmentation_logits
     torch.testing.assert_close(after[:, :8], before[:, :8])
     assert not torch.allclose(after[:, 8:], before[:, 8:])
+
+
+LIVE = ("model.temporal.live_encoder=true", "model.temporal.dropout=0")
+
+
+def test_the_live_encoder_reads_only_each_windows_newest_frame_in_eval_mode() -> None:
+    model = R3DModel(small_config(*LIVE))
+    tokens = torch.randn(2, 12, model.config.model.token_dim)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 7:] = False  # the second window has 7 real frames
+    with torch.no_grad():
+        trained = model.train().forward_temporal(tokens, mask)  # no dropout: the same numbers as eval but the swap
+        live = model.eval().forward_temporal(tokens, mask)
+    newest = torch.zeros(2, 12, dtype=torch.bool)
+    newest[0, 11], newest[1, 6] = True, True
+    torch.testing.assert_close(live.segmentation_logits[~newest], trained.segmentation_logits[~newest])
+    torch.testing.assert_close(live.segmentation_logits[newest], trained.live_logits[newest])
+    assert not torch.allclose(trained.segmentation_logits[newest], trained.live_logits[newest])
+
+
+def test_the_live_encoder_reads_each_frame_from_the_past_alone() -> None:
+    model = R3DModel(small_config(*LIVE)).eval()
+    tokens = torch.randn(1, 12, model.config.model.token_dim)
+    changed = tokens.clone()
+    changed[:, 8:] = torch.randn(1, 4, model.config.model.token_dim)
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        before = model.forward_temporal(tokens, mask).live_logits
+        after = model.forward_temporal(changed, mask).live_logits
+    torch.testing.assert_close(after[:, :8], before[:, :8])
+
+
+def test_a_live_encoder_beside_a_causal_encoder_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="live_encoder"):
+        small_config("model.temporal.live_encoder=true", "model.temporal.causal=true")
 
 
 def test_window_longer_than_trained_is_refused(config: R3DConfig) -> None:
@@ -152,6 +189,26 @@ def test_losses_ignore_padding_and_unknown_future(config: R3DConfig) -> None:
     assert torch.count_nonzero(out.temporal.segmentation_logits.grad[1, 6:]) == 0
     assert torch.count_nonzero(out.temporal.future_logits.grad[:, 5:]) == 0
     assert torch.count_nonzero(out.temporal.next_logits.grad[1]) == 0
+
+
+def test_the_live_encoder_is_trained_on_every_labelled_frame() -> None:
+    config = small_config("model.temporal.live_encoder=true")
+    model = R3DModel(config).train()
+    rgb, depth = frames(2, 12, config)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 6:] = False
+    segmentation = torch.randint(0, K, (2, 12))
+    segmentation[~mask] = IGNORE
+    targets = AnticipationTargets(segmentation, torch.randint(0, K, (2, config.anticipation.horizon_frames)),
+                                  torch.tensor([1, 2]))  # fmt: skip
+    out = model(rgb, depth, mask)
+    out.temporal.live_logits.retain_grad()
+    losses = anticipation_losses(out.temporal, targets)
+    losses["total"].backward()
+    parts = sum(losses[k] for k in ("segmentation", "future", "next", "live_segmentation"))
+    torch.testing.assert_close(losses["total"].detach(), parts.detach())
+    assert torch.count_nonzero(out.temporal.live_logits.grad[0]) > 0
+    assert torch.count_nonzero(out.temporal.live_logits.grad[1, 6:]) == 0
 
 
 def test_positions_count_back_from_the_last_real_frame(config: R3DConfig) -> None:

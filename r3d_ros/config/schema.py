@@ -154,8 +154,18 @@ class TemporalConfig:
     # then segmented as the last one is at run time (from the past alone), so all of them train
     # the recognition a live robot needs, not only the window's last.
     causal: bool = False
+    # A second encoder stack over the same tokens, causal, with its own segmentation head: it is
+    # trained to segment every frame from the past alone, and at run time the window's newest
+    # frame is read from it while the older frames keep the bidirectional encoder's reading
+    # (docs/experiment.md, "A causal live frame for the bidirectional network").
+    live_encoder: bool = False
 
     def __post_init__(self) -> None:
+        check(
+            not self.live_encoder or (self.use_encoder and self.encoder_layers > 0 and not self.causal),
+            "live_encoder",
+            "needs the bidirectional encoder (use_encoder, encoder_layers > 0) and causal false",
+        )
         check(self.future_stride >= 1, "future_stride", f"must be >= 1, got {self.future_stride}")
         check(self.dim > 0 and self.dim % self.heads == 0, "dim", f"must be a positive multiple of heads={self.heads}")
         check(self.encoder_layers >= 0, "encoder_layers", f"must be >= 0, got {self.encoder_layers}")

@@ -92,4 +92,12 @@ def anticipation_losses(
             summed = (per_target * weight.reshape(-1)).sum()
         terms[term] = getattr(weights, term) * summed / counts[term].clamp_min(1e-6)
     terms["total"] = terms["segmentation"] + terms["future"] + terms["next"]
+    if output.live_logits is not None:  # the causal live stack segments every frame, weighted as segmentation
+        flat_logits = output.live_logits.reshape(-1, output.live_logits.shape[-1])
+        flat_targets = targets.segmentation.reshape(-1)
+        per_target = F.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE, reduction="none")
+        if targets.segmentation_weight is not None:
+            per_target = per_target * targets.segmentation_weight.reshape(-1)
+        terms["live_segmentation"] = weights.segmentation * per_target.sum() / counts["segmentation"].clamp_min(1e-6)
+        terms["total"] = terms["total"] + terms["live_segmentation"]
     return terms

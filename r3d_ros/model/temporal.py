@@ -20,7 +20,11 @@ segments' lengths all follow from it, instead of being three separately
 trained outputs that must agree.
 
 With ``causal`` the encoder masks every frame's view of later frames, so each
-frame is segmented from the past alone, as the last one always is.
+frame is segmented from the past alone, as the last one always is. With
+``live_encoder`` a second, causal encoder stack with its own segmentation head
+runs beside the bidirectional one: trained on every frame, it is the reading of
+the window's newest frame in eval mode, while the older frames keep the
+bidirectional reading (the frames after them in view).
 
 Positions count back from the last real frame (0 = now), so "how long ago" means
 the same whether the window is full or the recording has just started.
@@ -43,6 +47,7 @@ class TemporalOutput:
     segmentation_logits: torch.Tensor  # (B, T, K): class of each observed frame
     future_logits: torch.Tensor  # (B, F, K): class at each of the next F model frames
     next_logits: torch.Tensor  # (B, K): class of the action after the current one
+    live_logits: torch.Tensor | None = None  # (B, T, K): the causal live encoder's classes (live_encoder)
 
 
 class TemporalAnticipator(nn.Module):
@@ -73,6 +78,15 @@ class TemporalAnticipator(nn.Module):
         self.decoder = nn.TransformerDecoder(layer, config.decoder_layers, norm=nn.LayerNorm(dim))
         self.next_head = nn.Linear(dim, num_classes)
         self.future_head = nn.Linear(dim, num_classes)
+        self.live_encoder = self.live_head = None
+        if config.live_encoder:  # created last, so the other modules start as without it
+            layer = nn.TransformerEncoderLayer(
+                dim, config.heads, config.ffn_mult * dim, config.dropout, batch_first=True, norm_first=True
+            )
+            self.live_encoder = nn.TransformerEncoder(
+                layer, config.encoder_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False
+            )
+            self.live_head = nn.Linear(dim, num_classes)
 
     @property
     def max_len(self) -> int:
@@ -91,17 +105,28 @@ class TemporalAnticipator(nn.Module):
         if length > self.max_len:
             raise ValueError(f"window of {length} frames exceeds the model's maximum of {self.max_len}")
         padding = ~mask
-        x = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
+        projected = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
+        x = projected
+        future = None  # (T, T) True where a frame would see a later one
+        if self.causal or self.live_encoder is not None:
+            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
         if self.encoder is not None:
-            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1) if self.causal else None
-            x = self.encoder(x, mask=future, src_key_padding_mask=padding)
-        last = (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)[..., None].expand(-1, -1, x.shape[-1])
-        now = x.gather(1, last)  # (B, 1, D): the encoded last observed frame
+            x = self.encoder(x, mask=future if self.causal else None, src_key_padding_mask=padding)
+        last_index = (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)[..., None]  # (B, 1, 1)
+        now = x.gather(1, last_index.expand(-1, -1, x.shape[-1]))  # (B, 1, D): the encoded last observed frame
         decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
+        segmentation = self.segmentation_head(x)
+        live = None
+        if self.live_encoder is not None:
+            live = self.live_head(self.live_encoder(projected, mask=future, src_key_padding_mask=padding))
+            if not self.training:  # the newest frame as the causal stack reads it
+                newest = last_index.expand(-1, -1, segmentation.shape[-1])
+                segmentation = segmentation.scatter(1, newest, live.gather(1, newest))
         return TemporalOutput(
-            segmentation_logits=self.segmentation_head(x),
+            segmentation_logits=segmentation,
             future_logits=self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)[
                 :, : self.future_len
             ],
             next_logits=self.next_head(decoded[:, 0]),
+            live_logits=live,
         )
