@@ -153,6 +153,7 @@ def test_bad_config_exits_with_the_field_named(tmp_path: Path) -> None:
     assert "unknown key(s) train.epoch" in output
 
 
+@pytest.mark.timeout(700)  # its own subprocess limit is 600 s: on a busy 2-core machine it outlasts the default 300
 def test_two_process_ddp_matches_single_process_training(finished_run: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path / "tiny.yaml")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
