@@ -25,8 +25,6 @@ MODEL = ROOT / "models" / "r3d_default.safetensors"
 EXPERIMENT = ROOT / "docs" / "experiment" / "model"
 HELDOUT = EXPERIMENT / "heldout" / "results.json"
 RUN = EXPERIMENT / "runs" / "fused-seed0"
-# r3d-train of config/train/default.yaml on a quiet machine, which gave the shipped weights again: its clock.
-TIMED_RUN = ROOT / "docs" / "experiment" / "reproduce" / "one_thread"
 CARD = ROOT / "models" / "README.md"
 CELLS = ("a0.2_b0.1", "a0.2_b0.5", "a0.3_b0.1", "a0.3_b0.5")
 ROWS = (  # (summary entry, what the row is)
@@ -134,8 +132,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         f"(RGB {'/'.join(map(str, net.rgb_encoder.channels))} channels, depth "
         f"{'/'.join(map(str, net.depth_encoder.channels))}), {net.token_dim}-d tokens; a transformer "
         f"({net.temporal.encoder_layers} encoder + {net.temporal.decoder_layers} decoder layers) segments the "
-        f"observed window and anticipates the future. {parameters:,} parameters, "
-        f"{model_path.stat().st_size / 1e6:.1f} MB.",
+        f"observed window and anticipates the future"
+        + (
+            f", and a second, causal stack of {net.temporal.encoder_layers} encoder layers "
+            "(`model.temporal.live_encoder`) reads the window's newest frame from the past alone, as it is read live"
+            if net.temporal.live_encoder
+            else ""
+        )
+        + f". {parameters:,} parameters, {model_path.stat().st_size / 1e6:.1f} MB.",
         f"- Decoding (`model.future_decoder: {net.future_decoder}`): "
         + {
             "grammar": "the future is read out through the action grammar (transitions and per-class durations) "
@@ -243,7 +247,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
-        timing_line(TIMED_RUN if (TIMED_RUN / "timing.json").is_file() else run),
+        timing_line(run),
         "",
         "## Metrics on held-out benchmark seeds",
         "",
