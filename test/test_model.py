@@ -86,15 +86,20 @@ def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str
     torch.testing.assert_close(streamed.next_logits, batch.next_logits, atol=1e-5, rtol=1e-5)
 
 
-def test_a_causal_encoder_segments_each_frame_from_the_past_alone() -> None:
-    model = R3DModel(small_config("model.temporal.causal=true")).eval()
+def logits_with_the_last_frames_changed(model: R3DModel, field: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A temporal output field for a 12-frame window, before and after its last 4 tokens change."""
     tokens = torch.randn(1, 12, model.config.model.token_dim)
     changed = tokens.clone()
     changed[:, 8:] = torch.randn(1, 4, model.config.model.token_dim)
     mask = torch.ones(1, 12, dtype=torch.bool)
     with torch.no_grad():
-        before = model.forward_temporal(tokens, mask).segmentation_logits
-        after = model.forward_temporal(changed, mask).segmentation_logits
+        before, after = model.forward_temporal(tokens, mask), model.forward_temporal(changed, mask)
+    return getattr(before, field), getattr(after, field)
+
+
+def test_a_causal_encoder_segments_each_frame_from_the_past_alone() -> None:
+    model = R3DModel(small_config("model.temporal.causal=true")).eval()
+    before, after = logits_with_the_last_frames_changed(model, "segmentation_logits")
     torch.testing.assert_close(after[:, :8], before[:, :8])
     assert not torch.allclose(after[:, 8:], before[:, 8:])
 
@@ -119,13 +124,7 @@ def test_the_live_encoder_reads_only_each_windows_newest_frame_in_eval_mode() ->
 
 def test_the_live_encoder_reads_each_frame_from_the_past_alone() -> None:
     model = R3DModel(small_config(*LIVE)).eval()
-    tokens = torch.randn(1, 12, model.config.model.token_dim)
-    changed = tokens.clone()
-    changed[:, 8:] = torch.randn(1, 4, model.config.model.token_dim)
-    mask = torch.ones(1, 12, dtype=torch.bool)
-    with torch.no_grad():
-        before = model.forward_temporal(tokens, mask).live_logits
-        after = model.forward_temporal(changed, mask).live_logits
+    before, after = logits_with_the_last_frames_changed(model, "live_logits")
     torch.testing.assert_close(after[:, :8], before[:, :8])
 
 
