@@ -5,7 +5,8 @@
 
 Every number in the card is read from a committed file: the architecture and
 recipe from the config embedded in models/r3d_default.safetensors, the training
-time from the run's timing.json (or metrics.jsonl's ``train_seconds``), and the held-out scores,
+time from the run's timing.json (or metrics.jsonl's ``train_seconds``) and from any reproduction
+under docs/experiment/reproduce/ whose train.log wrote the same model id, and the held-out scores,
 references and target checks from r3d-eval-model's results.json. So the card
 changes only when the model or its evaluation does, and cannot drift from them.
 """
@@ -25,6 +26,7 @@ MODEL = ROOT / "models" / "r3d_default.safetensors"
 EXPERIMENT = ROOT / "docs" / "experiment" / "model"
 HELDOUT = EXPERIMENT / "heldout" / "results.json"
 RUN = EXPERIMENT / "runs" / "fused-seed0"
+REPRODUCTIONS = ROOT / "docs" / "experiment" / "reproduce"
 CARD = ROOT / "models" / "README.md"
 CELLS = ("a0.2_b0.1", "a0.2_b0.5", "a0.3_b0.1", "a0.3_b0.5")
 ROWS = (  # (summary entry, what the row is)
@@ -82,12 +84,17 @@ def oracle_fractions(results: dict[str, Any]) -> tuple[float, float]:
     return min(fractions), max(fractions)
 
 
+def minutes(timing_json: Path) -> dict[str, float]:
+    """A run's ``timing.json`` clocks, in minutes."""
+    return {k: v / 60 for k, v in json.loads(timing_json.read_text()).items() if k.endswith("seconds")}
+
+
 def timing_line(run: Path) -> str:
     """Where the run's wall time went, by its own clocks (``timing.json``, else ``train_seconds``)."""
     where = run.relative_to(ROOT)
     conditions = "the conditions of that run (threads, other jobs on the machine) are in docs/experiment.md."
     if (run / "timing.json").is_file():
-        timing = {k: v / 60 for k, v in json.loads((run / "timing.json").read_text()).items() if k.endswith("seconds")}
+        timing = minutes(run / "timing.json")
         return (
             f"`r3d-train` took {timing['total_seconds']:.0f} minutes of wall time in all: "
             f"{timing['data_seconds']:.0f} rendering and preparing the videos, {timing['train_seconds']:.0f} "
@@ -102,6 +109,25 @@ def timing_line(run: Path) -> str:
         f"(`train_seconds` in `{where}/metrics.jsonl`, evaluations included, data preparation and noise limits "
         f"not); {conditions}"
     )
+
+
+def reproduction_lines(model_id: str) -> list[str]:
+    """Reruns of the recipe that gave these very weights, with their clocks.
+
+    A reproduction counts only if its own train.log says it wrote this model id, so the card
+    cannot quote the time of another model's run.
+    """
+    lines = []
+    for log in sorted(REPRODUCTIONS.glob("*/train.log")):
+        if f"(id {model_id})" not in log.read_text() or not (log.parent / "timing.json").is_file():
+            continue
+        timing = minutes(log.parent / "timing.json")
+        lines.append(
+            f"Trained again from its config, it gave the same model id in {timing['total_seconds']:.0f} minutes "
+            f"in all ({timing['data_seconds']:.0f} data, {timing['train_seconds']:.0f} training, "
+            f"{timing['limit_seconds']:.0f} limits; `{log.parent.relative_to(ROOT)}/timing.json`)."
+        )
+    return lines
 
 
 def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
@@ -247,7 +273,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
-        timing_line(run),
+        " ".join([timing_line(run), *reproduction_lines(metadata["model_id"])]),
         "",
         "## Metrics on held-out benchmark seeds",
         "",
