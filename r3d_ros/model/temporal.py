@@ -47,7 +47,7 @@ class TemporalOutput:
     segmentation_logits: torch.Tensor  # (B, T, K): class of each observed frame
     future_logits: torch.Tensor  # (B, F, K): class at each of the next F model frames
     next_logits: torch.Tensor  # (B, K): class of the action after the current one
-    live_logits: torch.Tensor | None = None  # (B, T, K): the causal live encoder's classes (live_encoder)
+    live_logits: torch.Tensor | None = None  # (B, T, K): the causal live stack's classes (training mode only)
 
 
 class TemporalAnticipator(nn.Module):
@@ -88,6 +88,28 @@ class TemporalAnticipator(nn.Module):
             )
             self.live_head = nn.Linear(dim, num_classes)
 
+    def live_newest(
+        self, projected: torch.Tensor, future: torch.Tensor, padding: torch.Tensor, last_index: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, 1, K) the live stack's logits of each window's newest frame, its last layer run for that row alone.
+
+        Run time reads nothing else from the live stack, so its last layer's query,
+        feed-forward and head run for one row instead of the window's; the earlier
+        layers still run for every frame, whose states the last layer attends to.
+        The newest frame is the last real one, so the padding mask alone keeps it
+        causal. Eval mode only: dropout is left out.
+        """
+        *early, last = self.live_encoder.layers
+        x = projected
+        for layer in early:
+            x = layer(x, src_mask=future, src_key_padding_mask=padding)
+        row = last_index.expand(-1, -1, x.shape[-1])
+        states = last.norm1(x)
+        attended = last.self_attn(states.gather(1, row), states, states, key_padding_mask=padding, need_weights=False)
+        x = x.gather(1, row) + attended[0]
+        x = x + last.linear2(last.activation(last.linear1(last.norm2(x))))
+        return self.live_head(self.live_encoder.norm(x))
+
     @property
     def max_len(self) -> int:
         """Longest window the positional table covers."""
@@ -117,11 +139,11 @@ class TemporalAnticipator(nn.Module):
         decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
         segmentation = self.segmentation_head(x)
         live = None
-        if self.live_encoder is not None:
+        if self.live_encoder is not None and self.training:
             live = self.live_head(self.live_encoder(projected, mask=future, src_key_padding_mask=padding))
-            if not self.training:  # the newest frame as the causal stack reads it
-                newest = last_index.expand(-1, -1, segmentation.shape[-1])
-                segmentation = segmentation.scatter(1, newest, live.gather(1, newest))
+        elif self.live_encoder is not None:  # the newest frame as the causal stack reads it
+            newest = last_index.expand(-1, -1, segmentation.shape[-1])
+            segmentation = segmentation.scatter(1, newest, self.live_newest(projected, future, padding, last_index))
         return TemporalOutput(
             segmentation_logits=segmentation,
             future_logits=self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)[
