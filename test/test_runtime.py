@@ -53,11 +53,13 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
     assert max(result.max_abs_error.values()) < 1e-4
 
 
-@pytest.mark.parametrize("override", ["model.temporal.causal=true", "model.temporal.live_encoder=true"])
-def test_a_causal_temporal_model_exports_graphs_that_match_pytorch(override: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "override", ["model.temporal.causal=true", "model.temporal.live_encoder=true", "model.fuser.pool=concat"]
+)
+def test_a_model_of_each_variant_exports_graphs_that_match_pytorch(override: str, tmp_path: Path) -> None:
     from r3d_ros.model import load_model
 
-    model, metadata = load_model(write_model(tmp_path / "causal.safetensors", override))
+    model, metadata = load_model(write_model(tmp_path / "variant.safetensors", override))
     result = export_model(model, metadata["model_id"], tmp_path)
     assert max(result.max_abs_error.values()) < 1e-4
 

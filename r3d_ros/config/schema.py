@@ -106,6 +106,10 @@ class FuserConfig:
     attention_heads: int = 4  # heads of the 2-token cross-modal attention
     # EMA momentum of the running channel scores used by the rank rule at eval time.
     score_momentum: float = 0.1
+    # How the R3D fuser's two attended tokens become one: mean (the reference: averaged, then
+    # projected) or concat (both kept side by side, then projected), so a modality's channels
+    # need not share the fused token's directions with the other's.
+    pool: Literal["mean", "concat"] = "mean"
 
     def __post_init__(self) -> None:
         check(0.0 <= self.blend_fraction <= 0.5, "blend_fraction", f"must be in [0, 0.5], got {self.blend_fraction}")

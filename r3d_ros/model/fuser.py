@@ -10,7 +10,7 @@ The Rank-enhancing Token Fuser (R3D) works in three steps on each frame:
    modality barely uses are handed to the other modality, which raises the
    effective rank of the fused representation instead of leaving dead directions;
 3. let the two tokens attend to each other (2-token attention), then average
-   and project them into the fused token.
+   (or, with ``pool: concat``, concatenate) and project them into the fused token.
 
 Two scoring rules are available: ``bn_gain`` ranks channels by the absolute
 BatchNorm gain (the reference rule), ``rank`` by how much the batch's effective
@@ -84,7 +84,8 @@ class RankEnhancingTokenFuser(nn.Module):
         self.attention = nn.MultiheadAttention(dim, config.attention_heads, batch_first=True)
         self.mlp_norm = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-        self.project = nn.Linear(dim, dim)
+        self.concat = config.pool == "concat"
+        self.project = nn.Linear(2 * dim if self.concat else dim, dim)
 
     def channel_scores(self, rgb: torch.Tensor | None, depth: torch.Tensor | None) -> torch.Tensor:
         """(2, C) informativeness of each channel of the normalised RGB and depth tokens."""
@@ -123,7 +124,7 @@ class RankEnhancingTokenFuser(nn.Module):
         attended = self.attention_norm(tokens)
         tokens = tokens + self.attention(attended, attended, attended, need_weights=False)[0]
         tokens = tokens + self.mlp(self.mlp_norm(tokens))
-        return self.project(tokens.mean(dim=1))
+        return self.project(tokens.flatten(1) if self.concat else tokens.mean(dim=1))
 
 
 class MeanFuser(nn.Module):
