@@ -139,14 +139,57 @@ def test_probabilities_sum_to_one_and_segments_cover_the_horizon(model_file: Pat
     assert result.current.start_offset_s <= 0.0
 
 
-def test_a_grammar_filter_model_streams_with_onnxruntime(tmp_path: Path) -> None:
+def grammar_model_file(path: Path, decoder: str = "grammar_filter") -> Path:
+    """A seeded untrained model whose future is decoded by a grammar estimated from random label runs."""
     torch.manual_seed(0)
-    model = R3DModel(small_config("model.future_decoder=grammar_filter"))
+    model = R3DModel(small_config(f"model.future_decoder={decoder}", "model.temporal.live_encoder=true"))
     rng = np.random.default_rng(0)
     labels = [np.repeat(rng.integers(model.config.model.num_classes, size=12), rng.integers(3, 9, size=12))]
     model.set_grammar(ActionGrammar.estimate(labels, model.config.model.num_classes, model.config.anticipation.fps))
-    path = tmp_path / "filter.safetensors"
     save_model(path, model.eval())
+    return path
+
+
+@pytest.mark.parametrize("decoder", ["grammar", "grammar_filter"])
+def test_a_grammar_decoded_models_temporal_graph_outputs_the_segmentation_alone(decoder: str, tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+
+    model, metadata = load_model(grammar_model_file(tmp_path / "grammar.safetensors", decoder))
+    result = export_model(model, metadata["model_id"], tmp_path)
+    assert [output.name for output in onnx.load(str(result.temporal)).graph.output] == ["segmentation"]
+    assert set(result.max_abs_error) == {"fused", "segmentation"}
+    assert max(result.max_abs_error.values()) < 1e-4
+
+
+def test_leaving_the_decoder_out_keeps_the_segmentation_bit_for_bit(tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+
+    model, _ = load_model(grammar_model_file(tmp_path / "grammar.safetensors"))
+    tokens, mask = GraphShapes.of(model).temporal_example(7)
+    with torch.no_grad():
+        full = model.forward_temporal(tokens, mask)
+        alone = model.forward_temporal(tokens, mask, learned_future=False)
+    assert alone.future_logits is None and alone.next_logits is None
+    assert torch.equal(alone.segmentation_logits, full.segmentation_logits)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_a_grammar_decoded_models_tick_reads_the_full_models_segmentation(backend: str, tmp_path: Path) -> None:
+    loaded = create_backend(grammar_model_file(tmp_path / "grammar.safetensors"), runtime(tmp_path, backend))
+    stream = StreamingAnticipator(loaded)
+    for stamp, color, depth in camera_frames(40):
+        stream.push(stamp, color, depth)
+    tokens, mask = _window(stream)
+    result = stream.backend.temporal(tokens, mask)
+    with torch.no_grad():
+        full = loaded.model.forward_temporal(torch.from_numpy(tokens)[None], torch.from_numpy(mask)[None])
+    assert result.future is None and result.next is None
+    np.testing.assert_allclose(result.segmentation[mask], full.segmentation_logits[0, mask].numpy(), atol=1e-5)
+    assert len(stream.tick().future) >= 1
+
+
+def test_a_grammar_filter_model_streams_with_onnxruntime(tmp_path: Path) -> None:
+    path = grammar_model_file(tmp_path / "filter.safetensors")
     stream = StreamingAnticipator(create_backend(path, runtime(tmp_path, "onnxruntime")))
     for stamp, color, depth in camera_frames(40):
         stream.push(stamp, color, depth)

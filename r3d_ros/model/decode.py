@@ -55,19 +55,28 @@ class WindowReading:
 
 def read_window(
     segmentation_logits: np.ndarray,
-    future_logits: np.ndarray,
+    future_logits: np.ndarray | None,
     grammar: ActionGrammar | None,
     grammar_filter: GrammarFilter | None = None,
+    future_frames: int | None = None,
 ) -> WindowReading:
-    """The current action and the future from (T, K) observed and (F, K) future logits of one window."""
+    """The current action and the future from (T, K) observed and (F, K) future logits of one window.
+
+    A model decoded by its grammar has no future logits at run time (None): ``future_frames``
+    then gives F, which is otherwise the logits' length.
+    """
+    if future_frames is None:
+        if future_logits is None:
+            raise ValueError("read_window needs future_frames when there are no future logits")
+        future_frames = len(future_logits)
     if grammar_filter is not None:
         posterior = grammar_filter.posterior(softmax(segmentation_logits))
         current, age, confidence = grammar_filter.current(posterior)
-        future = grammar_filter.future(posterior, len(future_logits))
+        future = grammar_filter.future(posterior, future_frames)
         return WindowReading(current, min(max(age, 1), len(segmentation_logits)), confidence, future)
     current, elapsed = current_action(segmentation_logits.argmax(-1))
     confidence = float(softmax(segmentation_logits[-1])[current])
-    future = future_probabilities(future_logits, segmentation_logits, grammar)
+    future = future_probabilities(future_logits, segmentation_logits, grammar, future_frames)
     return WindowReading(current, elapsed, confidence, future)
 
 
@@ -79,17 +88,23 @@ def recognised_labels(segmentation_logits: np.ndarray, grammar_filter: GrammarFi
 
 
 def future_probabilities(
-    future_logits: np.ndarray, segmentation_logits: np.ndarray, grammar: ActionGrammar | None
+    future_logits: np.ndarray | None,
+    segmentation_logits: np.ndarray,
+    grammar: ActionGrammar | None,
+    future_frames: int | None = None,
 ) -> np.ndarray:
     """(F, K) class probabilities of the next F frames, from the head or from ``grammar``.
 
     ``segmentation_logits`` (T, K) are the observed window's; the grammar reads
-    the current action and its elapsed frames from their per-frame argmax.
+    the current action and its elapsed frames from their per-frame argmax. F is
+    ``future_frames``, or the future logits' length; the grammar needs no logits.
     """
     if grammar is None:
+        if future_logits is None:
+            raise ValueError("a model without a grammar needs its future logits")
         return softmax(future_logits)
     current, elapsed = current_action(segmentation_logits.argmax(-1))
-    return grammar.future_distribution(current, elapsed, len(future_logits))
+    return grammar.future_distribution(current, elapsed, len(future_logits) if future_frames is None else future_frames)
 
 
 def future_segments(probabilities: np.ndarray) -> list[PredictedSegment]:
@@ -127,9 +142,14 @@ def segments_to_frames(segments: list[PredictedSegment], num_frames: int, horizo
 
 
 def next_action(
-    next_logits: np.ndarray, current_class: int, grammar: ActionGrammar | None = None
+    next_logits: np.ndarray | None, current_class: int, grammar: ActionGrammar | None = None
 ) -> tuple[int, np.ndarray]:
-    """(class id, probability vector over the K classes) of the action after ``current_class``."""
+    """(class id, probability vector over the K classes) of the action after ``current_class``.
+
+    With a grammar its successor row is used and ``next_logits`` may be None.
+    """
+    if grammar is None and next_logits is None:
+        raise ValueError("a model without a grammar needs its next-action logits")
     probabilities = softmax(next_logits) if grammar is None else grammar.transitions[current_class].copy()
     probabilities[current_class] = 0.0
     probabilities /= max(float(probabilities.sum()), 1e-12)

@@ -146,9 +146,12 @@ class R3DModel(nn.Module):
             tokens = tokens.index_put((present,), encoder(images[present]))
         return tokens
 
-    def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
-        """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames."""
-        return self.temporal(tokens, mask)
+    def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor, learned_future: bool = True) -> TemporalOutput:
+        """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames.
+
+        ``learned_future=False`` leaves the future decoder out (see :class:`TemporalAnticipator`).
+        """
+        return self.temporal(tokens, mask, learned_future)
 
     def forward(
         self,

@@ -28,6 +28,10 @@ bidirectional reading (the frames after them in view).
 
 Positions count back from the last real frame (0 = now), so "how long ago" means
 the same whether the window is full or the recording has just started.
+
+With ``learned_future=False`` the decoder is left out and only the segmentation is
+returned: a model whose future is decoded by its action grammar reads nothing
+else at run time, and the decoder is about half of the graph's cost.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ class TemporalOutput:
     """Raw outputs of the temporal model for a batch of windows."""
 
     segmentation_logits: torch.Tensor  # (B, T, K): class of each observed frame
-    future_logits: torch.Tensor  # (B, F, K): class at each of the next F model frames
-    next_logits: torch.Tensor  # (B, K): class of the action after the current one
+    future_logits: torch.Tensor | None  # (B, F, K): class at each of the next F model frames
+    next_logits: torch.Tensor | None  # (B, K): class of the action after the current one
     live_logits: torch.Tensor | None = None  # (B, T, K): the causal live stack's classes (training mode only)
 
 
@@ -121,8 +125,11 @@ class TemporalAnticipator(nn.Module):
         count = mask.sum(dim=1, keepdim=True)
         return (count - 1 - torch.arange(mask.shape[1], device=mask.device)).clamp(min=0)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> TemporalOutput:
-        """(B, T, C) tokens and (B, T) bool mask of real frames (a prefix of each row) -> TemporalOutput."""
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, learned_future: bool = True) -> TemporalOutput:
+        """(B, T, C) tokens and (B, T) bool mask of real frames (a prefix of each row) -> TemporalOutput.
+
+        ``learned_future=False`` skips the decoder: future and next-action logits are None.
+        """
         length = tokens.shape[1]
         if length > self.max_len:
             raise ValueError(f"window of {length} frames exceeds the model's maximum of {self.max_len}")
@@ -135,8 +142,12 @@ class TemporalAnticipator(nn.Module):
         if self.encoder is not None:
             x = self.encoder(x, mask=future if self.causal else None, src_key_padding_mask=padding)
         last_index = (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)[..., None]  # (B, 1, 1)
-        now = x.gather(1, last_index.expand(-1, -1, x.shape[-1]))  # (B, 1, D): the encoded last observed frame
-        decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
+        future_logits = next_logits = None
+        if learned_future:  # decoded before the live stack runs, so training draws its dropout in that order
+            now = x.gather(1, last_index.expand(-1, -1, x.shape[-1]))  # (B, 1, D): the encoded last observed frame
+            decoded = self.decoder(self.queries.unsqueeze(0) + now, x, memory_key_padding_mask=padding)
+            future_logits = self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)
+            future_logits, next_logits = future_logits[:, : self.future_len], self.next_head(decoded[:, 0])
         segmentation = self.segmentation_head(x)
         live = None
         if self.live_encoder is not None and self.training:
@@ -144,11 +155,4 @@ class TemporalAnticipator(nn.Module):
         elif self.live_encoder is not None:  # the newest frame as the causal stack reads it
             newest = last_index.expand(-1, -1, segmentation.shape[-1])
             segmentation = segmentation.scatter(1, newest, self.live_newest(projected, future, padding, last_index))
-        return TemporalOutput(
-            segmentation_logits=segmentation,
-            future_logits=self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)[
-                :, : self.future_len
-            ],
-            next_logits=self.next_head(decoded[:, 0]),
-            live_logits=live,
-        )
+        return TemporalOutput(segmentation, future_logits, next_logits, live)

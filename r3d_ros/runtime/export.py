@@ -24,10 +24,10 @@ import torch
 from r3d_ros.model.checkpoint import atomic_write
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.graphs import (
+    GRAPH_LAYOUT,
     PER_FRAME_INPUTS,
     PER_FRAME_OUTPUTS,
     TEMPORAL_INPUTS,
-    TEMPORAL_OUTPUTS,
     GraphShapes,
     PerFrameGraph,
     TemporalGraph,
@@ -51,9 +51,9 @@ class ExportResult:
 
 
 def onnx_paths(out_dir: str | Path, model_id: str) -> tuple[Path, Path]:
-    """File names of a model's exported graphs (the model id is part of the name)."""
-    out = Path(out_dir)
-    return out / f"r3d-{model_id}.per_frame.onnx", out / f"r3d-{model_id}.temporal.onnx"
+    """File names of a model's exported graphs (the model id and the graphs' layout are part of the name)."""
+    stem = Path(out_dir) / f"r3d-{model_id}.g{GRAPH_LAYOUT}"
+    return stem.with_name(f"{stem.name}.per_frame.onnx"), stem.with_name(f"{stem.name}.temporal.onnx")
 
 
 def _export(graph: torch.nn.Module, example: tuple, path: Path, inputs: Sequence[str], outputs: Sequence[str]) -> None:
@@ -131,7 +131,7 @@ def compare_with_pytorch(
             outputs = temporal_session.run(None, feeds)
             real_frames_mask = window[1][0].numpy()
             outputs[0] = outputs[0][:, real_frames_mask]  # padded frames' segmentation is meaningless
-            keep(_max_errors(outputs, [reference[0][:, window[1][0]], *reference[1:]], TEMPORAL_OUTPUTS))
+            keep(_max_errors(outputs, [reference[0][:, window[1][0]], *reference[1:]], shapes.temporal_outputs))
     return errors
 
 
@@ -148,7 +148,7 @@ def export_model(
     per_frame, temporal = onnx_paths(out_dir, model_id)
     try:
         _export(PerFrameGraph(model), shapes.per_frame_example(), per_frame, PER_FRAME_INPUTS, PER_FRAME_OUTPUTS)
-        _export(TemporalGraph(model), shapes.temporal_example(), temporal, TEMPORAL_INPUTS, TEMPORAL_OUTPUTS)
+        _export(TemporalGraph(model), shapes.temporal_example(), temporal, TEMPORAL_INPUTS, shapes.temporal_outputs)
         _tag(per_frame, model_id, "per_frame", shapes)
         _tag(temporal, model_id, "temporal", shapes)
     except (RuntimeError, onnx.checker.ValidationError) as error:

@@ -8,7 +8,10 @@ TensorRT) runs the same function with the same shapes:
   ``depth_present`` (1,) bool -> ``fused`` (1, C) float32;
 - temporal graph: ``tokens`` (1, W, C) float32 (oldest first, zero-padded at the
   end) and ``mask`` (1, W) bool (True = real frame) -> ``segmentation``
-  (1, W, K), ``future`` (1, F, K) and ``next`` (1, K), all logits.
+  (1, W, K), ``future`` (1, F, K) and ``next`` (1, K), all logits. A model that
+  decodes the future with its action grammar reads only the segmentation at run
+  time, so its graph has that output alone: the learned future decoder it leaves
+  out is about half of the graph's cost.
 
 H, W (image), C (token_dim), W (window), K (classes) and F (future frames) come
 from the model's config.
@@ -27,6 +30,8 @@ PER_FRAME_INPUTS = ("rgb", "depth", "rgb_present", "depth_present")
 PER_FRAME_OUTPUTS = ("fused",)
 TEMPORAL_INPUTS = ("tokens", "mask")
 TEMPORAL_OUTPUTS = ("segmentation", "future", "next")
+# Part of the exported files' names: graphs exported by an older layout are not found, so they are exported again.
+GRAPH_LAYOUT = 2
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class GraphShapes:
     window: int
     num_classes: int
     future_frames: int
+    learned_future: bool = True  # the temporal graph outputs the future decoder's logits (no grammar decodes them)
 
     @classmethod
     def of(cls, model: R3DModel) -> GraphShapes:
@@ -51,7 +57,13 @@ class GraphShapes:
             config.anticipation.window,
             config.model.num_classes,
             config.anticipation.horizon_frames,
+            not config.model.uses_grammar,
         )
+
+    @property
+    def temporal_outputs(self) -> tuple[str, ...]:
+        """Names of the temporal graph's outputs, in order."""
+        return TEMPORAL_OUTPUTS if self.learned_future else TEMPORAL_OUTPUTS[:1]
 
     def per_frame_example(self) -> tuple[torch.Tensor, ...]:
         """Random inputs of the per-frame graph."""
@@ -90,8 +102,11 @@ class TemporalGraph(nn.Module):
     def __init__(self, model: R3DModel) -> None:
         super().__init__()
         self.model = model
+        self.learned_future = GraphShapes.of(model).learned_future
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(1, W, C), (1, W) -> segmentation, future and next-action logits."""
-        output = self.model.forward_temporal(tokens, mask)
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(1, W, C), (1, W) -> segmentation logits, then future and next-action logits if the model reads them."""
+        output = self.model.forward_temporal(tokens, mask, self.learned_future)
+        if not self.learned_future:
+            return (output.segmentation_logits,)
         return output.segmentation_logits, output.future_logits, output.next_logits

@@ -25,8 +25,9 @@ class TemporalResult:
     """Outputs of the temporal graph for one window (batch dimension removed)."""
 
     segmentation: np.ndarray  # (W, K) logits
-    future: np.ndarray  # (F, K) logits of the class at each of the next F frames
-    next: np.ndarray  # (K,) logits of the action after the current one
+    # The learned heads' logits; None for a model whose action grammar decodes the future (its graph leaves them out).
+    future: np.ndarray | None = None  # (F, K) logits of the class at each of the next F frames
+    next: np.ndarray | None = None  # (K,) logits of the action after the current one
 
 
 def check_finite(name: str, array: np.ndarray) -> None:

@@ -95,8 +95,7 @@ class OnnxRuntimeBackend(Backend):
     def temporal(self, tokens: np.ndarray, mask: np.ndarray) -> TemporalResult:
         """Temporal graph on one padded window."""
         feeds = {"tokens": np.ascontiguousarray(tokens, dtype=np.float32)[None], "mask": np.asarray(mask, bool)[None]}
-        segmentation, future, next_logits = self.temporal_session.run(None, feeds)
-        return TemporalResult(segmentation[0], future[0], next_logits[0])
+        return TemporalResult(*(output[0] for output in self.temporal_session.run(None, feeds)))
 
     def describe(self) -> str:
         """Backend and execution providers."""

@@ -214,11 +214,7 @@ class TensorRTBackend(Backend):
     def temporal(self, tokens: np.ndarray, mask: np.ndarray) -> TemporalResult:
         """Temporal engine on one padded window."""
         outputs = self.temporal_runner.run(dict(zip(TEMPORAL_INPUTS, (tokens.astype(np.float32), mask), strict=True)))
-        return TemporalResult(
-            outputs["segmentation"][0].astype(np.float32),
-            outputs["future"][0].astype(np.float32),
-            outputs["next"][0].astype(np.float32),
-        )
+        return TemporalResult(*(outputs[name][0].astype(np.float32) for name in self.shapes.temporal_outputs))
 
     def describe(self) -> str:
         """Backend and precision."""
