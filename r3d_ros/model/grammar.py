@@ -183,8 +183,10 @@ class GrammarFilter:
         padded = np.concatenate([pmf, np.zeros_like(pmf)], axis=1)
         self._remaining = padded[:, ages + rest] / np.maximum(at_least, 1e-300)[:, :, None]
         self._hazard, self._survive, self._prior = hazard, 1.0 - hazard, prior / prior.sum()
-        # restart[k * A + a, j] = P(class k ends at age a) P(j follows k): a segment ending and its successor starting.
-        self._restart = (hazard[:, :, None] * grammar.transitions[:, None, :]).reshape(-1, grammar.num_classes)
+        # restart[(a - 1) * K + k, j] = P(class k ends at age a) P(j follows k), ages 1..A-1 (age-major, as the
+        # forward pass stores its belief): a segment ending and its successor starting.
+        ending = hazard.T[1:, :, None] * grammar.transitions[None, :, :]
+        self._restart = ending.reshape(-1, grammar.num_classes)
         self._spectra: dict[int, np.ndarray] = {}
 
     def posterior(self, probabilities: np.ndarray) -> np.ndarray:
@@ -227,30 +229,39 @@ class GrammarFilter:
 
         One frame of the recursion: each segment either survives to the next age
         or ends and restarts at age 1 as the chain's next class, and every age of
-        a class is weighted by that class's evidence. The evidence is folded into
-        the survival factors of every frame up front and the restarts are one
-        product with ``hazard x transitions``, so each frame costs three NumPy
-        calls into two alternating buffers: the node runs this loop over its
-        whole window on every tick.
-        Each frame is rescaled now and then; a frame's scale cancels in every ratio taken of it.
+        a class is weighted by that class's evidence. The node runs this loop over
+        its whole window on every tick, so a frame costs two NumPy calls. The
+        belief is stored age-major in a strip of rows, one row per age, read
+        through a window of A rows that moves up one row per frame: a segment's
+        row becomes the next age's without being copied. Each frame then takes
+        the restarts (one product of the previous belief with ``hazard x
+        transitions``) into the new age-1 row, and multiplies ages 1..A-1 at once
+        by the evidence, times the survival of the age they come from for ages
+        2..A-1. Each frame is rescaled now and then; a frame's scale cancels in every ratio taken of it.
         """
-        beliefs = np.empty((len(evidence), *self._prior.shape)) if every_frame else None
-        buffers = (self._prior * evidence[0][:, None], np.zeros_like(self._prior))  # this frame's and the next's
-        buffers[0][:] /= buffers[0].sum()
+        frames, ages = len(evidence), self._prior.shape[1]
+        strip = np.zeros((ages + frames, self.grammar.num_classes))  # rows: ages, window at rows top..top+A-1
+        top = frames - 1
+        np.multiply(self._prior.T, evidence[0], out=strip[top : top + ages])
+        strip[top : top + ages] /= strip[top : top + ages].sum()
+        # factor[t, 0] = evidence at t (age 1, a restart); factor[t, a] = survive(age a) x evidence at t (age a + 1).
+        factor = np.empty((frames, ages - 1, self.grammar.num_classes))
+        factor[:, 0] = evidence
+        np.multiply(self._survive.T[None, 1:-1], evidence[:, None, :], out=factor[:, 1:])
+        beliefs = np.empty((frames, *self._prior.shape)) if every_frame else None
         if beliefs is not None:
-            beliefs[0] = buffers[0]
-        surviving = self._survive[None, :, 1:-1] * evidence[:, :, None]  # (T, K, A - 2)
-        restart = np.empty(self.grammar.num_classes)
-        for frame in range(1, len(evidence)):
-            belief, following = buffers[(frame - 1) % 2], buffers[frame % 2]
-            np.dot(belief.reshape(-1), self._restart, out=restart)  # segments ending now, times their successor
-            np.multiply(belief[:, 1:-1], surviving[frame], out=following[:, 2:])
-            np.multiply(restart, evidence[frame], out=following[:, 1])
+            beliefs[0] = strip[top : top + ages].T
+        for frame in range(1, frames):
+            ended = strip[top + 1 : top + ages].reshape(-1)  # ages 1..A-1 of the previous frame
+            top -= 1
+            np.dot(ended, self._restart, out=strip[top + 1])  # segments ending now, times their successor
+            now = strip[top + 1 : top + ages]
+            np.multiply(now, factor[frame], out=now)
             if frame % RENORMALISE_EVERY == 0:  # often enough that float64 cannot underflow
-                following /= following.sum()
+                now /= now.sum()
             if beliefs is not None:
-                beliefs[frame] = following
-        return buffers[(len(evidence) - 1) % 2] if beliefs is None else beliefs
+                beliefs[frame] = strip[top : top + ages].T
+        return strip[top : top + ages].T if beliefs is None else beliefs
 
     def current(self, posterior: np.ndarray) -> tuple[int, int, float]:
         """(class, most likely age in frames, probability of the class) at the last frame."""
