@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.sampling import protocol_window
 from r3d_ros.eval.anticipation import ClassAccuracy, encode_video, protocol_key
 from r3d_ros.eval.model_eval import ALPHAS, BETAS, KEYS, test_videos
@@ -41,12 +42,8 @@ VARIANTS = ("bidirectional", "hybrid")
 @torch.no_grad()
 def score_seed(model: R3DModel, causal: R3DModel, videos: Sequence) -> dict[str, dict[str, float]]:
     """Per variant: model MoC and oracle MoC per cell, and the observed segmentation, on one seed's videos."""
-    config = model.config
-    window, horizon = config.anticipation.window, config.anticipation.horizon_frames
-    grammar, grammar_filter = model.grammar, model.grammar_filter
-    reference_grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
-    references = {v: ReferenceScores(reference_grammar, config.model.num_classes, KEYS) for v in VARIANTS}
-    segmentation = {v: ClassAccuracy(config.model.num_classes) for v in VARIANTS}
+    window = model.config.anticipation.window
+    references, segmentation = new_scores(model, VARIANTS)
     device = torch.device("cpu")
     for video in videos:
         tokens = encode_video(model, video, device).fused
@@ -61,20 +58,49 @@ def score_seed(model: R3DModel, causal: R3DModel, videos: Sequence) -> dict[str,
             hybrid = own.copy()
             hybrid[-1] = live.numpy()
             for variant, logits in (("bidirectional", own), ("hybrid", hybrid)):
-                seg = recognised_labels(logits, grammar_filter)
-                segmentation[variant].add(seg, video.labels[start:observed])
-                reading = read_window(logits, output.future_logits[0].numpy(), grammar, grammar_filter)
-                segments = future_segments(reading.future)
-                remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
-                for beta in BETAS:
-                    _, predicted = protocol_window(len(video), alpha, beta)
-                    frames = segments_to_frames(segments, predicted, horizon)
-                    truth = video.labels[observed : observed + predicted]
-                    references[variant].add(protocol_key(alpha, beta), truth, video.labels[:observed], seg, remaining,
-                                            frames)  # fmt: skip
+                score_window(references[variant], segmentation[variant], logits, model, video, start, observed, alpha)
+    return variant_scores(references, segmentation)
+
+
+def new_scores(model: R3DModel, variants: Sequence[str]) -> tuple[dict, dict]:
+    """Per variant: empty reference scores (against the benchmark's grammar oracle) and observed segmentation."""
+    config = model.config
+    reference_grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
+    references = {v: ReferenceScores(reference_grammar, config.model.num_classes, KEYS) for v in variants}
+    return references, {v: ClassAccuracy(config.model.num_classes) for v in variants}
+
+
+def score_window(
+    references: ReferenceScores,
+    segmentation: ClassAccuracy,
+    logits: np.ndarray,
+    model: R3DModel,
+    video: PreparedVideo,
+    start: int,
+    observed: int,
+    alpha: float,
+) -> None:
+    """Decode one window's (T, K) segmentation logits with ``model``'s grammar filter and score it at every beta."""
+    horizon = model.config.anticipation.horizon_frames
+    seg = recognised_labels(logits, model.grammar_filter)
+    segmentation.add(seg, video.labels[start:observed])
+    reading = read_window(logits, None, model.grammar, model.grammar_filter, horizon)
+    segments = future_segments(reading.future)
+    remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
+    for beta in BETAS:
+        _, predicted = protocol_window(len(video), alpha, beta)
+        frames = segments_to_frames(segments, predicted, horizon)
+        truth = video.labels[observed : observed + predicted]
+        references.add(protocol_key(alpha, beta), truth, video.labels[:observed], seg, remaining, frames)
+
+
+def variant_scores(
+    references: dict[str, ReferenceScores], segmentation: dict[str, ClassAccuracy]
+) -> dict[str, dict[str, float]]:
+    """Per variant: model and oracle MoC per cell, and the observed segmentation."""
     out = {}
-    for variant in VARIANTS:
-        scores = references[variant].as_dict()
+    for variant, reference in references.items():
+        scores = reference.as_dict()
         out[variant] = {f"model/{k}": scores[f"reference/model/{k}"] for k in KEYS}
         out[variant] |= {f"oracle/{k}": scores[f"reference/oracle/{k}"] for k in KEYS}
         out[variant]["segmentation"] = segmentation[variant].mean_over_classes()

@@ -25,13 +25,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from probe_hybrid import new_scores, score_window, variant_scores  # scripts/ is on the path of a script run from it
 
 from r3d_ros.data.sampling import protocol_window
-from r3d_ros.eval.anticipation import ClassAccuracy, encode_video, protocol_key
+from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.model_eval import ALPHAS, BETAS, KEYS, test_videos
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
 from r3d_ros.model.checkpoint import load_model
-from r3d_ros.model.decode import future_segments, read_window, recognised_labels, segments_to_frames, softmax
+from r3d_ros.model.decode import softmax
 from r3d_ros.model.r3d import R3DModel
 
 VARIANTS = ("both", "rgb_absent", "mean_probability", "mean_logits", "depth_only")
@@ -46,11 +46,8 @@ def window_logits(model: R3DModel, tokens: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def score_seed(model: R3DModel, depth_only: R3DModel, videos: Sequence) -> dict[str, dict[str, float]]:
     """Per variant: MoC and oracle MoC per cell, and the observed segmentation, on one seed's videos."""
-    config = model.config
-    window, horizon = config.anticipation.window, config.anticipation.horizon_frames
-    reference_grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
-    references = {v: ReferenceScores(reference_grammar, config.model.num_classes, KEYS) for v in VARIANTS}
-    segmentation = {v: ClassAccuracy(config.model.num_classes) for v in VARIANTS}
+    window = model.config.anticipation.window
+    references, segmentation = new_scores(model, VARIANTS)
     device = torch.device("cpu")
     for video in videos:
         without_rgb = np.zeros(len(video), dtype=bool)
@@ -69,24 +66,8 @@ def score_seed(model: R3DModel, depth_only: R3DModel, videos: Sequence) -> dict[
                 "depth_only": (window_logits(depth_only, depth[start:observed]), depth_only),
             }
             for variant, (logits, decoder) in readings.items():
-                labels = recognised_labels(logits, decoder.grammar_filter)
-                segmentation[variant].add(labels, video.labels[start:observed])
-                reading = read_window(logits, None, decoder.grammar, decoder.grammar_filter, horizon)
-                segments = future_segments(reading.future)
-                remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
-                for beta in BETAS:
-                    _, predicted = protocol_window(len(video), alpha, beta)
-                    frames = segments_to_frames(segments, predicted, horizon)
-                    truth = video.labels[observed : observed + predicted]
-                    references[variant].add(protocol_key(alpha, beta), truth, video.labels[:observed], labels,
-                                            remaining, frames)  # fmt: skip
-    out = {}
-    for variant in VARIANTS:
-        scores = references[variant].as_dict()
-        out[variant] = {f"model/{k}": scores[f"reference/model/{k}"] for k in KEYS}
-        out[variant] |= {f"oracle/{k}": scores[f"reference/oracle/{k}"] for k in KEYS}
-        out[variant]["segmentation"] = segmentation[variant].mean_over_classes()
-    return out
+                score_window(references[variant], segmentation[variant], logits, decoder, video, start, observed, alpha)
+    return variant_scores(references, segmentation)
 
 
 def main(argv: list[str] | None = None) -> int:
