@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="prepared-video cache folder")
     args = parser.parse_args(argv)
     model, _ = load_model(args.model)
+    if model.config.model.temporal.live_encoder:
+        parser.error("--model already reads its newest frame causally (model.temporal.live_encoder)")
     causal = masked_causal(args.model) if args.causal == "mask" else load_model(args.causal)[0]
     if causal.config.model.class_names != model.config.model.class_names or not causal.config.model.temporal.causal:
         parser.error("--causal must be a causal model with the same classes as --model")

@@ -165,6 +165,7 @@ def evaluate_anticipation(
     horizon = config.anticipation.horizon_frames
     num_classes = config.model.num_classes
     grammar, grammar_filter = model.grammar, model.grammar_filter
+    learned_future = not config.model.uses_grammar  # a grammar-decoded model never reads its future decoder
     accuracy = {protocol_key(a, b): ClassAccuracy(num_classes) for a in alphas for b in betas}
     segmentation = ClassAccuracy(num_classes)
     interior, boundary = ClassAccuracy(num_classes), ClassAccuracy(num_classes)
@@ -182,22 +183,23 @@ def evaluate_anticipation(
             observed, _ = protocol_window(len(video), alpha, max(betas))
             start = max(0, observed - window)
             tokens = features.fused[start:observed].to(device)[None]
-            output = model.forward_temporal(tokens, torch.ones(tokens.shape[:2], dtype=torch.bool, device=device))
-            seg = recognised_labels(output.segmentation_logits[0].cpu().numpy(), grammar_filter)
+            mask = torch.ones(tokens.shape[:2], dtype=torch.bool, device=device)
+            output = model.forward_temporal(tokens, mask, learned_future)
+            seg_logits = output.segmentation_logits[0].cpu().numpy()
+            seg = recognised_labels(seg_logits, grammar_filter)
             observed_labels = video.labels[start:observed]
             segmentation.add(seg, observed_labels)
             near = near_label_change(observed_labels, BOUNDARY_MARGIN)
             interior.add(seg[~near], observed_labels[~near])
             boundary.add(seg[near], observed_labels[near])
-            reading = read_window(
-                output.segmentation_logits[0].cpu().numpy(), output.future_logits[0].cpu().numpy(), grammar,
-                grammar_filter,
-            )  # fmt: skip
+            future_logits = output.future_logits[0].cpu().numpy() if learned_future else None
+            reading = read_window(seg_logits, future_logits, grammar, grammar_filter, horizon)
             segments = future_segments(reading.future)
             remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
             truth_next = next_action_after(video.labels, observed)
             if truth_next != IGNORE:
-                predicted_next, _ = next_action(output.next_logits[0].cpu().numpy(), reading.current, grammar)
+                next_logits = output.next_logits[0].cpu().numpy() if learned_future else None
+                predicted_next, _ = next_action(next_logits, reading.current, grammar)
                 next_correct.append(predicted_next == truth_next)
             true_remaining = _remaining_frames(video.labels, observed)
             if true_remaining is not None:
