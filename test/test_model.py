@@ -70,7 +70,7 @@ def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
 @pytest.mark.parametrize(
     "overrides",
     [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.fuser.pool=concat",),
-     ("model.temporal.causal=true",), ("model.temporal.live_encoder=true",)],
+     ("model.fuser.pool=gated",), ("model.temporal.causal=true",), ("model.temporal.live_encoder=true",)],
 )  # fmt: skip
 def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
     config = small_config(*overrides)

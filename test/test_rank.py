@@ -158,3 +158,24 @@ def test_effective_rank_of_a_numpy_matrix_equals_that_of_the_same_tensor(center:
     assert effective_rank(features, center=center) == pytest.approx(
         effective_rank(torch.from_numpy(features), center=center), rel=1e-12
     )
+
+
+def test_gated_pool_starts_as_the_mean_of_the_two_tokens() -> None:
+    torch.manual_seed(0)
+    mean = RankEnhancingTokenFuser(16, FuserConfig(pool="mean")).eval()
+    gated = RankEnhancingTokenFuser(16, FuserConfig(pool="gated")).eval()
+    gated.load_state_dict(mean.state_dict(), strict=False)
+    rgb, depth = torch.randn(8, 16), torch.randn(8, 16)
+    torch.testing.assert_close(gated(rgb, depth), mean(rgb, depth))
+
+
+def test_gated_pool_shares_follow_each_frames_tokens() -> None:
+    fuser = RankEnhancingTokenFuser(4, FuserConfig(pool="gated", attention_heads=1))
+    with torch.no_grad():
+        fuser.gate.weight.zero_()
+        fuser.gate.weight[1, 4] = 10.0  # depth's share grows with the first channel of the depth token
+    tokens = torch.zeros(2, 2, 4)
+    tokens[0, 1, 0], tokens[1, 1, 0] = 1.0, -1.0
+    shares = fuser.modality_shares(tokens)
+    torch.testing.assert_close(shares.sum(dim=1), torch.ones(2))
+    assert shares[0, 1] > 0.99 and shares[1, 1] < 0.01

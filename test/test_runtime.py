@@ -54,7 +54,13 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
 
 
 @pytest.mark.parametrize(
-    "override", ["model.temporal.causal=true", "model.temporal.live_encoder=true", "model.fuser.pool=concat"]
+    "override",
+    [
+        "model.temporal.causal=true",
+        "model.temporal.live_encoder=true",
+        "model.fuser.pool=concat",
+        "model.fuser.pool=gated",
+    ],
 )
 def test_a_model_of_each_variant_exports_graphs_that_match_pytorch(override: str, tmp_path: Path) -> None:
     from r3d_ros.model import load_model

@@ -107,9 +107,11 @@ class FuserConfig:
     # EMA momentum of the running channel scores used by the rank rule at eval time.
     score_momentum: float = 0.1
     # How the R3D fuser's two attended tokens become one: mean (the reference: averaged, then
-    # projected) or concat (both kept side by side, then projected), so a modality's channels
-    # need not share the fused token's directions with the other's.
-    pool: Literal["mean", "concat"] = "mean"
+    # projected), concat (both kept side by side, then projected), so a modality's channels
+    # need not share the fused token's directions with the other's, or gated (a weighted mean
+    # whose two weights a learned gate reads from the frame's tokens, equal at initialisation),
+    # so a frame whose depth or colour looks unreliable can lean on the other modality.
+    pool: Literal["mean", "concat", "gated"] = "mean"
 
     def __post_init__(self) -> None:
         check(0.0 <= self.blend_fraction <= 0.5, "blend_fraction", f"must be in [0, 0.5], got {self.blend_fraction}")

@@ -10,7 +10,8 @@ The Rank-enhancing Token Fuser (R3D) works in three steps on each frame:
    modality barely uses are handed to the other modality, which raises the
    effective rank of the fused representation instead of leaving dead directions;
 3. let the two tokens attend to each other (2-token attention), then average
-   (or, with ``pool: concat``, concatenate) and project them into the fused token.
+   (or, with ``pool: concat``, concatenate; with ``pool: gated``, weigh them by a
+   per-frame gate read from both) and project them into the fused token.
 
 Two scoring rules are available: ``bn_gain`` ranks channels by the absolute
 BatchNorm gain (the reference rule), ``rank`` by how much the batch's effective
@@ -86,6 +87,11 @@ class RankEnhancingTokenFuser(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
         self.concat = config.pool == "concat"
         self.project = nn.Linear(2 * dim if self.concat else dim, dim)
+        # pool: gated. Zero weights give equal shares at first, so training starts from the mean.
+        self.gate = nn.Linear(2 * dim, 2) if config.pool == "gated" else None
+        if self.gate is not None:
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
     def channel_scores(self, rgb: torch.Tensor | None, depth: torch.Tensor | None) -> torch.Tensor:
         """(2, C) informativeness of each channel of the normalised RGB and depth tokens."""
@@ -124,7 +130,15 @@ class RankEnhancingTokenFuser(nn.Module):
         attended = self.attention_norm(tokens)
         tokens = tokens + self.attention(attended, attended, attended, need_weights=False)[0]
         tokens = tokens + self.mlp(self.mlp_norm(tokens))
-        return self.project(tokens.flatten(1) if self.concat else tokens.mean(dim=1))
+        if self.concat:
+            return self.project(tokens.flatten(1))
+        if self.gate is not None:
+            return self.project((self.modality_shares(tokens)[..., None] * tokens).sum(dim=1))
+        return self.project(tokens.mean(dim=1))
+
+    def modality_shares(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, 2) shares of RGB and depth in the fused token from the (N, 2, C) attended tokens (pool: gated)."""
+        return torch.softmax(self.gate(tokens.flatten(1)), dim=-1)
 
 
 class MeanFuser(nn.Module):
