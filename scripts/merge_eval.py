@@ -1,30 +1,65 @@
-r"""One table from ``r3d-eval-model`` runs split by test seeds (the same models, disjoint seeds).
+r"""One table from ``r3d-eval-model`` runs split by test seeds or by models.
 
     scripts/with-env python scripts/merge_eval.py --models shipped layers3 aux1 \\
         --results docs/experiment/temporal_layers/draw0_seeds_0_50_51/results.json \\
         docs/experiment/temporal_layers/draw0_seeds_52_53_54/results.json
 
-Two evaluations on one core each finish in half the time of one over every seed;
-this joins their per-seed values and prints, for each model with both modalities,
-MoC over the grammar oracle in every alpha/beta cell as the ratio of the seeds'
-means (the report's target check), the observed segmentation, and MoC minus the
-``depth_only`` baseline's (scored without RGB, as the report does) at alpha 0.3.
+Two evaluations on one core each finish in half the time of one over every seed,
+and a new model need not be scored again beside the ones it is compared with:
+each row's per-seed values are joined over every run that has it (a model scored
+twice on a seed must give the same values, or the runs are refused). This prints, for each model with both
+modalities, MoC over the grammar oracle in every alpha/beta cell as the ratio
+of the seeds' means (the report's target check), the observed segmentation,
+and MoC minus the ``depth_only`` baseline's (scored without RGB, as the report
+does) at alpha 0.3. ``--against NAME`` adds each model's MoC minus NAME's,
+paired by seed, and on how many seeds it is ahead, in every cell (``depth_only``
+without RGB).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from r3d_ros.eval.model_eval import KEYS
 
+DEPTH_ROW = "depth_only/trained/rgb_absent"
 
-def joined(summaries: list[dict], row: str, metric: str) -> np.ndarray:
-    """Per-seed values of ``metric`` in ``row`` of every summary, concatenated."""
-    return np.concatenate([np.asarray(summary[row][metric]["values"], dtype=float) for summary in summaries])
+# row -> metric -> seed -> value
+Joined = dict[str, dict[str, dict[int, float]]]
+
+
+def join_runs(runs: list[dict]) -> Joined:
+    """Every row's per-seed values over all ``runs``; a seed scored twice for one row must agree."""
+    joined: Joined = defaultdict(lambda: defaultdict(dict))
+    for run in runs:
+        for row, metrics in run["summary"].items():
+            for metric, summary in metrics.items():
+                for seed, value in zip(run["seeds"], summary["values"], strict=True):
+                    earlier = joined[row][metric].get(seed)
+                    if earlier is not None and earlier != float(value) and not (np.isnan(earlier) and np.isnan(value)):
+                        raise ValueError(f"{row}: two runs disagree on {metric} at test seed {seed}")
+                    joined[row][metric][seed] = float(value)
+    return joined
+
+
+def both_row(model: str) -> str:
+    """The row a model is compared on: both modalities, or without RGB for the depth-only baseline."""
+    return DEPTH_ROW if model == "depth_only" else f"{model}/trained/both"
+
+
+def values(joined: Joined, row: str, metric: str, seeds: list[int]) -> np.ndarray:
+    """``metric`` of ``row`` on ``seeds``, in that order."""
+    if row not in joined:
+        raise ValueError(f"no run has the row {row}")
+    missing = sorted(set(seeds) - set(joined[row][metric]))
+    if missing:
+        raise ValueError(f"{row} was not scored on test seeds {missing}")
+    return np.array([joined[row][metric][seed] for seed in seeds])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,35 +67,51 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help="model names as given to r3d-eval-model --model")
     parser.add_argument("--results", nargs="+", type=Path, required=True, help="results.json of each run")
+    parser.add_argument("--against", default=None, help="a model name to pair every model with, seed by seed")
     args = parser.parse_args(argv)
-    runs = [json.loads(path.read_text()) for path in args.results]
-    seeds = [seed for run in runs for seed in run["seeds"]]
-    if len(set(seeds)) != len(seeds):
-        parser.error(f"the runs share test seeds: {seeds}")
-    summaries = [run["summary"] for run in runs]
-    depth_row = "depth_only/trained/rgb_absent"
-    alpha3 = [key for key in KEYS if key.startswith("a0.3")]
-    print(f"Test seeds {sorted(seeds)}; model / oracle is the ratio of the seeds' means.\n")
-    print(
-        "| model | "
-        + " | ".join(KEYS)
-        + " | segmentation | "
-        + " | ".join(f"minus depth-only {k}" for k in alpha3)
-        + " |"
-    )
-    print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
-    for model in args.models:
-        row = f"{model}/trained/both"
-        ratios = [
-            joined(summaries, row, f"moc/{k}").mean() / joined(summaries, row, f"reference/oracle/{k}").mean()
-            for k in KEYS
-        ]
-        segmentation = joined(summaries, row, "segmentation_accuracy").mean()
-        gaps = [
-            joined(summaries, row, f"moc/{k}").mean() - joined(summaries, depth_row, f"moc/{k}").mean() for k in alpha3
-        ]
-        cells = [f"{r:.3f}" for r in ratios] + [f"{segmentation:.3f}"] + [f"{g:+.3f}" for g in gaps]
-        print(f"| {model} | " + " | ".join(cells) + " |")
+    try:
+        joined = join_runs([json.loads(path.read_text()) for path in args.results])
+        seeds = sorted(joined[f"{args.models[0]}/trained/both"]["moc/a0.3_b0.1"])
+        alpha3 = [key for key in KEYS if key.startswith("a0.3")]
+        print(f"Test seeds {seeds}; model / oracle is the ratio of the seeds' means.\n")
+        print(
+            "| model | "
+            + " | ".join(KEYS)
+            + " | segmentation | "
+            + " | ".join(f"minus depth-only {k}" for k in alpha3)
+            + " |"
+        )
+        print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
+        for model in args.models:
+            row = f"{model}/trained/both"
+            ratios = [
+                values(joined, row, f"moc/{k}", seeds).mean()
+                / values(joined, row, f"reference/oracle/{k}", seeds).mean()
+                for k in KEYS
+            ]
+            segmentation = values(joined, row, "segmentation_accuracy", seeds).mean()
+            gaps = [
+                values(joined, row, f"moc/{k}", seeds).mean() - values(joined, DEPTH_ROW, f"moc/{k}", seeds).mean()
+                for k in alpha3
+            ]
+            cells = [f"{r:.3f}" for r in ratios] + [f"{segmentation:.3f}"] + [f"{g:+.3f}" for g in gaps]
+            print(f"| {model} | " + " | ".join(cells) + " |")
+        if args.against:
+            print(f"\nMoC minus {args.against}'s, mean over the seeds paired by seed (seeds ahead of {len(seeds)}).\n")
+            print("| model | " + " | ".join(KEYS) + " |")
+            print("|---|" + "---|" * len(KEYS))
+            for model in args.models:
+                if model == args.against:
+                    continue
+                differences = [
+                    values(joined, f"{model}/trained/both", f"moc/{k}", seeds)
+                    - values(joined, both_row(args.against), f"moc/{k}", seeds)
+                    for k in KEYS
+                ]
+                cells = [f"{d.mean():+.3f} ({int((d > 0).sum())})" for d in differences]
+                print(f"| {model} | " + " | ".join(cells) + " |")
+    except ValueError as error:
+        parser.error(str(error))
     return 0
 
 
