@@ -42,11 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="prepared-video cache folder")
     args = parser.parse_args(argv)
     model, _ = load_model(args.model)
-    gate = model.fuser.gate if hasattr(model.fuser, "gate") else None
-    if gate is None:
+    fuser = model.fuser
+    if getattr(fuser, "gate", None) is None:
         parser.error(f"{args.model} has no gated fuser (model.fuser.pool: {model.config.model.fuser.pool})")
     shares: list[torch.Tensor] = []
-    gate.register_forward_hook(lambda module, inputs, output: shares.append(torch.softmax(output, dim=-1)[:, 1]))
+    fuser_shares = fuser.modality_shares
+
+    def recorded_shares(tokens: torch.Tensor) -> torch.Tensor:
+        """The fuser's own shares, depth's column kept for the table."""
+        result = fuser_shares(tokens)
+        shares.append(result[:, 1])
+        return result
+
+    fuser.modality_shares = recorded_shares
     print("| setting | depth's share, mean | 10th percentile | 90th percentile |")
     print("|---|---|---|---|")
     for name, (changes, left_out) in SETTINGS.items():
