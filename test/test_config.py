@@ -43,6 +43,7 @@ def test_override_parses_yaml_values() -> None:
         ("model.class_names=[a,a]", "model.class_names: contains duplicates"),
         ("model.token_dim=30", "model.token_dim: must be a multiple of fuser.attention_heads"),
         ("model.input.min_depth_m=9", "model.input.min_depth_m: must be in [0, max_depth_m"),
+        ("train.ema_decay=1", "train.ema_decay: must be in [0, 1)"),
     ],
 )
 def test_bad_value_names_the_field(override: str, message: str) -> None:

@@ -135,6 +135,16 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(finished_run: Path, tm
         torch.testing.assert_close(after_resume[name], tensor, rtol=0, atol=1e-6, msg=name)
 
 
+def test_the_saved_model_is_the_moving_average_of_the_weights(finished_run: Path) -> None:
+    checkpoint = load_file(str(finished_run / "checkpoint.safetensors"))
+    model, _ = load_model(finished_run / "model.safetensors")
+    differs_from_last_step = False
+    for name, tensor in model.named_parameters():
+        torch.testing.assert_close(tensor.detach(), checkpoint[f"module.average.{name}"], rtol=0, atol=0, msg=name)
+        differs_from_last_step |= not torch.equal(tensor.detach(), checkpoint[f"module.step.model.{name}"])
+    assert differs_from_last_step
+
+
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path / "bad.yaml", **{"train.lr": 1e30, "train.warmup_epochs": 0,
                                                                 "train.grad_clip": 0.0}))  # fmt: skip

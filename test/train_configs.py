@@ -20,7 +20,7 @@ TINY = {
     "anticipation": {"fps": 5.0, "window": 8, "horizon_s": 3.0},
     "data": {"source": "synthetic", "synthetic": {"num_train": 4, "num_test": 2, "seconds": 6.0, "fps": 5.0,
                                                   "height": 48, "width": 64}},
-    "train": {"epochs": 3, "batch_videos": 2, "windows_per_video": 4, "warmup_epochs": 1,
+    "train": {"epochs": 3, "batch_videos": 2, "windows_per_video": 4, "warmup_epochs": 1, "ema_decay": 0.5,
               "modality_dropout_depth": 0.2, "monitor": {"max_frames": 64}, "eval": {"alphas": [0.3], "betas": [0.5]}},
 }  # fmt: skip
 

@@ -650,6 +650,10 @@ class TrainConfig:
     weight_decay: float = 5e-3  # AdamW weight decay
     warmup_epochs: int = 2  # epochs of linear learning-rate warm-up
     grad_clip: float = 1.0  # gradient-norm clipping (0 = off)
+    # Decay per optimisation step of the moving average of the weights that training evaluates and
+    # saves (0 = off: the last step's weights). The average over roughly 1 / (1 - ema_decay) steps
+    # smooths out which batches came last.
+    ema_decay: float = 0.0
     seed: int = 0  # initialisation and every epoch's sampling derive from it
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = CUDA when available
     # torch's intra-op CPU threads (0 = torch's default, one per core). The thread count changes the
@@ -707,6 +711,7 @@ class TrainConfig:
         check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         check(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")
         check(self.grad_clip >= 0, "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        check(0 <= self.ema_decay < 1, "ema_decay", f"must be in [0, 1) (0 = off), got {self.ema_decay}")
         for name in ("modality_dropout_depth", "modality_dropout_rgb"):
             value = getattr(self, name)
             check(0 <= value < 1, name, f"must be in [0, 1), got {value}")

@@ -16,6 +16,7 @@ final model for export and the node), ``metrics.csv`` / ``metrics.jsonl``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -48,6 +49,7 @@ from r3d_ros.train.distributed import (
     init_distributed,
     shutdown_distributed,
 )
+from r3d_ros.train.ema import WeightAverage
 from r3d_ros.train.monitor import RankMonitor, representation_stats
 from r3d_ros.train.pretrain import cosine_with_warmup, pretrain_encoders
 from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
@@ -153,6 +155,8 @@ class Trainer:
         self.start_epoch, self.resumed = 1, resume
         self.train_seconds = 0.0  # wall time of the completed epochs, evaluations included, across resumes
         history: list[dict[str, Any]] = []
+        self.average: WeightAverage | None = None  # set when training starts (after pretraining)
+        self.saved_average: dict[str, torch.Tensor] | None = None
         if resume:
             state = load_training_state(self.run_dir / "checkpoint.safetensors", config)
             self.step_module.load_state_dict(state.modules["step"])
@@ -161,6 +165,7 @@ class Trainer:
             self.start_epoch = state.epoch + 1
             self.train_seconds = state.train_seconds
             history = state.history
+            self.saved_average = state.modules.get("average")
             LOG.info("resuming after epoch %d", state.epoch)
         if config.model.uses_grammar:  # a function of the training labels alone, never of weights
             labels = [video.labels for video in self.train_videos]
@@ -230,6 +235,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.step_module.parameters(), config.grad_clip)
         for optimizer in self.optimizers.values():
             optimizer.step()
+        if self.average is not None:
+            self.average.update(self.model)
         return {k: float(all_reduce_mean(v.reshape(1), self.dist)) for k, v in scalars.items()}
 
     def _amplify_weak_branch(self, logits: dict, labels: torch.Tensor, scalars: dict) -> None:
@@ -280,13 +287,15 @@ class Trainer:
         last: dict[str, Any] = {}
         if self.start_epoch == 1 and config.pretrain.epochs > 0:
             self._pretrain()
+        self.average = self._weight_average()
         for epoch in range(self.start_epoch, config.epochs + 1):
             started = time.perf_counter()
             train_metrics = self.train_epoch(epoch)
             if self.dist.is_main:
                 row: dict[str, Any] = {"epoch": epoch, **train_metrics, "epoch_seconds": time.perf_counter() - started}
                 if epoch % config.eval_every == 0 or epoch == config.epochs:
-                    evaluation, spectra = self.evaluate(epoch)
+                    with self._averaged():
+                        evaluation, spectra = self.evaluate(epoch)
                     row.update(evaluation)
                     row["train_seconds"] = self.train_seconds + time.perf_counter() - started
                     self.monitor.record(row, spectra)
@@ -306,6 +315,23 @@ class Trainer:
             self.monitor.close()
         shutdown_distributed(self.dist)
         return last
+
+    def _weight_average(self) -> WeightAverage | None:
+        """The moving average of the weights (``train.ema_decay``), from the weights training starts with.
+
+        It starts after pretraining; a resumed run takes the average its checkpoint saved.
+        """
+        decay = self.config.train.ema_decay
+        if decay == 0:
+            return None
+        average = WeightAverage(self.model, decay, updates=(self.start_epoch - 1) * self.steps_per_epoch)
+        if self.saved_average is not None:
+            average.load(self.saved_average)
+        return average
+
+    def _averaged(self) -> contextlib.AbstractContextManager:
+        """Inside the block the model holds the averaged weights, when training keeps an average."""
+        return self.average.applied(self.model) if self.average is not None else contextlib.nullcontext()
 
     def _pretrain(self) -> None:
         """Per-frame encoder pretraining (a fresh run only: a resumed one has its encoders in the checkpoint).
@@ -329,9 +355,12 @@ class Trainer:
             (self.run_dir / "pretrain.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
     def _save_checkpoint(self, epoch: int) -> None:
+        modules = {"step": self.step_module.state_dict()}
+        if self.average is not None:
+            modules["average"] = self.average.shadow
         state = TrainingState(
             epoch=epoch,
-            modules={"step": self.step_module.state_dict()},
+            modules=modules,
             optimizers={name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             history=self.monitor.history,
             train_seconds=self.train_seconds,
@@ -339,6 +368,8 @@ class Trainer:
         save_training_state(self.run_dir / "checkpoint.safetensors", self.config, state)
 
     def _finish(self, last: dict[str, Any]) -> None:
+        if self.average is not None:  # the model saved is the average; the checkpoint keeps both
+            self.average.copy_to(self.model)
         if self.model.ebr is not None:
             error = fit_substitution(self.model, self.train_videos, self.device)
             LOG.info("EBR substitution fitted on training data: relative error %s", error)
