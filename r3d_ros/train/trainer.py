@@ -10,7 +10,8 @@ the term and the step, leaving the last good checkpoint in place.
 
 Run folder contents: ``config.yaml`` (the full config), ``checkpoint.safetensors``
 (resumable state after the last completed epoch), ``model.safetensors`` (the
-final model for export and the node), ``metrics.csv`` / ``metrics.jsonl``,
+final model for export and the node: the moving average of the weights when
+``train.ema_decay`` keeps one), ``metrics.csv`` / ``metrics.jsonl``,
 ``rank_curves.png``, ``spectra.png``, ``tensorboard/``, ``train.log``.
 """
 
