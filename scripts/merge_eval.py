@@ -12,8 +12,8 @@ modalities, MoC over the grammar oracle in every alpha/beta cell as the ratio
 of the seeds' means (the report's target check), the observed segmentation,
 and MoC minus the ``depth_only`` baseline's (scored without RGB, as the report
 does) at alpha 0.3. ``--against NAME`` adds each model's MoC minus NAME's,
-paired by seed, and on how many seeds it is ahead, in every cell (``depth_only``
-without RGB).
+paired by seed, and on how many seeds it is ahead, in every cell. ``depth_only``
+is read without RGB wherever it is named, in ``--models`` as in ``--against``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         joined = join_runs([json.loads(path.read_text()) for path in args.results])
-        seeds = sorted(joined[f"{args.models[0]}/trained/both"]["moc/a0.3_b0.1"])
+        first = both_row(args.models[0])
+        if first not in joined:
+            raise ValueError(f"no run has the row {first}")
+        seeds = sorted(joined[first]["moc/a0.3_b0.1"])
         alpha3 = [key for key in KEYS if key.startswith("a0.3")]
         print(f"Test seeds {seeds}; model / oracle is the ratio of the seeds' means.\n")
         print(
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
         for model in args.models:
-            row = f"{model}/trained/both"
+            row = both_row(model)
             ratios = [
                 values(joined, row, f"moc/{k}", seeds).mean()
                 / values(joined, row, f"reference/oracle/{k}", seeds).mean()
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 if model == args.against:
                     continue
                 differences = [
-                    values(joined, f"{model}/trained/both", f"moc/{k}", seeds)
+                    values(joined, both_row(model), f"moc/{k}", seeds)
                     - values(joined, both_row(args.against), f"moc/{k}", seeds)
                     for k in KEYS
                 ]
