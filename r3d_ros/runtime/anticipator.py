@@ -98,7 +98,6 @@ class StreamingAnticipator:
         self.fps = config.anticipation.fps
         self.window = config.anticipation.window
         self.horizon_s = config.anticipation.horizon_s
-        self.future_frames = config.anticipation.horizon_frames
         self.can_substitute = loaded.model.can_substitute
         self.grammar = loaded.model.grammar
         self.grammar_filter = loaded.model.grammar_filter  # built once: it precomputes the duration tables
@@ -244,7 +243,11 @@ class StreamingAnticipator:
         missing = float(1.0 - depth_flags.mean())
         penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
         reading = read_window(
-            result.segmentation[: self.count], result.future, self.grammar, self.grammar_filter, self.future_frames
+            result.segmentation[: self.count],
+            result.future,
+            self.grammar,
+            self.grammar_filter,
+            self.backend.shapes.future_frames,
         )
         current = self._current_segment(reading, stamps, penalty)
         next_id, probabilities = next_action(result.next, current.class_id, self.grammar)
