@@ -157,7 +157,8 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         f"- R3D network with {fusion}, EBR {'on' if net.ebr.enabled else 'off'}: per-frame CNN encoders "
         f"(RGB {'/'.join(map(str, net.rgb_encoder.channels))} channels, depth "
         f"{'/'.join(map(str, net.depth_encoder.channels))}), {net.token_dim}-d tokens; a transformer "
-        f"({net.temporal.encoder_layers} encoder + {net.temporal.decoder_layers} decoder layers) segments the "
+        f"{net.temporal.dim} wide ({net.temporal.encoder_layers} encoder + "
+        f"{net.temporal.decoder_layers} decoder layers) segments the "
         f"observed window and anticipates the future"
         + (
             f", and a second, causal stack of {net.temporal.encoder_layers} encoder layers "
