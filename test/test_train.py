@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from train_configs import write_config
 
 from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
+from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
 from r3d_ros.model import load_model
 from r3d_ros.train.distributed import convert_batchnorm
@@ -288,6 +290,30 @@ def test_model_evaluation_names_a_bad_depth_noise_limit(finished_run: Path, tmp_
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--max-depth-noise", "-0.1"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
     assert "max_depth_noise" in caplog.text
+
+
+@pytest.mark.parametrize("never_seen", ["rgb", "depth"])
+def test_a_single_modality_baseline_is_scored_without_the_modality_it_never_saw(
+    finished_run: Path, never_seen: str
+) -> None:
+    fused, _ = load_model(finished_run / "model.safetensors")
+    baseline, _ = load_model(finished_run / "model.safetensors")
+    train_config = dataclasses.replace(baseline.config.train, **{f"modality_dropout_{never_seen}_video": 1.0})
+    baseline.config = dataclasses.replace(baseline.config, train=train_config)
+    sensor = dataclasses.replace(fused.config.data.synthetic, seed=7, num_test=1)
+    video = model_eval.test_videos(sensor, fused, None)[0]
+    absent = {f"{never_seen}_present": np.zeros(len(video), dtype=bool)}
+    cpu = torch.device("cpu")
+    assert not torch.equal(encode_video(fused, video, cpu).fused, encode_video(fused, video, cpu, **absent).fused)
+    assert torch.equal(encode_video(baseline, video, cpu).fused, encode_video(baseline, video, cpu, **absent).fused)
+
+
+def test_a_single_modality_ebr_baseline_trains_and_reports_its_own_modality_as_its_metrics(tmp_path: Path) -> None:
+    overrides = {"train.modality_dropout_depth_video": 1.0, "train.modality_dropout_depth": 0.0, "train.epochs": 1}
+    last = train(load_config(write_config(tmp_path / "rgb_only.yaml", **overrides)), tmp_path / "out", progress=False)
+    assert last["moc_main"] == last["contribution/rgb"]
+    assert last["segmentation_accuracy"] == last["segmentation_accuracy/rgb_only"]
+    assert "substitution_error" not in last  # nothing to substitute from: no frame ever had both
 
 
 def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(

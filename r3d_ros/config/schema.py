@@ -674,7 +674,8 @@ class TrainConfig:
     # Per-video probability of removing depth (or RGB) from every frame of a training video,
     # so the model also learns to anticipate from one modality alone (a camera whose depth
     # stream is lost); a frame never loses both. 1 trains a single-modality baseline (the
-    # other modality is never seen; the same network and recipe otherwise).
+    # other modality is never seen, in training nor in its evaluations; the same network and
+    # recipe otherwise).
     modality_dropout_depth_video: float = 0.0
     modality_dropout_rgb_video: float = 0.0
     # Colour jitter of training RGB, so the RGB encoder cannot key on one camera's colours.
@@ -723,6 +724,15 @@ class TrainConfig:
             both < 1, "modality_dropout_rgb_video", "1 together with modality_dropout_depth_video = 1 leaves no input"
         )
         check(self.eval_every >= 1, "eval_every", f"must be >= 1, got {self.eval_every}")
+
+    @property
+    def trained_modalities(self) -> tuple[str, ...]:
+        """The modalities training shows the model: a single-modality baseline never sees the other one.
+
+        Its encoder for that modality is untrained, so evaluation never feeds it
+        (r3d_ros/eval/anticipation.py): scored "with both", the baseline is scored on its own modality.
+        """
+        return tuple(name for name in ("rgb", "depth") if getattr(self, f"modality_dropout_{name}_video") < 1)
 
 
 @dataclass

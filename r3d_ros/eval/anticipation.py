@@ -83,8 +83,17 @@ def encode_video(
     chunk: int = 256,
     substitute: bool = True,
 ) -> FrameFeatures:
-    """Per-frame features of every frame of ``video`` (eval mode, on the CPU)."""
+    """Per-frame features of every frame of ``video`` (eval mode, on the CPU).
+
+    A modality the model was never trained on (a single-modality baseline's other one) is absent
+    on every frame whatever the masks say: its untrained encoder's tokens are noise, not evidence.
+    """
+    trained = model.config.train.trained_modalities
+    if "rgb" not in trained:
+        rgb_present = np.zeros(len(video), dtype=bool)
     depth_flags = video.depth_present if depth_present is None else video.depth_present & depth_present
+    if "depth" not in trained:
+        depth_flags = np.zeros(len(video), dtype=bool)
     parts = []
     for start in range(0, len(video), chunk):
         stop = start + chunk

@@ -112,8 +112,11 @@ def relative_error(estimate: torch.Tensor, target: torch.Tensor, count: torch.Te
     """Squared error per frame relative to the target's mean squared norm, averaged over ``count`` frames.
 
     Dividing by the target's own (detached) scale makes the term scale-invariant:
-    the encoders cannot shrink it by shrinking their features.
+    the encoders cannot shrink it by shrinking their features. No frames (a
+    batch without both modalities, e.g. a single-modality baseline's) is 0, not NaN.
     """
+    if len(target) == 0:
+        return estimate.sum() * 0.0
     scale = target.detach().pow(2).sum(1).mean().clamp_min(1e-6)
     return (estimate - target).pow(2).sum() / scale / count.clamp_min(1e-6)
 

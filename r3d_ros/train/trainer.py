@@ -371,7 +371,8 @@ class Trainer:
     def _finish(self, last: dict[str, Any]) -> None:
         if self.average is not None:  # the model saved is the average; the checkpoint keeps both
             self.average.copy_to(self.model)
-        if self.model.ebr is not None:
+        # A single-modality model never saw a frame with both: there is no substitution to fit.
+        if self.model.ebr is not None and len(self.config.train.trained_modalities) == 2:
             error = fit_substitution(self.model, self.train_videos, self.device)
             LOG.info("EBR substitution fitted on training data: relative error %s", error)
             last["substitution_error"] = error
