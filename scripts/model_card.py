@@ -167,7 +167,7 @@ def ratios(entry: dict[str, Any]) -> list[float]:
 
 
 def training_seed_lines(config: dict[str, Any]) -> list[str]:
-    """The shipped recipe's spread over training seeds on the held-out seeds (empty when not measured).
+    """The shipped recipe's spread over training seeds on the held-out seeds (a sentence when not measured).
 
     Each other seed's run must be the shipped recipe but for its seed (its config.yaml says so),
     so the card cannot quote another recipe's draws.
@@ -183,7 +183,7 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         "The same recipe from other training seeds (`train.seed`; `config/experiment/model_seeds.yaml`, the noise "
         "limits not measured and the shipped model's applied): model / grammar oracle, the ratio of the test seeds' "
         "means, and the observed segmentation accuracy, from `r3d-eval-model` "
-        "(`docs/experiment/model_seeds/heldout*/results.json`; seed 0 is this model).",
+        f"(`docs/experiment/model_seeds/heldout*/results.json`; seed {shipped['train.seed']} is this model).",
         "",
         "| test seeds | training seed | " + " | ".join(c.replace("_", " ") for c in cells) + " | observed seg. acc. |",
         "|---|---|" + "---|" * (len(cells) + 1),
@@ -199,7 +199,7 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
             f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
         )
         ours, theirs = ours["summary"], theirs["summary"]
-        draws = {0: ratios(ours["fused/trained/both"])}
+        draws = {shipped["train.seed"]: ratios(ours["fused/trained/both"])}
         for key in sorted(k for k in theirs if k.endswith("/trained/both")):
             seed = int(key.split("/")[0].removeprefix("seed"))
             same_recipe(shipped, SEEDS / "runs" / f"fused-seed{seed}" / "config.yaml")
