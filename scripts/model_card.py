@@ -152,7 +152,8 @@ def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
     other = flat(yaml.safe_load(run_config.read_text()))
     differ = sorted(k for k in set(shipped) | set(other) if k not in PER_RUN and shipped.get(k) != other.get(k))
     if differ:
-        raise ValueError(f"{run_config.relative_to(ROOT)} is not the shipped recipe (differs in {', '.join(differ)})")
+        where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config
+        raise ValueError(f"{where} is not the shipped recipe (differs in {', '.join(differ)})")
 
 
 def protocol_cells(entry: dict[str, Any]) -> list[str]:

@@ -31,6 +31,22 @@ def test_model_card_is_generated_from_the_shipped_model_and_its_evaluation() -> 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("model_card", ROOT / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    shipped = card.flat(yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text()))
+    other = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
+    other["train"]["seed"] = 5
+    run_config = tmp_path / "config.yaml"
+    run_config.write_text(yaml.safe_dump(other))
+    card.same_recipe(shipped, run_config)  # another seed is the same recipe
+    other["model"]["temporal"]["dim"] = 64
+    run_config.write_text(yaml.safe_dump(other))
+    with pytest.raises(ValueError, match=r"model\.temporal\.dim"):
+        card.same_recipe(shipped, run_config)
+
+
 def test_params_file_lists_every_node_parameter_with_its_default() -> None:
     values = yaml.safe_load((ROOT / "config" / "anticipate.yaml").read_text())["/**"]["ros__parameters"]
     assert values == {p.name: p.default for p in PARAMETERS}
