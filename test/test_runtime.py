@@ -273,6 +273,27 @@ def test_rgb_is_kept_without_a_limit(model_file: Path, tmp_path: Path) -> None:
     assert stream.tick().rgb_present and stream.stats.rgb_too_noisy == 0
 
 
+def test_an_rgb_only_model_anticipates_the_same_with_or_without_depth(tmp_path: Path) -> None:
+    model_file = write_model(tmp_path / "rgb_only.safetensors", "train.modality_dropout_depth_video=1")
+    with_depth = anticipate_with_depth_dropping(model_file, tmp_path, drop=False)
+    without = anticipate_with_depth_dropping(model_file, tmp_path, drop=True)
+    assert not with_depth.depth_present and with_depth.rgb_present
+    np.testing.assert_array_equal(with_depth.next_probabilities, without.next_probabilities)  # and no penalty
+
+
+def test_a_depth_only_model_never_reads_the_color_image(tmp_path: Path) -> None:
+    model_file = write_model(tmp_path / "depth_only.safetensors", "train.modality_dropout_rgb_video=1")
+    results = []
+    for brightness in (0.2, 1.0):
+        stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
+        for stamp, color, depth in camera_frames(30):
+            dimmed = (np.asarray(color.data) * brightness).astype(np.uint8)
+            stream.push(stamp, RawImage.from_array(dimmed, "bgr8"), depth)
+        results.append(stream.tick())
+    assert not results[0].rgb_present and results[0].depth_present
+    np.testing.assert_array_equal(results[0].next_probabilities, results[1].next_probabilities)
+
+
 def test_missing_depth_with_ebr_is_substituted(ebr_model_file: Path, tmp_path: Path) -> None:
     dropped = anticipate_with_depth_dropping(ebr_model_file, tmp_path, drop=True)
     assert not dropped.depth_present and dropped.depth_substituted

@@ -99,6 +99,9 @@ class StreamingAnticipator:
         self.window = config.anticipation.window
         self.horizon_s = config.anticipation.horizon_s
         self.can_substitute = loaded.model.can_substitute
+        # A single-modality model never gets the modality it was not trained on (its encoder is untrained),
+        # the same as in evaluation (r3d_ros/eval/anticipation.py).
+        self.trained = config.train.trained_modalities
         self.grammar = loaded.model.grammar
         self.grammar_filter = loaded.model.grammar_filter  # built once: it precomputes the duration tables
         self.log = logger or logging.getLogger("r3d_ros.runtime")
@@ -205,11 +208,13 @@ class StreamingAnticipator:
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
             return self.count_invalid(error)
-        token = self.backend.encode(frame.rgb, frame.depth, frame.rgb_present, frame.depth_present)
+        rgb_present = frame.rgb_present and "rgb" in self.trained
+        depth_present = frame.depth_present and "depth" in self.trained
+        token = self.backend.encode(frame.rgb, frame.depth, rgb_present, depth_present)
         self.tokens[self.head] = token
         self.stamps[self.head] = stamp
-        self.depth_flags[self.head] = frame.depth_present
-        self.rgb_flags[self.head] = frame.rgb_present
+        self.depth_flags[self.head] = depth_present
+        self.rgb_flags[self.head] = rgb_present
         self.head = (self.head + 1) % self.window
         self.count = min(self.count + 1, self.window)
         self.stats.used += 1
@@ -241,7 +246,9 @@ class StreamingAnticipator:
         mask = np.arange(self.window) < self.count
         result = self.backend.temporal(padded, mask)
         missing = float(1.0 - depth_flags.mean())
-        penalty = 0.0 if self.can_substitute else MISSING_DEPTH_PENALTY * missing
+        # Missing depth costs confidence only where the model reads depth and cannot substitute it.
+        reads_depth = "depth" in self.trained
+        penalty = MISSING_DEPTH_PENALTY * missing if reads_depth and not self.can_substitute else 0.0
         reading = read_window(
             result.segmentation[: self.count],
             result.future,
