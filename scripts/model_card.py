@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from r3d_ros.config.loader import to_dict
+from r3d_ros.config.loader import read_yaml, to_dict
 from r3d_ros.model.checkpoint import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,7 +148,7 @@ def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
     """Raise ValueError naming the settings where a training seed's run is not the shipped recipe."""
-    other = flat(yaml.safe_load(run_config.read_text()))
+    other = flat(read_yaml(run_config))
     differ = sorted(k for k in set(shipped) | set(other) if k not in PER_RUN and shipped.get(k) != other.get(k))
     if differ:
         where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config

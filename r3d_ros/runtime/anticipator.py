@@ -101,7 +101,8 @@ class StreamingAnticipator:
         self.can_substitute = loaded.model.can_substitute
         # A single-modality model never gets the modality it was not trained on (its encoder is untrained),
         # the same as in evaluation (r3d_ros/eval/anticipation.py).
-        self.trained = config.train.trained_modalities
+        self.reads_rgb = "rgb" in config.train.trained_modalities
+        self.reads_depth = "depth" in config.train.trained_modalities
         self.grammar = loaded.model.grammar
         self.grammar_filter = loaded.model.grammar_filter  # built once: it precomputes the duration tables
         self.log = logger or logging.getLogger("r3d_ros.runtime")
@@ -208,8 +209,8 @@ class StreamingAnticipator:
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
             return self.count_invalid(error)
-        rgb_present = frame.rgb_present and "rgb" in self.trained
-        depth_present = frame.depth_present and "depth" in self.trained
+        rgb_present = frame.rgb_present and self.reads_rgb
+        depth_present = frame.depth_present and self.reads_depth
         token = self.backend.encode(frame.rgb, frame.depth, rgb_present, depth_present)
         self.tokens[self.head] = token
         self.stamps[self.head] = stamp
@@ -247,8 +248,7 @@ class StreamingAnticipator:
         result = self.backend.temporal(padded, mask)
         missing = float(1.0 - depth_flags.mean())
         # Missing depth costs confidence only where the model reads depth and cannot substitute it.
-        reads_depth = "depth" in self.trained
-        penalty = MISSING_DEPTH_PENALTY * missing if reads_depth and not self.can_substitute else 0.0
+        penalty = MISSING_DEPTH_PENALTY * missing if self.reads_depth and not self.can_substitute else 0.0
         reading = read_window(
             result.segmentation[: self.count],
             result.future,
