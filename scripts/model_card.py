@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from r3d_ros.config import config_from_dict
 from r3d_ros.config.loader import read_yaml, to_dict
 from r3d_ros.model.checkpoint import load_model
 
@@ -147,8 +148,12 @@ def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
-    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe."""
-    other = flat(read_yaml(run_config))
+    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe.
+
+    The run's config is read through the schema, so a setting added after the run was trained
+    reads its default there, as it does in the shipped model's embedded config.
+    """
+    other = flat(to_dict(config_from_dict(read_yaml(run_config))))
     differ = sorted(k for k in set(shipped) | set(other) if k not in PER_RUN and shipped.get(k) != other.get(k))
     if differ:
         where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config

@@ -23,7 +23,7 @@ from r3d_ros.config import ConfigError, MonitorConfig, load_config
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
-from r3d_ros.model import load_model
+from r3d_ros.model import load_model, save_model
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.monitor import RankMonitor
 from r3d_ros.train.substitution import ridge_map
@@ -57,6 +57,20 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     train(load_config(write_config(folder / "tiny.yaml", **limit)), folder / "out", progress=False)
     return folder / "out"
+
+
+@pytest.fixture(scope="module")
+def baseline_files(finished_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The finished run's weights saved as an RGB-only and a depth-only baseline (what r3d-eval-model checks)."""
+    folder = tmp_path_factory.mktemp("baselines")
+    files = {}
+    for name, never_seen in (("rgb_only", "depth"), ("depth_only", "rgb")):
+        model, _ = load_model(finished_run / "model.safetensors")
+        train_config = dataclasses.replace(model.config.train, **{f"modality_dropout_{never_seen}_video": 1.0})
+        model.config = dataclasses.replace(model.config, train=train_config)
+        save_model(folder / f"{name}.safetensors", model)
+        files[name] = str(folder / f"{name}.safetensors")
+    return files
 
 
 def test_training_writes_model_checkpoint_metrics_and_plots(finished_run: Path) -> None:
@@ -218,9 +232,17 @@ def test_affine_substitution_recovers_a_linear_map() -> None:
     torch.testing.assert_close(fitted_bias, torch.full((6,), 0.5), atol=1e-3, rtol=1e-3)
 
 
-def test_model_evaluation_reports_references_conditions_and_targets(finished_run: Path, tmp_path: Path) -> None:
+def test_model_evaluation_reports_references_conditions_and_targets(
+    finished_run: Path, baseline_files: dict[str, str], tmp_path: Path
+) -> None:
     model = str(finished_run / "model.safetensors")
-    arguments = ["--model", f"fused={model}", "--model", f"rgb_only={model}", "--model", f"depth_only={model}"]
+    arguments = ["--model", f"fused={model}"]
+    arguments += [
+        "--model",
+        f"rgb_only={baseline_files['rgb_only']}",
+        "--model",
+        f"depth_only={baseline_files['depth_only']}",
+    ]
     arguments += ["--seeds", "7", "8", "--num-test", "2", "--variant", "noisy:rgb_noise=30", "--out", str(tmp_path)]
     assert model_eval.main(arguments) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -284,6 +306,21 @@ def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, tmp
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+
+
+def test_model_evaluation_refuses_a_fused_model_named_as_a_baseline(finished_run: Path, tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"depth_only={finished_run / 'model.safetensors'}", "--out", str(tmp_path)]
+    assert model_eval.main(arguments) == 2
+    assert "depth_only names the baseline trained on depth alone" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("trained", "name", "fits"),
+    [(("depth",), "depth_only", True), (("depth",), "depth", False), (("rgb",), "rgb_only", True),
+     (("rgb",), "baseline", False), (("rgb", "depth"), "fused", True), (("rgb", "depth"), "rgb_only", False)],
+)  # fmt: skip
+def test_a_single_modality_model_must_carry_its_baseline_name(trained: tuple, name: str, fits: bool) -> None:
+    assert (model_eval.baseline_name_mismatch(name, trained) == "") is fits
 
 
 def test_model_evaluation_names_a_bad_depth_noise_limit(finished_run: Path, tmp_path: Path, caplog) -> None:
@@ -481,9 +518,18 @@ def test_robustness_checks_of_another_model_carry_its_name() -> None:
     }
 
 
-def test_model_evaluation_scores_every_model_on_the_variants_when_asked(finished_run: Path, tmp_path: Path) -> None:
+def test_model_evaluation_scores_every_model_on_the_variants_when_asked(
+    finished_run: Path, baseline_files: dict[str, str], tmp_path: Path
+) -> None:
     model = str(finished_run / "model.safetensors")
-    arguments = ["--model", f"seed0={model}", "--model", f"seed1={model}", "--model", f"depth_only={model}"]
+    arguments = [
+        "--model",
+        f"seed0={model}",
+        "--model",
+        f"seed1={model}",
+        "--model",
+        f"depth_only={baseline_files['depth_only']}",
+    ]
     arguments += ["--seeds", "7", "--num-test", "2", "--variant", "noisy:rgb_noise=30", "--variants-for-all"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -494,9 +540,12 @@ def test_model_evaluation_scores_every_model_on_the_variants_when_asked(finished
     assert any(t.startswith("seed1: noisy: ") for t in targets)
 
 
-def test_model_evaluation_checks_fusion_on_a_variant_against_the_baselines(finished_run: Path, tmp_path: Path) -> None:
+def test_model_evaluation_checks_fusion_on_a_variant_against_the_baselines(
+    finished_run: Path, baseline_files: dict[str, str], tmp_path: Path
+) -> None:
     model = str(finished_run / "model.safetensors")
-    arguments = ["--model", f"fused={model}", "--model", f"depth_only={model}", "--seeds", "7", "--num-test", "2"]
+    arguments = ["--model", f"fused={model}", "--model", f"depth_only={baseline_files['depth_only']}"]
+    arguments += ["--seeds", "7", "--num-test", "2"]
     arguments += ["--variant", "noisy_depth:depth_noise=0.03", "--baselines-on-variants"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())

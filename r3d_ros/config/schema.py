@@ -450,6 +450,33 @@ class DistillConfig:
 
 
 @dataclass
+class TeacherConfig:
+    """Distillation from a trained model file into the model being trained (a student of the same task).
+
+    Why: a fused model trained from scratch ends up below the single-modality model of its
+    own recipe on the modality that carries the task (docs/experiment.md); the teacher's
+    per-frame class probabilities on every window frame it can read tell the student what that
+    model makes of each frame, not only the hard label. The teacher reads only the modalities it
+    was trained on (its own ``train.trained_modalities``) and is never updated; its file is read
+    with safetensors (no unpickling).
+    """
+
+    model: str = ""  # path of the teacher's model file (.safetensors); empty = no teacher
+    weight: float = 0.0  # weight of the distillation term (0 = off)
+    temperature: float = 2.0  # softmax temperature of teacher and student (the term is scaled by its square)
+
+    def __post_init__(self) -> None:
+        check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")
+        check(self.temperature > 0, "temperature", f"must be > 0, got {self.temperature}")
+        check(self.weight == 0 or bool(self.model), "model", "a teacher weight > 0 needs the teacher's model file")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether training distils from the teacher."""
+        return self.weight > 0
+
+
+@dataclass
 class RSCConfig:
     """RSC-MD-style balancing: per-modality auxiliary heads and gradient amplification."""
 
@@ -692,6 +719,7 @@ class TrainConfig:
     ebr: EBRTrainConfig = field(default_factory=EBRTrainConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     rsc: RSCConfig = field(default_factory=RSCConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
     pretrain: FramePretrainConfig = field(default_factory=FramePretrainConfig)
     depth_limit: NoiseLimitConfig = field(default_factory=NoiseLimitConfig)
     rgb_limit: NoiseLimitConfig = field(default_factory=NoiseLimitConfig)

@@ -108,6 +108,25 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: str | Path | No
 BASELINE_CONDITIONS = {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}
 
 
+BASELINE_MODALITIES = {"rgb_only": ("rgb",), "depth_only": ("depth",)}
+
+
+def baseline_name_mismatch(name: str, trained: Sequence[str]) -> str:
+    """Why ``name`` does not fit a model trained on ``trained`` ('' when it fits).
+
+    The baselines' targets find them by name, so a single-modality model under
+    another name would silently anchor nothing, and a fused model named as a
+    baseline would be scored on one modality.
+    """
+    role = next((role for role, modalities in BASELINE_MODALITIES.items() if tuple(trained) == modalities), None)
+    if role is not None and name != role:
+        return f"a model trained on {trained[0]} alone is the {role} baseline: name it {role}"
+    if role is None and name in BASELINE_MODALITIES:
+        alone = BASELINE_MODALITIES[name][0]
+        return f"{name} names the baseline trained on {alone} alone; this model was trained on {', '.join(trained)}"
+    return ""
+
+
 def conditions_for(
     name: str, primary: str, variant: str, variants_for_all: bool = False, baselines_on_variants: bool = False
 ) -> tuple[str, ...]:
@@ -427,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
             LOG.error("--model expects NAME=PATH, got %r", item)
             return 2
         models[name], _ = load_model(path)
+        mismatch = baseline_name_mismatch(name, models[name].config.train.trained_modalities)
+        if mismatch:
+            LOG.error("--model %s: %s", item, mismatch)
+            return 2
     overrides = [("--decoder", item, with_decoder) for item in args.decoder]
     for option, field, items in (
         ("--evidence-weight", "filter_evidence_weight", args.evidence_weight),

@@ -114,6 +114,24 @@ class TemporalAnticipator(nn.Module):
         x = x + last.linear2(last.activation(last.linear1(last.norm2(x))))
         return self.live_head(self.live_encoder.norm(x))
 
+    def frame_logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, K) logits of every frame from the bidirectional stack, and from the live stack (None without one).
+
+        What a trained teacher model tells a student about each window frame
+        (``train.teacher``): unlike ``forward`` in eval mode, the live stack reads
+        every frame, not only the newest, and the decoder is not run.
+        """
+        padding = ~mask
+        projected = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
+        future = torch.ones(tokens.shape[1], tokens.shape[1], dtype=torch.bool, device=tokens.device).triu(1)
+        x = projected
+        if self.encoder is not None:
+            x = self.encoder(x, mask=future if self.causal else None, src_key_padding_mask=padding)
+        live = None
+        if self.live_encoder is not None:
+            live = self.live_head(self.live_encoder(projected, mask=future, src_key_padding_mask=padding))
+        return self.segmentation_head(x), live
+
     @property
     def max_len(self) -> int:
         """Longest window the positional table covers."""

@@ -3,7 +3,8 @@
 The step encodes every frame of the batch once (per-frame path), gathers the
 observation windows from the fused tokens, runs the temporal model, and adds
 the configured remedies: EBR's adversarial and reconstruction terms,
-auxiliary per-modality heads (RSC-MD-style) and cross-modal distillation.
+auxiliary per-modality heads (RSC-MD-style), cross-modal distillation and
+distillation from a teacher model file.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from r3d_ros.model.losses import IGNORE, LossWeights, anticipation_losses, loss_
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.batches import Batch
 from r3d_ros.train.remedies import AuxiliaryHeads, distillation_loss, ebr_adversarial_loss
+from r3d_ros.train.teacher import teacher_frames, teacher_loss
 
 
 class TrainStep(nn.Module):
     """Model + training-only heads; ``forward(batch)`` returns every loss term."""
 
-    def __init__(self, model: R3DModel, config: R3DConfig) -> None:
+    def __init__(self, model: R3DModel, config: R3DConfig, teacher: R3DModel | None = None) -> None:
         super().__init__()
         self.model = model
+        # A frozen teacher (train.teacher), kept in a tuple so it is no submodule: never optimised or saved.
+        self.teacher = (teacher,) if teacher is not None else ()
         self.config = config.train
         self.weights = LossWeights(config.train.loss_segmentation, config.train.loss_future, config.train.loss_next)
         needs_heads = config.train.rsc.enabled or config.train.distill.enabled
@@ -45,7 +49,7 @@ class TrainStep(nn.Module):
         averaging gradients over processes equals single-process training.
         """
         model = self.model
-        counts = counts or batch_counts(batch)
+        counts = counts or batch_counts(batch, *self.teacher)
         frames = model.encode_frames(batch.rgb, batch.depth, batch.rgb_present, batch.depth_present)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         output = model.forward_temporal(padded[batch.window_index], batch.window_mask)
@@ -104,6 +108,9 @@ class TrainStep(nn.Module):
                 kd = distillation_loss(logits, self.config.distill, counts["frames"])
                 losses["distillation"] = kd + labelled_ce(teacher)
                 total = total + losses["distillation"]
+        if self.teacher:
+            losses["teacher"] = teacher_loss(self.teacher[0], batch, output, self.config.teacher, counts["teacher"])
+            total = total + losses["teacher"]
         losses["total"] = total
         return losses
 
@@ -121,8 +128,8 @@ def relative_error(estimate: torch.Tensor, target: torch.Tensor, count: torch.Te
     return (estimate - target).pow(2).sum() / scale / count.clamp_min(1e-6)
 
 
-def batch_counts(batch: Batch) -> dict[str, torch.Tensor]:
-    """Denominators of every averaged loss term for this batch alone."""
+def batch_counts(batch: Batch, teacher: R3DModel | None = None) -> dict[str, torch.Tensor]:
+    """Denominators of every averaged loss term for this batch alone (``teacher``: the frames it reads)."""
     counts = loss_counts(batch.targets)
     counts["both"] = (batch.rgb_present & batch.depth_present).sum()
     labelled = batch.frame_labels != IGNORE
@@ -130,4 +137,6 @@ def batch_counts(batch: Batch) -> dict[str, torch.Tensor]:
     counts["labelled_depth"] = (labelled & batch.depth_present).sum()
     counts["labelled_fused"] = (labelled & (batch.rgb_present | batch.depth_present)).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
+    if teacher is not None:
+        counts["teacher"] = teacher_frames(teacher, batch).sum()
     return {key: value.float() for key, value in counts.items()}

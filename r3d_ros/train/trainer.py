@@ -57,6 +57,7 @@ from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
 from r3d_ros.train.state import TrainingState, load_training_state, save_training_state
 from r3d_ros.train.step import TrainStep, batch_counts
 from r3d_ros.train.substitution import fit_substitution
+from r3d_ros.train.teacher import load_teacher
 
 LOG = logging.getLogger("r3d_ros.train")
 # The headline anticipation setting of the experiment table (alpha 0.3, beta 0.5).
@@ -141,7 +142,8 @@ class Trainer:
         config = self.config
         torch.manual_seed(config.train.seed)
         self.model = R3DModel(config)
-        self.step_module = TrainStep(self.model, config).to(self.device)
+        teacher = load_teacher(config.train.teacher, config, self.device) if config.train.teacher.enabled else None
+        self.step_module = TrainStep(self.model, config, teacher).to(self.device)
         # Parameter order must be the same in every process and run (optimizer state is saved by position).
         discriminator = list(self.model.ebr.discriminator.parameters()) if self.model.ebr is not None else []
         discriminator_ids = {id(p) for p in discriminator}
@@ -214,7 +216,7 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * factor
             optimizer.zero_grad(set_to_none=True)
         weight = adversarial_weight(config.ebr, epoch - 1 + step / self.steps_per_epoch)
-        counts = batch_counts(batch)
+        counts = batch_counts(batch, *self.step_module.teacher)
         if self.dist.enabled:
             keys = sorted(counts)
             shares = all_reduce_mean(torch.stack([counts[k] for k in keys]), self.dist)

@@ -1,0 +1,107 @@
+"""Distillation from a frozen teacher model file (train.teacher): what it reads, what it adds, what it refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from train_configs import write_config
+
+from r3d_ros.config import ConfigError, load_config
+from r3d_ros.model import load_model
+from r3d_ros.model.temporal import TemporalOutput
+from r3d_ros.train.batches import make_batch
+from r3d_ros.train.teacher import load_teacher, teacher_frames, teacher_loss
+from r3d_ros.train.trainer import Trainer, train
+
+LIVE = {"model.ebr": {"enabled": False}, "model.temporal.live_encoder": True, "train.epochs": 1, "train.ema_decay": 0.0}
+DEPTH_ONLY = {"train.modality_dropout_rgb_video": 1.0, "train.modality_dropout_depth": 0.0}
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("teacher")
+    train(load_config(write_config(folder / "depth_only.yaml", **LIVE, **DEPTH_ONLY)), folder / "run", progress=False)
+    return folder / "run" / "model.safetensors"
+
+
+def student_config(folder: Path, teacher: Path, **overrides: object) -> Path:
+    settings = {**LIVE, "train.teacher": {"model": str(teacher), "weight": 1.0}, **overrides}
+    return write_config(folder / "student.yaml", **settings)
+
+
+def test_a_student_trains_with_the_teacher_term_and_saves_no_teacher_weights(
+    teacher_file: Path, tmp_path: Path
+) -> None:
+    before = teacher_file.read_bytes()
+    train(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    term = [row["train/teacher"] for row in rows if "train/teacher" in row]
+    assert term and all(np.isfinite(value) and value > 0 for value in term)
+    plain = Trainer(load_config(write_config(tmp_path / "plain.yaml", **LIVE)), tmp_path / "plain")
+    assert set(load_file(tmp_path / "run" / "model.safetensors")) == set(plain.model.state_dict())
+    assert teacher_file.read_bytes() == before
+
+
+def test_the_teacher_term_is_zero_for_the_teachers_own_logits_and_positive_for_others(
+    teacher_file: Path, tmp_path: Path
+) -> None:
+    config = load_config(student_config(tmp_path, teacher_file))
+    trainer = Trainer(config, tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    count = teacher_frames(teacher, batch).sum().float()
+    with torch.no_grad():
+        frames = teacher.encode_frames(batch.rgb, batch.depth, torch.zeros_like(batch.rgb_present), batch.depth_present)
+        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
+        segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
+    same = TemporalOutput(segmentation, None, None, live)
+    assert float(teacher_loss(teacher, batch, same, config.train.teacher, count)) == pytest.approx(0.0, abs=1e-5)
+    other = TemporalOutput(torch.zeros_like(segmentation), None, None, torch.zeros_like(live))
+    assert float(teacher_loss(teacher, batch, other, config.train.teacher, count)) > 0.01
+
+
+def test_a_depth_only_teacher_teaches_only_on_the_window_frames_with_depth(teacher_file: Path, tmp_path: Path) -> None:
+    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    batch = dataclasses.replace(batch, depth_present=torch.arange(len(batch.depth_present)) % 2 == 0)
+    depth = torch.cat([batch.depth_present, torch.zeros(1, dtype=torch.bool)])[batch.window_index]
+    assert torch.equal(teacher_frames(teacher, batch), depth & batch.window_mask)
+
+
+def test_a_teacher_weight_without_a_teacher_file_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="model"):
+        load_config(write_config(tmp_path / "bad.yaml", **{"train.teacher": {"weight": 1.0}}))
+
+
+def test_a_missing_teacher_file_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    config = load_config(student_config(tmp_path, tmp_path / "absent.safetensors"))
+    with pytest.raises(ConfigError, match=r"train\.teacher\.model: no model file"):
+        load_teacher(config.train.teacher, config, torch.device("cpu"))
+
+
+def test_a_teacher_of_another_window_is_refused_naming_what_differs(teacher_file: Path, tmp_path: Path) -> None:
+    config = load_config(student_config(tmp_path, teacher_file, **{"anticipation.window": 6}))
+    with pytest.raises(ConfigError, match=r"train\.teacher\.model: the teacher's anticipation\.window"):
+        Trainer(config, tmp_path / "run")
+
+
+def test_a_corrupt_teacher_file_is_refused(teacher_file: Path, tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(teacher_file.read_bytes()[:-64])
+    config = load_config(student_config(tmp_path, corrupt))
+    with pytest.raises(ConfigError, match=r"train\.teacher\.model: .*corrupt\.safetensors"):
+        Trainer(config, tmp_path / "run")
+
+
+def test_the_teacher_is_frozen_in_eval_mode(teacher_file: Path, tmp_path: Path) -> None:
+    teacher = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run").step_module.teacher[0]
+    assert not teacher.training
+    assert not any(parameter.requires_grad for parameter in teacher.parameters())
+    assert load_model(teacher_file)[0].config.train.trained_modalities == ("depth",)
