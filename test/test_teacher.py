@@ -35,7 +35,7 @@ def student_config(folder: Path, teacher: Path, **overrides: object) -> Path:
     return write_config(folder / "student.yaml", **settings)
 
 
-def test_a_student_trains_with_the_teacher_term_and_saves_no_teacher_weights(
+def test_a_student_trains_with_the_teacher_term_and_records_the_teacher_but_not_its_weights(
     teacher_file: Path, tmp_path: Path
 ) -> None:
     before = teacher_file.read_bytes()
@@ -46,6 +46,10 @@ def test_a_student_trains_with_the_teacher_term_and_saves_no_teacher_weights(
     plain = Trainer(load_config(write_config(tmp_path / "plain.yaml", **LIVE)), tmp_path / "plain")
     assert set(load_file(tmp_path / "run" / "model.safetensors")) == set(plain.model.state_dict())
     assert teacher_file.read_bytes() == before
+    assert (
+        load_model(tmp_path / "run" / "model.safetensors")[1]["teacher_model_id"]
+        == load_model(teacher_file)[1]["model_id"]
+    )
 
 
 def test_the_teacher_term_is_zero_for_the_teachers_own_logits_and_positive_for_others(

@@ -31,13 +31,13 @@ MATCHING = {
 }
 
 
-def load_teacher(config: TeacherConfig, student: R3DConfig, device: torch.device) -> R3DModel:
-    """The teacher model of ``config``, frozen in eval mode; a file that does not fit the student is refused."""
+def load_teacher(config: TeacherConfig, student: R3DConfig, device: torch.device) -> tuple[R3DModel, str]:
+    """The teacher model of ``config``, frozen in eval mode, and its model id; a file that does not fit is refused."""
     path = Path(config.model)
     if not path.is_file():
         raise ConfigError(f"train.teacher.model: no model file at {path}")
     try:
-        teacher, _ = load_model(path, device)
+        teacher, metadata = load_model(path, device)
     except ModelFileError as error:
         raise ConfigError(f"train.teacher.model: {error}") from None
     for name, value in MATCHING.items():
@@ -48,7 +48,7 @@ def load_teacher(config: TeacherConfig, student: R3DConfig, device: torch.device
             )
     for parameter in teacher.parameters():
         parameter.requires_grad_(False)
-    return teacher.eval()
+    return teacher.eval(), metadata["model_id"]
 
 
 def teacher_present(teacher: R3DModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

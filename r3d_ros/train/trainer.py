@@ -142,7 +142,10 @@ class Trainer:
         config = self.config
         torch.manual_seed(config.train.seed)
         self.model = R3DModel(config)
-        teacher = load_teacher(config.train.teacher, config, self.device) if config.train.teacher.enabled else None
+        teacher, self.teacher_id = None, ""
+        if config.train.teacher.enabled:
+            teacher, self.teacher_id = load_teacher(config.train.teacher, config, self.device)
+            LOG.info("distilling from the teacher %s (id %s)", config.train.teacher.model, self.teacher_id)
         self.step_module = TrainStep(self.model, config, teacher).to(self.device)
         # Parameter order must be the same in every process and run (optimizer state is saved by position).
         discriminator = list(self.model.ebr.discriminator.parameters()) if self.model.ebr is not None else []
@@ -379,7 +382,8 @@ class Trainer:
             LOG.info("EBR substitution fitted on training data: relative error %s", error)
             last["substitution_error"] = error
             (self.run_dir / "substitution_error.json").write_text(json.dumps(error))
-        model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu())
+        provenance = {"teacher_model_id": self.teacher_id} if self.teacher_id else None
+        model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu(), provenance)
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
         started = time.perf_counter()
         for modality in MODALITIES:
