@@ -147,13 +147,18 @@ def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
-    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe.
+def recipe(run_config: Path) -> dict[str, Any]:
+    """A run's config.yaml as flat settings, read through the schema.
 
-    The run's config is read through the schema, so a setting added after the run was trained
-    reads its default there, as it does in the shipped model's embedded config.
+    So a setting added after the run was trained reads its default there, as it does
+    in the shipped model's embedded config.
     """
-    other = flat(to_dict(config_from_dict(read_yaml(run_config))))
+    return flat(to_dict(config_from_dict(read_yaml(run_config))))
+
+
+def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
+    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe."""
+    other = recipe(run_config)
     differ = sorted(k for k in set(shipped) | set(other) if k not in PER_RUN and shipped.get(k) != other.get(k))
     if differ:
         where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config

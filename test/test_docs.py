@@ -35,7 +35,7 @@ def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Pa
     spec = importlib.util.spec_from_file_location("model_card", ROOT / "scripts" / "model_card.py")
     card = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(card)
-    shipped = card.flat(yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text()))
+    shipped = card.recipe(card.SEEDS / "runs" / "fused-seed1" / "config.yaml")
     other = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
     other["train"]["seed"] = 5
     run_config = tmp_path / "config.yaml"
