@@ -13,9 +13,10 @@ from safetensors.torch import load_file
 from train_configs import write_config
 
 from r3d_ros.config import ConfigError, load_config
-from r3d_ros.model import load_model
+from r3d_ros.model import load_model, save_model
 from r3d_ros.model.temporal import TemporalOutput
 from r3d_ros.train.batches import make_batch
+from r3d_ros.train.state import CheckpointError
 from r3d_ros.train.teacher import load_teacher, teacher_frames, teacher_loss
 from r3d_ros.train.trainer import Trainer, train
 
@@ -109,3 +110,16 @@ def test_the_teacher_is_frozen_in_eval_mode(teacher_file: Path, tmp_path: Path) 
     assert not teacher.training
     assert not any(parameter.requires_grad for parameter in teacher.parameters())
     assert load_model(teacher_file)[0].config.train.trained_modalities == ("depth",)
+
+
+def test_a_run_resumed_after_its_teacher_file_was_replaced_is_refused(teacher_file: Path, tmp_path: Path) -> None:
+    teacher = tmp_path / "teacher.safetensors"
+    teacher.write_bytes(teacher_file.read_bytes())
+    config = load_config(student_config(tmp_path, teacher))
+    train(config, tmp_path / "run", progress=False)
+    model, _ = load_model(teacher)
+    with torch.no_grad():
+        model.temporal.segmentation_head.bias.add_(1.0)  # another teacher at the same path: other weights
+    save_model(teacher, model)
+    with pytest.raises(CheckpointError, match=r"train\.teacher\.model: .*resume with the same teacher file"):
+        Trainer(config, tmp_path / "run", resume=True)

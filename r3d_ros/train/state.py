@@ -40,6 +40,7 @@ class TrainingState:
     optimizers: dict[str, dict[str, Any]]  # name -> optimizer.state_dict()
     history: list[dict[str, Any]]
     train_seconds: float = 0.0  # wall time of the completed epochs (evaluations included), over every resume
+    teacher_id: str = ""  # model id of the train.teacher file distilled from ('' = none)
 
 
 def _flatten_optimizer(name: str, state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def save_training_state(path: str | Path, config: R3DConfig, state: TrainingStat
         "optimizers": json.dumps(optimizers),
         "history": json.dumps(state.history),
         "train_seconds": repr(float(state.train_seconds)),
+        "teacher_model_id": state.teacher_id,
     }
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
@@ -98,4 +100,5 @@ def load_training_state(path: str | Path, config: R3DConfig) -> TrainingState:
     history = json.loads(metadata["history"])
     # Checkpoints written before the clock was kept resume with the time they did not record as 0.
     train_seconds = float(metadata.get("train_seconds", "0"))
-    return TrainingState(int(metadata["epoch"]), modules, optimizers, history, train_seconds)
+    teacher_id = metadata.get("teacher_model_id", "")
+    return TrainingState(int(metadata["epoch"]), modules, optimizers, history, train_seconds, teacher_id)

@@ -54,7 +54,7 @@ from r3d_ros.train.ema import WeightAverage
 from r3d_ros.train.monitor import RankMonitor, representation_stats
 from r3d_ros.train.pretrain import cosine_with_warmup, pretrain_encoders
 from r3d_ros.train.remedies import adversarial_weight, imbalance_gains
-from r3d_ros.train.state import TrainingState, load_training_state, save_training_state
+from r3d_ros.train.state import CheckpointError, TrainingState, load_training_state, save_training_state
 from r3d_ros.train.step import TrainStep, batch_counts
 from r3d_ros.train.substitution import fit_substitution
 from r3d_ros.train.teacher import load_teacher
@@ -165,6 +165,11 @@ class Trainer:
         self.saved_average: dict[str, torch.Tensor] | None = None
         if resume:
             state = load_training_state(self.run_dir / "checkpoint.safetensors", config)
+            if state.teacher_id != self.teacher_id:
+                raise CheckpointError(
+                    f"train.teacher.model: {config.train.teacher.model} is model {self.teacher_id or 'none'}, but "
+                    f"the checkpoint was trained with {state.teacher_id or 'none'}; resume with the same teacher file"
+                )
             self.step_module.load_state_dict(state.modules["step"])
             for name, optimizer in self.optimizers.items():
                 optimizer.load_state_dict(state.optimizers[name])
@@ -370,6 +375,7 @@ class Trainer:
             optimizers={name: optimizer.state_dict() for name, optimizer in self.optimizers.items()},
             history=self.monitor.history,
             train_seconds=self.train_seconds,
+            teacher_id=self.teacher_id,
         )
         save_training_state(self.run_dir / "checkpoint.safetensors", self.config, state)
 
