@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import numpy as np
@@ -24,6 +25,7 @@ from r3d_ros.data.synthetic import (
     generate_synthetic,
     plan_video,
     render_scene,
+    visible_arms,
 )
 from r3d_ros.data.video import Frame
 from r3d_ros.runtime.image import decode_color, decode_depth
@@ -222,6 +224,35 @@ def test_depth_missing_frames_gives_frames_without_depth() -> None:
     assert all(always.load(i).depth is None for i in range(5))
 
 
+def test_ir_absorbing_sleeves_leave_the_arms_without_depth_and_the_colour_unchanged() -> None:
+    config = small(**QUIET)
+    camera = Camera.from_hfov(config.height, config.width)
+    plain = generate_synthetic(config).videos[0]
+    sleeved = generate_synthetic(dataclasses.replace(config, ir_absorbing_sleeves=1.0)).videos[0]
+    plan = plan_video(config, "train", 0)
+    for index in range(3):
+        t = float(plain.stamps[index])
+        arms = visible_arms(plan, camera, t, render_scene(plan, camera, t)[1])
+        (color, depth), (sleeved_color, sleeved_depth) = arrays(plain.load(index)), arrays(sleeved.load(index))
+        assert arms.sum() > 20
+        np.testing.assert_array_equal(sleeved_color, color)
+        assert (sleeved_depth[arms] == 0).all() and (depth[arms] > 0).all()
+        np.testing.assert_array_equal(sleeved_depth[~arms], depth[~arms])
+
+
+def test_ir_absorbing_sleeves_are_drawn_per_video() -> None:
+    videos = generate_synthetic(small(**QUIET, num_train=40, num_test=0, ir_absorbing_sleeves=0.5)).videos
+    without_depth = [np.mean(arrays(video.load(0))[1] == 0) > 0 for video in videos]
+    assert 10 <= sum(without_depth) <= 30
+
+
+def test_a_knob_added_later_stays_out_of_the_metadata_at_its_default() -> None:
+    # Cache keys include the generator metadata: renders made before the knob existed stay valid.
+    default, sleeved = small(), small(ir_absorbing_sleeves=0.5)
+    assert "ir_absorbing_sleeves" not in json.loads(generate_synthetic(default).videos[0].meta["generator"])
+    assert json.loads(generate_synthetic(sleeved).videos[0].meta["generator"])["ir_absorbing_sleeves"] == 0.5
+
+
 def test_occlusion_covers_part_of_the_figure_in_both_modalities() -> None:
     config = small(**QUIET)
     camera = Camera.from_hfov(config.height, config.width)
@@ -270,6 +301,7 @@ def test_lighting_flicker_varies_brightness_per_frame() -> None:
         ("occlusion_size", 0.0),
         ("depth_dropout", 1.0),
         ("depth_missing_frames", -0.1),
+        ("ir_absorbing_sleeves", 1.5),
         ("lighting_gain", 1.0),
         ("lighting_flicker", -0.1),
         ("seed", -1),

@@ -308,6 +308,7 @@ class SyntheticConfig:
     occlusion_size: float = 0.3  # the box's sides as a fraction of the image sides (x0.7-1.3)
     depth_dropout: float = 0.02  # fraction of depth pixels zeroed at random (stereo holes)
     depth_missing_frames: float = 0.0  # probability that a whole depth frame is missing (Frame.depth None)
+    ir_absorbing_sleeves: float = 0.0  # probability per video that the figure's arms read no depth (dark fabric)
     lighting_gain: float = 0.15  # per-video brightness gain uniform in [1 - this, 1 + this]
     lighting_flicker: float = 0.02  # std of the per-frame relative brightness change
     seed: int = 0  # everything the benchmark draws derives from it
@@ -336,6 +337,11 @@ class SyntheticConfig:
             0 <= self.depth_missing_frames <= 1,
             "depth_missing_frames",
             f"must be in [0, 1], got {self.depth_missing_frames}",
+        )
+        check(
+            0 <= self.ir_absorbing_sleeves <= 1,
+            "ir_absorbing_sleeves",
+            f"must be in [0, 1], got {self.ir_absorbing_sleeves}",
         )
         check(0 <= self.lighting_gain <= 0.9, "lighting_gain", f"must be in [0, 0.9], got {self.lighting_gain}")
         check(

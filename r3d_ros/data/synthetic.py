@@ -110,6 +110,10 @@ SKIN_DARK, SKIN_LIGHT = np.array([95.0, 60.0, 45.0]), np.array([240.0, 200.0, 17
 RAMP_FRACTION = 0.25
 PUSH_REACH_M = 0.42  # hands' depth in front of (push) or behind (pull) the body plane
 STEP_SCALE = 0.18  # step_toward/away: scale about the camera centre reaches 1 -/+ this
+ARM_JOINTS = ("shoulder", "elbow")  # the joints the arm capsules start from
+# Knobs added after rendered caches existed, with their defaults: at the default they stay out of
+# the videos' generator metadata, so the cache keys of renders made before them still match.
+LATER_KNOBS = {"ir_absorbing_sleeves": 0.0}
 
 
 def transition_matrix() -> np.ndarray:
@@ -299,12 +303,12 @@ def body_pose(segment: ActionSegment, t: float) -> dict[str, np.ndarray]:
     return joints
 
 
-def figure_capsules(plan: VideoPlan, t: float) -> list[Capsule]:
+def figure_capsules(plan: VideoPlan, t: float, arms_only: bool = False) -> list[Capsule]:
     """The figure at time ``t`` as camera-frame capsules, with the depth-only classes' ray moves applied.
 
     A joint moved along its camera ray by a factor k has its radius scaled by
     k too, so its image and its shading (see :mod:`r3d_ros.data.render`) stay
-    the same.
+    the same. ``arms_only``: just the four arm capsules (upper arms and forearms, hands included).
     """
     segment = plan.segment_at(t)
     size = plan.appearance.size
@@ -331,6 +335,8 @@ def figure_capsules(plan: VideoPlan, t: float) -> list[Capsule]:
             (f"knee{side}", f"ankle{side}", R_SHIN, look.trousers),
             (f"ankle{side}", f"toe{side}", R_FOOT, look.shoes),
         ]
+    if arms_only:
+        parts = [part for part in parts if part[0].startswith(ARM_JOINTS)]
     return [
         Capsule(
             tuple(scale[a] * joints[a]), tuple(scale[b] * joints[b]), scale[a] * size * r, scale[b] * size * r, color
@@ -347,13 +353,24 @@ def render_scene(plan: VideoPlan, camera: Camera, t: float) -> tuple[np.ndarray,
     return np.where(mask[..., None], figure_rgb, room_rgb), np.where(mask, figure_depth, room_depth), mask
 
 
+def visible_arms(plan: VideoPlan, camera: Camera, t: float, depth: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels where one of the figure's arms is the nearest surface in ``depth``."""
+    _, arm_depth = render_figure(camera, figure_capsules(plan, t, arms_only=True))
+    return np.isfinite(arm_depth) & (arm_depth <= depth)
+
+
 def _sense(
-    config: SyntheticConfig, plan: VideoPlan, scene: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator
+    config: SyntheticConfig,
+    plan: VideoPlan,
+    scene: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+    no_return: np.ndarray | None = None,
 ) -> Frame:
     """Apply lighting, occlusion and sensor noise to a clean render and encode it as a Frame.
 
-    The scalar draws come first and are always made, so turning one knob does
-    not move the random effects of another.
+    ``no_return``: pixels whose surface sends no depth back (IR-absorbing sleeves), read as 0
+    unless the occluding box covers them. The scalar draws come first and are always made, so
+    turning one knob does not move the random effects of another.
     """
     rgb, depth, mask = scene
     gain = plan.gain * (1.0 + config.lighting_flicker * rng.standard_normal())
@@ -371,6 +388,9 @@ def _sense(
         rgb, depth = rgb.copy(), depth.copy()
         rgb[box] = box_color
         depth[box] = max(0.3, float(depth[mask].min()) - box_gap)
+        if no_return is not None:
+            no_return = no_return.copy()
+            no_return[box] = False
     rgb = rgb * np.float32(gain)
     if config.rgb_noise > 0:
         rgb = rgb + rng.standard_normal(rgb.shape, dtype=np.float32) * np.float32(config.rgb_noise)
@@ -382,6 +402,8 @@ def _sense(
     millimetres = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
     if config.depth_dropout > 0:
         millimetres[rng.random(depth.shape) < config.depth_dropout] = 0
+    if no_return is not None:
+        millimetres[no_return] = 0
     return Frame(color=color, depth=RawImage.from_array(millimetres, "16UC1"), depth_scale=0.001)
 
 
@@ -390,12 +412,17 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
     stamps = np.arange(config.num_frames, dtype=np.float64) / config.fps
     segments = [Segment(s.start, s.end, SYNTHETIC_CLASSES[s.action]) for s in plan.segments]
     labels = frame_labels(stamps, segments, SYNTHETIC_CLASSES)
+    # Its own stream (tag 2), so a knob added later moves none of the earlier draws.
+    sleeves = np.random.default_rng(np.random.SeedSequence([config.seed, 2, SPLITS.index(split), index])).random()
+    dark_sleeves = bool(sleeves < config.ir_absorbing_sleeves)
 
     def load(frame: int) -> Frame:
         if not 0 <= frame < len(stamps):
             raise IndexError(f"frame {frame} out of range for a video of {len(stamps)} frames")
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1, SPLITS.index(split), index, frame]))
-        return _sense(config, plan, render_scene(plan, camera, float(stamps[frame])), rng)
+        t = float(stamps[frame])
+        scene = render_scene(plan, camera, t)
+        return _sense(config, plan, scene, rng, visible_arms(plan, camera, t, scene[1]) if dark_sleeves else None)
 
     depth_only = np.isin(labels, [SYNTHETIC_CLASSES.index(name) for name in DEPTH_ONLY_CLASSES])
     meta = {
@@ -409,7 +436,12 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
         # Every knob that changes the rendered pixels, so caches of prepared frames
         # keyed by the metadata never mix two settings.
         "generator": json.dumps(
-            {k: v for k, v in asdict(config).items() if k not in ("num_train", "num_test")}, sort_keys=True
+            {
+                k: v
+                for k, v in asdict(config).items()
+                if k not in ("num_train", "num_test") and not (k in LATER_KNOBS and v == LATER_KNOBS[k])
+            },
+            sort_keys=True,
         ),
     }
     return Video(f"synthetic_{split}_{index:04d}", stamps, labels, load, meta)
