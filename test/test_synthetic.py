@@ -22,6 +22,7 @@ from r3d_ros.data.synthetic import (
     ActionSegment,
     SyntheticConfig,
     VideoPlan,
+    depth_without_arms,
     generate_synthetic,
     plan_video,
     render_scene,
@@ -240,6 +241,24 @@ def test_ir_absorbing_sleeves_leave_the_arms_without_depth_and_the_colour_unchan
         np.testing.assert_array_equal(sleeved_depth[~arms], depth[~arms])
 
 
+def test_filled_sleeve_holes_read_the_depth_behind_the_arms() -> None:
+    config = small(**QUIET)
+    camera = Camera.from_hfov(config.height, config.width)
+    plain = generate_synthetic(config).videos[0]
+    filled_config = dataclasses.replace(config, ir_absorbing_sleeves=1.0, sleeve_holes_filled=True)
+    filled = generate_synthetic(filled_config).videos[0]
+    plan = plan_video(config, "train", 0)
+    for index in range(3):
+        t = float(plain.stamps[index])
+        arms = visible_arms(plan, camera, t, render_scene(plan, camera, t)[1])
+        (color, depth), (filled_color, filled_depth) = arrays(plain.load(index)), arrays(filled.load(index))
+        np.testing.assert_array_equal(filled_color, color)
+        behind = np.rint(depth_without_arms(plan, camera, t) * 1000) / 1000
+        np.testing.assert_allclose(filled_depth[arms], behind[arms])
+        assert (filled_depth[arms] > depth[arms]).all()
+        np.testing.assert_array_equal(filled_depth[~arms], depth[~arms])
+
+
 def test_ir_absorbing_sleeves_are_drawn_per_video() -> None:
     videos = generate_synthetic(small(**QUIET, num_train=40, num_test=0, ir_absorbing_sleeves=0.5)).videos
     without_depth = [np.mean(arrays(video.load(0))[1] == 0) > 0 for video in videos]
@@ -249,7 +268,8 @@ def test_ir_absorbing_sleeves_are_drawn_per_video() -> None:
 def test_a_knob_added_later_stays_out_of_the_metadata_at_its_default() -> None:
     # Cache keys include the generator metadata: renders made before the knob existed stay valid.
     default, sleeved = small(), small(ir_absorbing_sleeves=0.5)
-    assert "ir_absorbing_sleeves" not in json.loads(generate_synthetic(default).videos[0].meta["generator"])
+    generator = json.loads(generate_synthetic(default).videos[0].meta["generator"])
+    assert "ir_absorbing_sleeves" not in generator and "sleeve_holes_filled" not in generator
     assert json.loads(generate_synthetic(sleeved).videos[0].meta["generator"])["ir_absorbing_sleeves"] == 0.5
 
 

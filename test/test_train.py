@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from train_configs import write_config
 
-from r3d_ros.config import ConfigError, MonitorConfig, load_config
+from r3d_ros.config import ConfigError, MonitorConfig, SyntheticConfig, load_config
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
@@ -306,6 +306,18 @@ def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, tmp
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+
+
+def test_a_sensor_variant_sets_numbers_and_spelled_out_booleans() -> None:
+    name, sensor = model_eval.parse_variant("dark:ir_absorbing_sleeves=1,sleeve_holes_filled=false", SyntheticConfig())
+    assert (name, sensor.ir_absorbing_sleeves, sensor.sleeve_holes_filled) == ("dark", 1.0, False)
+    assert model_eval.parse_variant("filled:sleeve_holes_filled=True", SyntheticConfig())[1].sleeve_holes_filled
+
+
+@pytest.mark.parametrize("assignment", ["sleeve_holes_filled=0", "rgb_noise=loud"])
+def test_a_sensor_variant_names_a_value_of_the_wrong_type(assignment: str) -> None:
+    with pytest.raises(ConfigError, match=assignment.split("=")[0]):
+        model_eval.parse_variant(f"bad:{assignment}", SyntheticConfig())
 
 
 def test_model_evaluation_refuses_a_fused_model_named_as_a_baseline(finished_run: Path, tmp_path: Path, caplog) -> None:

@@ -309,6 +309,7 @@ class SyntheticConfig:
     depth_dropout: float = 0.02  # fraction of depth pixels zeroed at random (stereo holes)
     depth_missing_frames: float = 0.0  # probability that a whole depth frame is missing (Frame.depth None)
     ir_absorbing_sleeves: float = 0.0  # probability per video that the figure's arms read no depth (dark fabric)
+    sleeve_holes_filled: bool = False  # the sleeves' holes filled with what lies behind them (a hole-filling filter)
     lighting_gain: float = 0.15  # per-video brightness gain uniform in [1 - this, 1 + this]
     lighting_flicker: float = 0.02  # std of the per-frame relative brightness change
     seed: int = 0  # everything the benchmark draws derives from it

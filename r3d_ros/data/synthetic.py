@@ -47,6 +47,7 @@ import colorsys
 import json
 import math
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -113,7 +114,7 @@ STEP_SCALE = 0.18  # step_toward/away: scale about the camera centre reaches 1 -
 ARM_JOINTS = ("shoulder", "elbow")  # the joints the arm capsules start from
 # Knobs added after rendered caches existed, with their defaults: at the default they stay out of
 # the videos' generator metadata, so the cache keys of renders made before them still match.
-LATER_KNOBS = {"ir_absorbing_sleeves": 0.0}
+LATER_KNOBS = {"ir_absorbing_sleeves": 0.0, "sleeve_holes_filled": False}
 
 
 def transition_matrix() -> np.ndarray:
@@ -303,12 +304,13 @@ def body_pose(segment: ActionSegment, t: float) -> dict[str, np.ndarray]:
     return joints
 
 
-def figure_capsules(plan: VideoPlan, t: float, arms_only: bool = False) -> list[Capsule]:
+def figure_capsules(plan: VideoPlan, t: float, parts: Literal["all", "arms", "body"] = "all") -> list[Capsule]:
     """The figure at time ``t`` as camera-frame capsules, with the depth-only classes' ray moves applied.
 
     A joint moved along its camera ray by a factor k has its radius scaled by
     k too, so its image and its shading (see :mod:`r3d_ros.data.render`) stay
-    the same. ``arms_only``: just the four arm capsules (upper arms and forearms, hands included).
+    the same. ``parts``: every capsule, just the four arm capsules (upper arms and forearms, hands
+    included), or all but those.
     """
     segment = plan.segment_at(t)
     size = plan.appearance.size
@@ -326,22 +328,22 @@ def figure_capsules(plan: VideoPlan, t: float, arms_only: bool = False) -> list[
         sign = -1.0 if name == "step_toward" else 1.0
         scale = dict.fromkeys(joints, 1.0 + sign * STEP_SCALE * segment.amplitude * envelope)
     look = plan.appearance
-    parts = [("head", "head", R_HEAD, look.skin), ("torso_bottom", "torso_top", R_TORSO, look.shirt)]
+    bones = [("head", "head", R_HEAD, look.skin), ("torso_bottom", "torso_top", R_TORSO, look.shirt)]
     for side in (-1, 1):
-        parts += [
+        bones += [
             (f"shoulder{side}", f"elbow{side}", R_ARM, look.skin),
             (f"elbow{side}", f"hand{side}", R_ARM, look.skin),
             (f"hip{side}", f"knee{side}", R_THIGH, look.trousers),
             (f"knee{side}", f"ankle{side}", R_SHIN, look.trousers),
             (f"ankle{side}", f"toe{side}", R_FOOT, look.shoes),
         ]
-    if arms_only:
-        parts = [part for part in parts if part[0].startswith(ARM_JOINTS)]
+    if parts != "all":
+        bones = [bone for bone in bones if bone[0].startswith(ARM_JOINTS) == (parts == "arms")]
     return [
         Capsule(
             tuple(scale[a] * joints[a]), tuple(scale[b] * joints[b]), scale[a] * size * r, scale[b] * size * r, color
         )
-        for a, b, r, color in parts
+        for a, b, r, color in bones
     ]
 
 
@@ -355,8 +357,14 @@ def render_scene(plan: VideoPlan, camera: Camera, t: float) -> tuple[np.ndarray,
 
 def visible_arms(plan: VideoPlan, camera: Camera, t: float, depth: np.ndarray) -> np.ndarray:
     """(H, W) bool: the pixels where one of the figure's arms is the nearest surface in ``depth``."""
-    _, arm_depth = render_figure(camera, figure_capsules(plan, t, arms_only=True))
+    _, arm_depth = render_figure(camera, figure_capsules(plan, t, "arms"))
     return np.isfinite(arm_depth) & (arm_depth <= depth)
+
+
+def depth_without_arms(plan: VideoPlan, camera: Camera, t: float) -> np.ndarray:
+    """(H, W) depth in metres of the scene with the figure's arms taken out: what lies behind them."""
+    _, body_depth = render_figure(camera, figure_capsules(plan, t, "body"))
+    return np.where(np.isfinite(body_depth), body_depth, render_room(camera, plan.room)[1])
 
 
 def _sense(
@@ -365,12 +373,14 @@ def _sense(
     scene: tuple[np.ndarray, np.ndarray, np.ndarray],
     rng: np.random.Generator,
     no_return: np.ndarray | None = None,
+    behind: np.ndarray | None = None,
 ) -> Frame:
     """Apply lighting, occlusion and sensor noise to a clean render and encode it as a Frame.
 
     ``no_return``: pixels whose surface sends no depth back (IR-absorbing sleeves), read as 0
-    unless the occluding box covers them. The scalar draws come first and are always made, so
-    turning one knob does not move the random effects of another.
+    unless the occluding box covers them, or, given ``behind`` (the depth of what lies behind
+    them), read as that, like a camera's hole-filling filter. The scalar draws come first and are
+    always made, so turning one knob does not move the random effects of another.
     """
     rgb, depth, mask = scene
     gain = plan.gain * (1.0 + config.lighting_flicker * rng.standard_normal())
@@ -397,6 +407,8 @@ def _sense(
     color = RawImage.from_array(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "rgb8")
     if missing:
         return Frame(color=color, depth=None, depth_scale=0.001)
+    if no_return is not None and behind is not None:
+        depth, no_return = np.where(no_return, behind, depth), None
     if config.depth_noise > 0:
         depth = depth + rng.standard_normal(depth.shape) * (config.depth_noise * depth * depth)
     millimetres = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
@@ -422,7 +434,10 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1, SPLITS.index(split), index, frame]))
         t = float(stamps[frame])
         scene = render_scene(plan, camera, t)
-        return _sense(config, plan, scene, rng, visible_arms(plan, camera, t, scene[1]) if dark_sleeves else None)
+        if not dark_sleeves:
+            return _sense(config, plan, scene, rng)
+        behind = depth_without_arms(plan, camera, t) if config.sleeve_holes_filled else None
+        return _sense(config, plan, scene, rng, visible_arms(plan, camera, t, scene[1]), behind)
 
     depth_only = np.isin(labels, [SYNTHETIC_CLASSES.index(name) for name in DEPTH_ONLY_CLASSES])
     meta = {

@@ -400,8 +400,20 @@ def parse_variant(text: str, base: SyntheticConfig) -> tuple[str, SyntheticConfi
         key, _, raw = assignment.partition("=")
         if key not in values:
             raise ConfigError(f"--variant {name}: unknown synthetic setting {key!r}")
-        values[key] = type(values[key])(raw) if values[key] is not None else float(raw)
+        values[key] = _variant_value(name, key, raw, values[key])
     return name, from_dict(SyntheticConfig, values)
+
+
+def _variant_value(name: str, key: str, raw: str, current: object) -> object:
+    """``raw`` as the type of the setting's current value (bool("false") would be True, so booleans are spelled out)."""
+    if isinstance(current, bool):
+        if raw.lower() not in ("true", "false"):
+            raise ConfigError(f"--variant {name}: {key} must be true or false, got {raw!r}")
+        return raw.lower() == "true"
+    try:
+        return type(current)(raw) if current is not None else float(raw)
+    except ValueError:
+        raise ConfigError(f"--variant {name}: {key} must be a {type(current).__name__}, got {raw!r}") from None
 
 
 def with_decoder(model: R3DModel, decoder: str) -> R3DModel:
