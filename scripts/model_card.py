@@ -51,11 +51,16 @@ ROWS = (  # (summary entry, what the row is)
 def describe_variant(name: str, variants: dict[str, dict[str, Any]]) -> str:
     """'far (min_distance_m 3.2, trained 2.4; ...)': what a sensor variant changed."""
     changed = [
-        f"{key} {value:g}, trained {variants['trained'][key]:g}"
+        f"{key} {setting(value)}, trained {setting(variants['trained'][key])}"
         for key, value in variants[name].items()
         if key not in ("num_train", "num_test", "seed") and value != variants["trained"][key]
     ]
     return f"this model, sensor {name} ({'; '.join(changed)})"
+
+
+def setting(value: Any) -> str:
+    """A renderer setting as the config writes it (true/false, not 1/0)."""
+    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
 def cell(entry: dict[str, Any], key: str) -> str:
@@ -333,7 +338,15 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         + ") and its two single-modality "
         "baselines with the same recipe (`rgb_only`: depth never seen; `depth_only`: RGB never seen). "
         f"Synthetic benchmark (`docs/synthetic_benchmark.md`), {data.num_train} training videos of "
-        f"{data.seconds:g} s, seed {data.seed}, "
+        f"{data.seconds:g} s, seed {data.seed}"
+        + (
+            f" ({data.ir_absorbing_sleeves:.0%} of them with IR-absorbing sleeves: the arms return no depth"
+            + (", the holes filled with the depth behind them" if data.sleeve_holes_filled else "")
+            + ")"
+            if data.ir_absorbing_sleeves
+            else ""
+        )
+        + ", "
         + (f"{train.pretrain.epochs} epochs of per-frame encoder pretraining, then " if train.pretrain.epochs else "")
         + f"{train.epochs} epochs; per-video modality dropout "
         f"({train.modality_dropout_depth_video:.0%} of training videos without depth, "
@@ -370,8 +383,10 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "",
         "## Metrics on held-out benchmark seeds",
         "",
-        f"Test splits of benchmark seeds {', '.join(map(str, results['seeds']))} (48 videos each; the model "
-        f"trained on seed {data.seed}), mean ± std over the seeds, from "
+        f"Test splits of benchmark seeds {', '.join(map(str, results['seeds']))} (48 videos each, rendered with "
+        "the training's settings"
+        + (f", so {data.ir_absorbing_sleeves:.0%} of them sleeved" if data.ir_absorbing_sleeves else "")
+        + f"; the model trained on seed {data.seed}), mean ± std over the seeds, from "
         "`docs/experiment/model/heldout/results.json` (`r3d-eval-model`; command in "
         '`config/experiment/model.yaml`). MoC per alpha/beta; "interior frames" is the segmentation '
         "accuracy more than two frames from a label change, where the actions' ramps do not make the two "
