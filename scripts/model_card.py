@@ -385,7 +385,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "",
         f"Test splits of benchmark seeds {', '.join(map(str, results['seeds']))} (48 videos each, rendered with "
         "the training's settings"
-        + (f", so {data.ir_absorbing_sleeves:.0%} of them sleeved" if data.ir_absorbing_sleeves else "")
+        + (f", so about {data.ir_absorbing_sleeves:.0%} of them sleeved" if data.ir_absorbing_sleeves else "")
         + f"; the model trained on seed {data.seed}), mean ± std over the seeds, from "
         "`docs/experiment/model/heldout/results.json` (`r3d-eval-model`; command in "
         '`config/experiment/model.yaml`). MoC per alpha/beta; "interior frames" is the segmentation '
