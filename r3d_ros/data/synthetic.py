@@ -46,7 +46,7 @@ import bisect
 import colorsys
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 import numpy as np
@@ -112,9 +112,10 @@ RAMP_FRACTION = 0.25
 PUSH_REACH_M = 0.42  # hands' depth in front of (push) or behind (pull) the body plane
 STEP_SCALE = 0.18  # step_toward/away: scale about the camera centre reaches 1 -/+ this
 ARM_JOINTS = ("shoulder", "elbow")  # the joints the arm capsules start from
-# Knobs added after rendered caches existed, with their defaults: at the default they stay out of
-# the videos' generator metadata, so the cache keys of renders made before them still match.
-LATER_KNOBS = {"ir_absorbing_sleeves": 0.0, "sleeve_holes_filled": False}
+# Knobs added after rendered caches existed: at their SyntheticConfig defaults they stay out of the
+# videos' generator metadata, so the cache keys of renders made before them still match.
+LATER_KNOBS = ("ir_absorbing_sleeves", "sleeve_holes_filled")
+_DEFAULTS = {knob.name: knob.default for knob in fields(SyntheticConfig)}
 
 
 def transition_matrix() -> np.ndarray:
@@ -454,7 +455,7 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
             {
                 k: v
                 for k, v in asdict(config).items()
-                if k not in ("num_train", "num_test") and not (k in LATER_KNOBS and v == LATER_KNOBS[k])
+                if k not in ("num_train", "num_test") and not (k in LATER_KNOBS and v == _DEFAULTS[k])
             },
             sort_keys=True,
         ),
