@@ -409,13 +409,13 @@ def _sense(
     if missing:
         return Frame(color=color, depth=None, depth_scale=0.001)
     if no_return is not None and behind is not None:
-        depth, no_return = np.where(no_return, behind, depth), None
+        depth = np.where(no_return, behind, depth)  # the holes filled with what lies behind them
     if config.depth_noise > 0:
         depth = depth + rng.standard_normal(depth.shape) * (config.depth_noise * depth * depth)
     millimetres = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
     if config.depth_dropout > 0:
         millimetres[rng.random(depth.shape) < config.depth_dropout] = 0
-    if no_return is not None:
+    if no_return is not None and behind is None:
         millimetres[no_return] = 0
     return Frame(color=color, depth=RawImage.from_array(millimetres, "16UC1"), depth_scale=0.001)
 
