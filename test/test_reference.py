@@ -8,21 +8,27 @@ import pytest
 from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.labels import Segment, frame_labels
 from r3d_ros.data.sampling import protocol_window
-from r3d_ros.data.synthetic import SYNTHETIC_CLASSES, TRANSITIONS, plan_video
+from r3d_ros.data.synthetic import SYNTHETIC_CLASSES, TRANSITIONS, dark_sleeves, plan_video
 from r3d_ros.eval.anticipation import near_label_change
 from r3d_ros.eval.reference import (
     ReferenceScores,
+    Twins,
     continue_prediction,
+    dataset_twins,
     grammar_prediction,
     hybrid_prediction,
     late_grammar_prediction,
     reference_table,
+    sensed_prediction,
     synthetic_grammar,
 )
 from r3d_ros.model.grammar import ActionGrammar, current_action
 
 GRAMMAR = synthetic_grammar(10.0)
 WAVE, KICK = SYNTHETIC_CLASSES.index("wave"), SYNTHETIC_CLASSES.index("kick")
+PUSH, PULL = SYNTHETIC_CLASSES.index("push"), SYNTHETIC_CLASSES.index("pull")
+TOWARD, AWAY = SYNTHETIC_CLASSES.index("step_toward"), SYNTHETIC_CLASSES.index("step_away")
+TWINS = dataset_twins(SYNTHETIC_CLASSES)
 
 
 def planned_labels(config: SyntheticConfig, split: str, count: int) -> list[np.ndarray]:
@@ -161,8 +167,75 @@ def test_oracle_beats_continue_and_gaps_telescope():
         ratio = out[f"reference/model/{key}"] / out[f"reference/oracle/{key}"]
         assert out[f"reference/model_fraction_of_oracle/{key}"] == pytest.approx(ratio)
     table = reference_table(out, keys)
-    assert len(table.splitlines()) == 2 + 14
+    assert len(table.splitlines()) == 2 + 16
     assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
+
+
+def ends_with(current: int, elapsed: int) -> np.ndarray:
+    """Observed labels: a clap (push and pull both follow one), then ``current`` for ``elapsed`` frames."""
+    return np.r_[np.full(20, SYNTHETIC_CLASSES.index("clap")), np.full(elapsed, current)]
+
+
+def test_sensed_oracle_is_the_oracle_when_the_frames_showed_the_current_action():
+    for current in (WAVE, KICK, PUSH, PULL, TOWARD, AWAY):
+        observed = ends_with(current, 12)
+        seen = np.zeros(len(observed), dtype=bool)
+        seen[-3] = True  # one frame of the current run had depth
+        np.testing.assert_array_equal(
+            sensed_prediction(GRAMMAR, TWINS, observed, seen, True, 40), grammar_prediction(GRAMMAR, observed, 40)
+        )
+
+
+def test_sensed_oracle_cannot_tell_push_from_pull_when_sleeves_hide_the_arms():
+    push, pull = ends_with(PUSH, 12), ends_with(PULL, 12)
+    seen = np.ones(len(push), dtype=bool)
+    guessed = sensed_prediction(GRAMMAR, TWINS, push, seen, False, 60)
+    np.testing.assert_array_equal(guessed, sensed_prediction(GRAMMAR, TWINS, pull, seen, False, 60))
+    mean = (GRAMMAR.future_distribution(PUSH, 12, 60) + GRAMMAR.future_distribution(PULL, 12, 60)) / 2
+    np.testing.assert_array_equal(guessed, mean.argmax(1))
+    assert not np.array_equal(grammar_prediction(GRAMMAR, push, 60), grammar_prediction(GRAMMAR, pull, 60))
+
+
+def test_sleeves_leave_the_steps_to_the_body_depth():
+    observed = ends_with(TOWARD, 12)
+    seen = np.ones(len(observed), dtype=bool)
+    np.testing.assert_array_equal(
+        sensed_prediction(GRAMMAR, TWINS, observed, seen, False, 40), grammar_prediction(GRAMMAR, observed, 40)
+    )
+
+
+def test_a_step_run_without_depth_is_either_step():
+    toward, away = ends_with(TOWARD, 12), ends_with(AWAY, 12)
+    seen = np.ones(len(toward), dtype=bool)
+    seen[-12:] = False  # depth only before the step began
+    np.testing.assert_array_equal(
+        sensed_prediction(GRAMMAR, TWINS, toward, seen, True, 40),
+        sensed_prediction(GRAMMAR, TWINS, away, seen, True, 40),
+    )
+
+
+def test_classes_not_known_to_need_depth_are_never_merged():
+    assert dataset_twins(["a", "b"]) == Twins()
+    observed = ends_with(PUSH, 12)
+    unseen = np.zeros(len(observed), dtype=bool)
+    np.testing.assert_array_equal(
+        sensed_prediction(GRAMMAR, Twins(), observed, unseen, False, 40), grammar_prediction(GRAMMAR, observed, 40)
+    )
+
+
+def test_sensed_oracle_scores_below_the_oracle_on_sleeved_videos():
+    config = SyntheticConfig(num_test=48, ir_absorbing_sleeves=1.0)
+    keys = ["a0.3_b0.1"]
+    scores = ReferenceScores(GRAMMAR, len(SYNTHETIC_CLASSES), keys, TWINS)
+    for index, labels in enumerate(planned_labels(config, "test", 48)):
+        observed, predicted = protocol_window(len(labels), 0.3, 0.1)
+        true, truth = labels[:observed], labels[observed : observed + predicted]
+        arms = not dark_sleeves(config, "test", index)
+        scores.add(keys[0], truth, true, true, 5, truth, np.ones(observed, dtype=bool), arms)
+    out = scores.as_dict()
+    assert out["reference/oracle_sensed/a0.3_b0.1"] < out["reference/oracle/a0.3_b0.1"] - 0.02
+    ratio = out["reference/model/a0.3_b0.1"] / out["reference/oracle_sensed/a0.3_b0.1"]
+    assert out["reference/model_fraction_of_oracle_sensed/a0.3_b0.1"] == pytest.approx(ratio)
 
 
 def test_boundary_frames_are_those_within_the_margin_of_a_label_change() -> None:

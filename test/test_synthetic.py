@@ -22,6 +22,7 @@ from r3d_ros.data.synthetic import (
     ActionSegment,
     SyntheticConfig,
     VideoPlan,
+    arms_in_depth,
     depth_without_arms,
     generate_synthetic,
     plan_video,
@@ -263,6 +264,14 @@ def test_ir_absorbing_sleeves_are_drawn_per_video() -> None:
     videos = generate_synthetic(small(**QUIET, num_train=40, num_test=0, ir_absorbing_sleeves=0.5)).videos
     without_depth = [np.mean(arrays(video.load(0))[1] == 0) > 0 for video in videos]
     assert 10 <= sum(without_depth) <= 30
+
+
+def test_arms_in_depth_names_the_videos_rendered_without_arm_depth() -> None:
+    config = small(**QUIET, num_train=12, num_test=0, ir_absorbing_sleeves=0.5)
+    videos = generate_synthetic(config).videos
+    without_depth = [bool(np.mean(arrays(video.load(0))[1] == 0) > 0) for video in videos]
+    assert [not arms_in_depth(config, video) for video in videos] == without_depth
+    assert 0 < sum(without_depth) < len(videos)
 
 
 def test_a_knob_added_later_stays_out_of_the_metadata_at_its_default() -> None:

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from train_configs import write_config
 
 from r3d_ros.config import ConfigError, MonitorConfig, SyntheticConfig, load_config
+from r3d_ros.data.synthetic import dark_sleeves
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
@@ -564,3 +565,22 @@ def test_model_evaluation_checks_fusion_on_a_variant_against_the_baselines(
     assert {"fused/noisy_depth/both", "depth_only/noisy_depth/rgb_absent"} <= set(results["summary"])
     targets = [t["target"] for t in results["targets"]]
     assert f"noisy_depth: both present: MoC {model_eval.MAIN} - depth_only baseline" in targets
+
+
+def test_model_evaluation_tells_the_sensed_oracle_which_test_videos_wear_sleeves() -> None:
+    sensor = SyntheticConfig(seed=3, num_train=0, num_test=12, ir_absorbing_sleeves=0.5)
+    arms = model_eval.test_arms_in_depth(sensor)
+    assert arms == [not dark_sleeves(sensor, "test", index) for index in range(12)]
+    assert 0 < sum(arms) < 12
+    assert all(model_eval.test_arms_in_depth(dataclasses.replace(sensor, ir_absorbing_sleeves=0.0)))
+
+
+def test_the_sensed_oracle_is_the_oracle_when_every_frame_had_depth_and_no_sleeves(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    model = str(finished_run / "model.safetensors")
+    arguments = ["--model", f"fused={model}", "--seeds", "7", "--num-test", "2", "--out", str(tmp_path)]
+    assert model_eval.main(arguments) == 0
+    summary = json.loads((tmp_path / "results.json").read_text())["summary"]["fused/trained/both"]
+    for key in model_eval.KEYS:
+        assert summary[f"reference/oracle_sensed/{key}"]["mean"] == summary[f"reference/oracle/{key}"]["mean"]

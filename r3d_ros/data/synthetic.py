@@ -73,6 +73,8 @@ SYNTHETIC_CLASSES = (
 DEPTH_ONLY_CLASSES = ("push", "pull", "step_toward", "step_away")
 # Each depth-only class and the class it is indistinguishable from in RGB.
 RGB_TWINS = {"push": "pull", "pull": "push", "step_toward": "step_away", "step_away": "step_toward"}
+# The twins only the arms' depth tells apart: IR-absorbing sleeves hide them from depth too.
+ARM_DEPTH_CLASSES = ("push", "pull")
 
 PRIMARY_PROBABILITY = 0.7
 SECONDARY_PROBABILITY = 0.2
@@ -420,14 +422,26 @@ def _sense(
     return Frame(color=color, depth=RawImage.from_array(millimetres, "16UC1"), depth_scale=0.001)
 
 
+def dark_sleeves(config: SyntheticConfig, split: str, index: int) -> bool:
+    """Whether video ``index`` of ``split`` shows its person in IR-absorbing sleeves.
+
+    The draw has its own stream (tag 2), so a knob added later moves none of the earlier draws.
+    """
+    draw = np.random.default_rng(np.random.SeedSequence([config.seed, 2, SPLITS.index(split), index])).random()
+    return bool(draw < config.ir_absorbing_sleeves)
+
+
+def arms_in_depth(config: SyntheticConfig, video: Video) -> bool:
+    """Whether the person of ``video`` (rendered with ``config``) returns depth from the arms: no sleeves."""
+    return not dark_sleeves(config, video.meta["split"], int(video.meta["index"]))
+
+
 def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> Video:
     plan = plan_video(config, split, index)
     stamps = np.arange(config.num_frames, dtype=np.float64) / config.fps
     segments = [Segment(s.start, s.end, SYNTHETIC_CLASSES[s.action]) for s in plan.segments]
     labels = frame_labels(stamps, segments, SYNTHETIC_CLASSES)
-    # Its own stream (tag 2), so a knob added later moves none of the earlier draws.
-    sleeves = np.random.default_rng(np.random.SeedSequence([config.seed, 2, SPLITS.index(split), index])).random()
-    dark_sleeves = bool(sleeves < config.ir_absorbing_sleeves)
+    sleeved = dark_sleeves(config, split, index)
 
     def load(frame: int) -> Frame:
         if not 0 <= frame < len(stamps):
@@ -435,7 +449,7 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1, SPLITS.index(split), index, frame]))
         t = float(stamps[frame])
         scene = render_scene(plan, camera, t)
-        if not dark_sleeves:
+        if not sleeved:
             return _sense(config, plan, scene, rng)
         behind = depth_without_arms(plan, camera, t) if config.sleeve_holes_filled else None
         return _sense(config, plan, scene, rng, visible_arms(plan, camera, t, scene[1]), behind)

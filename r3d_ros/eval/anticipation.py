@@ -161,11 +161,14 @@ def evaluate_anticipation(
     rgb_present: Sequence[np.ndarray] | None = None,
     reference: ReferenceScores | None = None,
     substitute: bool = True,
+    arms_in_depth: Sequence[bool] | None = None,
 ) -> AnticipationScores:
     """Score ``model`` on ``videos`` with the alpha/beta protocol (optional per-video presence masks).
 
     ``reference`` (its keys those of ``alphas`` x ``betas``) accumulates the
-    reference predictors on the same windows and is reported in the scores.
+    reference predictors on the same windows and is reported in the scores;
+    its sensed oracle is told which frames had depth and, per video,
+    ``arms_in_depth`` (default every video's arms return depth).
     ``substitute=False`` zeroes missing modalities even in an EBR model.
     """
     model.eval()
@@ -180,6 +183,8 @@ def evaluate_anticipation(
     interior, boundary = ClassAccuracy(num_classes), ClassAccuracy(num_classes)
     next_correct, remaining_errors = [], []
     for index, video in enumerate(videos):
+        depth_flags = video.depth_present if depth_present is None else video.depth_present & depth_present[index]
+        arms = True if arms_in_depth is None else bool(arms_in_depth[index])
         features = encode_video(
             model,
             video,
@@ -219,7 +224,16 @@ def evaluate_anticipation(
                 truth = video.labels[observed : observed + predicted]
                 accuracy[protocol_key(alpha, beta)].add(frames, truth)
                 if reference is not None:
-                    reference.add(protocol_key(alpha, beta), truth, video.labels[:observed], seg, remaining, frames)
+                    reference.add(
+                        protocol_key(alpha, beta),
+                        truth,
+                        video.labels[:observed],
+                        seg,
+                        remaining,
+                        frames,
+                        depth_flags[:observed],
+                        arms,
+                    )
     return AnticipationScores(
         moc={k: v.mean_over_classes() for k, v in accuracy.items()},
         moc_subset={k: v.mean_over_classes(subset_classes) for k, v in accuracy.items()} if subset_classes else {},

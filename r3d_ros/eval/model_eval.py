@@ -39,9 +39,9 @@ import torch
 from r3d_ros.config import ConfigError, ModelConfig, StreamConfig, SyntheticConfig
 from r3d_ros.config.loader import from_dict, to_dict
 from r3d_ros.data.prepared import PreparedVideo, prepare_dataset
-from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, generate_synthetic
+from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, arms_in_depth, generate_synthetic
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, reference_table
+from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, dataset_twins, reference_table
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.depth_noise import limit_in_force, too_noisy
@@ -105,6 +105,12 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: str | Path | No
     return prepare_dataset(dataset, config.model.input, config.anticipation.fps, cache, progress=False)
 
 
+def test_arms_in_depth(sensor: SyntheticConfig) -> list[bool]:
+    """Per test video of ``sensor`` (in :func:`test_videos`' order): its person's arms return depth (no sleeves)."""
+    dataset = generate_synthetic(dataclasses.replace(sensor, num_train=0))
+    return [arms_in_depth(sensor, video) for video in dataset.videos]
+
+
 BASELINE_CONDITIONS = {"rgb_only": ("depth_absent",), "depth_only": ("rgb_absent",)}
 
 
@@ -152,26 +158,30 @@ def evaluate_model(
     conditions: Sequence[str] = CONDITIONS,
     max_depth_noise: float = 0.0,
     max_rgb_noise: float = 0.0,
+    arms_in_depth: Sequence[bool] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Scores of one model on one test set under ``conditions`` (with the references).
 
     Each condition's scores include ``depth_too_noisy``, the fraction of frames
     with depth whose depth was left out for noise, and ``rgb_too_noisy``, the
-    fraction of frames whose RGB was.
+    fraction of frames whose RGB was. ``arms_in_depth`` (per video, default all):
+    what the sensed oracle is told of IR-absorbing sleeves.
     """
     config = model.config
     grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
+    twins = dataset_twins(config.model.class_names)
     subset = [config.model.class_names.index(name) for name in DEPTH_ONLY_CLASSES]
     with_depth = np.concatenate([v.depth_present for v in videos])
     kept = np.concatenate(depth_kept(videos, max_depth_noise))
     dropped = float(np.mean(~kept[with_depth])) if with_depth.any() else 0.0
     out = {}
     for condition in conditions:
-        reference = ReferenceScores(grammar, config.model.num_classes, KEYS)
+        reference = ReferenceScores(grammar, config.model.num_classes, KEYS, twins)
         masks = presence(condition, videos, seed, max_depth_noise, max_rgb_noise)
         scores = evaluate_anticipation(
-            model, videos, ALPHAS, BETAS, torch.device("cpu"), subset, reference=reference, **masks
-        )
+            model, videos, ALPHAS, BETAS, torch.device("cpu"), subset, reference=reference,
+            arms_in_depth=arms_in_depth, **masks
+        )  # fmt: skip
         rgb = masks["rgb_present"]
         rgb_dropped = 0.0 if rgb is None or condition == "rgb_absent" else float(np.mean(~np.concatenate(rgb)))
         out[condition] = scores.as_dict() | {"depth_too_noisy": dropped, "rgb_too_noisy": rgb_dropped}
@@ -502,10 +512,11 @@ def main(argv: list[str] | None = None) -> int:
     for variant, sensor in variants.items():
         for seed in args.seeds:
             LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
-            videos = test_videos(dataclasses.replace(sensor, seed=seed), first, cache)
+            seeded = dataclasses.replace(sensor, seed=seed)
+            videos, arms = test_videos(seeded, first, cache), test_arms_in_depth(seeded)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
-                scored = evaluate_model(model, videos, seed, conditions, limits[name], rgb_limits[name])
+                scored = evaluate_model(model, videos, seed, conditions, limits[name], rgb_limits[name], arms)
                 for condition, scores in scored.items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)

@@ -35,9 +35,10 @@ from tqdm import tqdm
 from r3d_ros.config import ConfigError, R3DConfig, config_to_yaml
 from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.sources import load_datasets
+from r3d_ros.data.synthetic import arms_in_depth
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limit
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
+from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, dataset_twins
 from r3d_ros.model.checkpoint import save_model, set_model_setting
 from r3d_ros.model.grammar import ActionGrammar
 from r3d_ros.model.r3d import R3DModel
@@ -119,6 +120,12 @@ class Trainer:
         self.test_videos = prepare_dataset(test_set, size, fps, cache, self.progress, workers)
         self.data_seconds = time.perf_counter() - started
         self.grammar = dataset_grammar(config.model.class_names, [v.labels for v in self.train_videos], fps)
+        self.twins = dataset_twins(config.model.class_names)
+        self.test_arms_in_depth = (
+            [arms_in_depth(config.data.synthetic, video) for video in test_set.videos]
+            if config.data.source == "synthetic"
+            else None
+        )
         self._build(resume)
 
     @staticmethod
@@ -267,8 +274,11 @@ class Trainer:
         alphas, betas = config.eval.alphas, config.eval.betas
         main = protocol_key(*MAIN_PROTOCOL)
         keys = [protocol_key(a, b) for a in alphas for b in betas]
-        reference = ReferenceScores(self.grammar, self.config.model.num_classes, keys)
-        full = evaluate_anticipation(model, videos, alphas, betas, device, self.subset_classes, reference=reference)
+        reference = ReferenceScores(self.grammar, self.config.model.num_classes, keys, self.twins)
+        full = evaluate_anticipation(
+            model, videos, alphas, betas, device, self.subset_classes, reference=reference,
+            arms_in_depth=self.test_arms_in_depth,
+        )  # fmt: skip
         row: dict[str, Any] = {"epoch": epoch, **full.as_dict(), "moc_main": full.moc.get(main, float("nan"))}
         absent = [np.zeros(len(v), dtype=bool) for v in videos]
         for branch, kwargs in (("rgb", {"depth_present": absent}), ("depth", {"rgb_present": absent})):
