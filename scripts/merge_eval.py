@@ -10,10 +10,13 @@ each row's per-seed values are joined over every run that has it (a model scored
 twice on a seed must give the same values, or the runs are refused). This prints, for each model with both
 modalities, MoC over the grammar oracle in every alpha/beta cell as the ratio
 of the seeds' means (the report's target check), the observed segmentation,
-and MoC minus the ``depth_only`` baseline's (scored without RGB, as the report
-does) at alpha 0.3. ``--against NAME`` adds each model's MoC minus NAME's,
-paired by seed, and on how many seeds it is ahead, in every cell. ``depth_only``
-is read without RGB wherever it is named, in ``--models`` as in ``--against``.
+and, where a run scored the ``depth_only`` baseline, MoC minus its MoC (scored
+without RGB, as the report does) at alpha 0.3. ``--against NAME`` adds each
+model's MoC minus NAME's, paired by seed, and on how many seeds it is ahead, in
+every cell. ``depth_only`` is read without RGB wherever it is named, in
+``--models`` as in ``--against``. ``--setting`` reads a sensor variant's rows
+instead of the trained setting's; ``--oracle oracle_sensed`` divides by the
+oracle told only what the sensors show (:mod:`r3d_ros.eval.reference`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from r3d_ros.eval.model_eval import KEYS
-
-DEPTH_ROW = "depth_only/trained/rgb_absent"
 
 # row -> metric -> seed -> value
 Joined = dict[str, dict[str, dict[int, float]]]
@@ -47,9 +48,9 @@ def join_runs(runs: list[dict]) -> Joined:
     return joined
 
 
-def both_row(model: str) -> str:
+def both_row(model: str, setting: str = "trained") -> str:
     """The row a model is compared on: both modalities, or without RGB for the depth-only baseline."""
-    return DEPTH_ROW if model == "depth_only" else f"{model}/trained/both"
+    return f"{model}/{setting}/rgb_absent" if model == "depth_only" else f"{model}/{setting}/both"
 
 
 def values(joined: Joined, row: str, metric: str, seeds: list[int]) -> np.ndarray:
@@ -68,33 +69,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", required=True, help="model names as given to r3d-eval-model --model")
     parser.add_argument("--results", nargs="+", type=Path, required=True, help="results.json of each run")
     parser.add_argument("--against", default=None, help="a model name to pair every model with, seed by seed")
+    parser.add_argument("--setting", default="trained", help="the sensor setting (an --variant name) to read")
+    parser.add_argument("--oracle", choices=("oracle", "oracle_sensed"), default="oracle", help="the reference")
     args = parser.parse_args(argv)
     try:
         joined = join_runs([json.loads(path.read_text()) for path in args.results])
-        first = both_row(args.models[0])
+        first = both_row(args.models[0], args.setting)
         if first not in joined:
             raise ValueError(f"no run has the row {first}")
         seeds = sorted(joined[first]["moc/a0.3_b0.1"])
-        alpha3 = [key for key in KEYS if key.startswith("a0.3")]
-        print(f"Test seeds {seeds}; model / oracle is the ratio of the seeds' means.\n")
-        print(
-            "| model | "
-            + " | ".join(KEYS)
-            + " | segmentation | "
-            + " | ".join(f"minus depth-only {k}" for k in alpha3)
-            + " |"
-        )
+        depth_row = both_row("depth_only", args.setting)
+        alpha3 = [key for key in KEYS if key.startswith("a0.3")] if depth_row in joined else []
+        print(f"Test seeds {seeds}, {args.setting} setting; model / {args.oracle} is the ratio of the seeds' means.\n")
+        print("| " + " | ".join(["model", *KEYS, "segmentation", *(f"minus depth-only {k}" for k in alpha3)]) + " |")
         print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
         for model in args.models:
-            row = both_row(model)
+            row = both_row(model, args.setting)
             ratios = [
                 values(joined, row, f"moc/{k}", seeds).mean()
-                / values(joined, row, f"reference/oracle/{k}", seeds).mean()
+                / values(joined, row, f"reference/{args.oracle}/{k}", seeds).mean()
                 for k in KEYS
             ]
             segmentation = values(joined, row, "segmentation_accuracy", seeds).mean()
             gaps = [
-                values(joined, row, f"moc/{k}", seeds).mean() - values(joined, DEPTH_ROW, f"moc/{k}", seeds).mean()
+                values(joined, row, f"moc/{k}", seeds).mean() - values(joined, depth_row, f"moc/{k}", seeds).mean()
                 for k in alpha3
             ]
             cells = [f"{r:.3f}" for r in ratios] + [f"{segmentation:.3f}"] + [f"{g:+.3f}" for g in gaps]
@@ -107,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                 if model == args.against:
                     continue
                 differences = [
-                    values(joined, both_row(model), f"moc/{k}", seeds)
-                    - values(joined, both_row(args.against), f"moc/{k}", seeds)
+                    values(joined, both_row(model, args.setting), f"moc/{k}", seeds)
+                    - values(joined, both_row(args.against, args.setting), f"moc/{k}", seeds)
                     for k in KEYS
                 ]
                 cells = [f"{d.mean():+.3f} ({int((d > 0).sum())})" for d in differences]
