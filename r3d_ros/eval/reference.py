@@ -31,8 +31,11 @@ IR-absorbing sleeves take away. The *sensed* oracle knows the current action
 only as far as the frames of its run so far could show it: a twin whose run had
 no frame with depth (or, for push / pull, whose person wears the sleeves) is
 one of the two, each equally likely, and it forecasts the mean of the two
-futures. That is the limit of a model given those frames; the oracle stays the
-issue's yardstick.
+futures. Wherever RGB is present that is the limit of a model given those
+frames (RGB shows every other class); the oracle stays the issue's yardstick.
+It knows nothing else a missing modality hides: without RGB, sleeves take every
+arm motion out of both modalities, not only push / pull's, so there it is an
+oracle that knows more than the frames show, above the limit.
 
 All durations are in frames; future frame 0 is the first frame after the observation.
 """
