@@ -15,8 +15,11 @@ without RGB, as the report does) at alpha 0.3. ``--against NAME`` adds each
 model's MoC minus NAME's, paired by seed, and on how many seeds it is ahead, in
 every cell. ``depth_only`` is read without RGB wherever it is named, in
 ``--models`` as in ``--against``. ``--setting`` reads a sensor variant's rows
-instead of the trained setting's; ``--oracle oracle_sensed`` divides by the
-oracle told only what the sensors show (:mod:`r3d_ros.eval.reference`).
+instead of the trained setting's, ``--condition`` another input condition
+(``depth_absent``, ``depth_missing_30``) instead of both; ``--oracle oracle_sensed`` divides by the
+oracle told only what the sensors show (:mod:`r3d_ros.eval.reference`), and
+adds a last row: that oracle's MoC over the oracle's (on the first model's test
+windows), how much the sensors leave possible.
 """
 
 from __future__ import annotations
@@ -48,9 +51,9 @@ def join_runs(runs: list[dict]) -> Joined:
     return joined
 
 
-def both_row(model: str, setting: str = "trained") -> str:
-    """The row a model is compared on: both modalities, or without RGB for the depth-only baseline."""
-    return f"{model}/{setting}/rgb_absent" if model == "depth_only" else f"{model}/{setting}/both"
+def both_row(model: str, setting: str = "trained", condition: str = "both") -> str:
+    """The row a model is compared on: ``condition`` (both modalities), or without RGB for the depth-only baseline."""
+    return f"{model}/{setting}/rgb_absent" if model == "depth_only" else f"{model}/{setting}/{condition}"
 
 
 def values(joined: Joined, row: str, metric: str, seeds: list[int]) -> np.ndarray:
@@ -70,21 +73,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", nargs="+", type=Path, required=True, help="results.json of each run")
     parser.add_argument("--against", default=None, help="a model name to pair every model with, seed by seed")
     parser.add_argument("--setting", default="trained", help="the sensor setting (an --variant name) to read")
+    parser.add_argument("--condition", default="both", help="input condition of every model but depth_only")
     parser.add_argument("--oracle", choices=("oracle", "oracle_sensed"), default="oracle", help="the reference")
     args = parser.parse_args(argv)
     try:
         joined = join_runs([json.loads(path.read_text()) for path in args.results])
-        first = both_row(args.models[0], args.setting)
+        first = both_row(args.models[0], args.setting, args.condition)
         if first not in joined:
             raise ValueError(f"no run has the row {first}")
         seeds = sorted(joined[first]["moc/a0.3_b0.1"])
         depth_row = both_row("depth_only", args.setting)
         alpha3 = [key for key in KEYS if key.startswith("a0.3")] if depth_row in joined else []
-        print(f"Test seeds {seeds}, {args.setting} setting; model / {args.oracle} is the ratio of the seeds' means.\n")
+        print(
+            f"Test seeds {seeds}, {args.setting} setting, {args.condition}; "
+            f"model / {args.oracle} is the ratio of the seeds' means.\n"
+        )
         print("| " + " | ".join(["model", *KEYS, "segmentation", *(f"minus depth-only {k}" for k in alpha3)]) + " |")
         print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
         for model in args.models:
-            row = both_row(model, args.setting)
+            row = both_row(model, args.setting, args.condition)
             ratios = [
                 values(joined, row, f"moc/{k}", seeds).mean()
                 / values(joined, row, f"reference/{args.oracle}/{k}", seeds).mean()
@@ -97,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
             ]
             cells = [f"{r:.3f}" for r in ratios] + [f"{segmentation:.3f}"] + [f"{g:+.3f}" for g in gaps]
             print(f"| {model} | " + " | ".join(cells) + " |")
+        if args.oracle != "oracle":  # what the sensors hide: the references read true labels, the same for every model
+            bounds = [
+                values(joined, first, f"reference/{args.oracle}/{k}", seeds).mean()
+                / values(joined, first, f"reference/oracle/{k}", seeds).mean()
+                for k in KEYS
+            ]
+            print(
+                f"| ({args.oracle} / oracle) | " + " | ".join(f"{b:.3f}" for b in bounds) + " | |" + " |" * len(alpha3)
+            )
         if args.against:
             print(f"\nMoC minus {args.against}'s, mean over the seeds paired by seed (seeds ahead of {len(seeds)}).\n")
             print("| model | " + " | ".join(KEYS) + " |")
