@@ -584,3 +584,11 @@ def test_the_sensed_oracle_is_the_oracle_when_every_frame_had_depth_and_no_sleev
     summary = json.loads((tmp_path / "results.json").read_text())["summary"]["fused/trained/both"]
     for key in model_eval.KEYS:
         assert summary[f"reference/oracle_sensed/{key}"]["mean"] == summary[f"reference/oracle/{key}"]["mean"]
+
+
+def test_the_trainer_tells_its_sensed_oracle_which_test_videos_wear_sleeves(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "tiny.yaml", **{"data.synthetic.ir_absorbing_sleeves": 1.0}))
+    trainer = Trainer(config, tmp_path / "out")
+    assert trainer.test_arms_in_depth == [False] * len(trainer.test_videos)
+    row, _ = trainer.evaluate(0)
+    assert "reference/model_fraction_of_oracle_sensed/a0.3_b0.5" in row

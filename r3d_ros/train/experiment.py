@@ -48,6 +48,7 @@ COLUMNS = (
     ("moc_main", "MoC a0.3 b0.5"),
     ("reference/oracle/a0.3_b0.5", "grammar oracle MoC"),
     ("reference/model_fraction_of_oracle/a0.3_b0.5", "model / oracle"),
+    ("reference/model_fraction_of_oracle_sensed/a0.3_b0.5", "model / oracle told what the sensors show"),
     ("reference/continue_recognised/a0.3_b0.5", "continue recognised MoC"),
     ("moc_subset/a0.3_b0.5", "MoC depth-only classes"),
     ("segmentation_accuracy", "observed seg. acc."),
