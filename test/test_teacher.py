@@ -80,6 +80,21 @@ def test_a_depth_only_teacher_teaches_only_on_the_window_frames_with_depth(teach
     assert torch.equal(teacher_frames(teacher, batch), depth & batch.window_mask)
 
 
+def test_a_teacher_for_the_student_alone_teaches_only_where_the_student_lacks_the_teachers_missing_modality(
+    teacher_file: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]  # depth-only: the student is alone on frames without RGB
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    frames = torch.arange(len(batch.depth_present))
+    batch = dataclasses.replace(batch, depth_present=frames % 2 == 0, rgb_present=frames % 3 == 0)
+    alone = torch.cat([batch.depth_present & ~batch.rgb_present, torch.zeros(1, dtype=torch.bool)])
+    assert torch.equal(
+        teacher_frames(teacher, batch, student_alone=True), alone[batch.window_index] & batch.window_mask
+    )
+    assert teacher_frames(teacher, batch, student_alone=True).sum() < teacher_frames(teacher, batch).sum()
+
+
 def test_a_teacher_weight_without_a_teacher_file_is_refused_naming_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model"):
         load_config(write_config(tmp_path / "bad.yaml", **{"train.teacher": {"weight": 1.0}}))

@@ -471,6 +471,9 @@ class TeacherConfig:
     model: str = ""  # path of the teacher's model file (.safetensors); empty = no teacher
     weight: float = 0.0  # weight of the distillation term (0 = off)
     temperature: float = 2.0  # softmax temperature of teacher and student (the term is scaled by its square)
+    # Distil only on frames the student reads with the teacher's modalities alone (an RGB-only teacher on
+    # frames whose depth was dropped): the teacher then teaches the student's fallback, not its fused reading.
+    student_alone: bool = False
 
     def __post_init__(self) -> None:
         check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")

@@ -49,7 +49,7 @@ class TrainStep(nn.Module):
         averaging gradients over processes equals single-process training.
         """
         model = self.model
-        counts = counts or batch_counts(batch, *self.teacher)
+        counts = counts or batch_counts(batch, *self.teacher, student_alone=self.config.teacher.student_alone)
         frames = model.encode_frames(batch.rgb, batch.depth, batch.rgb_present, batch.depth_present)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         output = model.forward_temporal(padded[batch.window_index], batch.window_mask)
@@ -128,8 +128,8 @@ def relative_error(estimate: torch.Tensor, target: torch.Tensor, count: torch.Te
     return (estimate - target).pow(2).sum() / scale / count.clamp_min(1e-6)
 
 
-def batch_counts(batch: Batch, teacher: R3DModel | None = None) -> dict[str, torch.Tensor]:
-    """Denominators of every averaged loss term for this batch alone (``teacher``: the frames it reads)."""
+def batch_counts(batch: Batch, teacher: R3DModel | None = None, student_alone: bool = False) -> dict[str, torch.Tensor]:
+    """Denominators of every averaged loss term for this batch alone (``teacher``: the frames it teaches on)."""
     counts = loss_counts(batch.targets)
     counts["both"] = (batch.rgb_present & batch.depth_present).sum()
     labelled = batch.frame_labels != IGNORE
@@ -138,5 +138,5 @@ def batch_counts(batch: Batch, teacher: R3DModel | None = None) -> dict[str, tor
     counts["labelled_fused"] = (labelled & (batch.rgb_present | batch.depth_present)).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
     if teacher is not None:
-        counts["teacher"] = teacher_frames(teacher, batch).sum()
+        counts["teacher"] = teacher_frames(teacher, batch, student_alone).sum()
     return {key: value.float() for key, value in counts.items()}

@@ -59,11 +59,17 @@ def teacher_present(teacher: R3DModel, batch: Batch) -> tuple[torch.Tensor, torc
     return rgb, depth
 
 
-def teacher_frames(teacher: R3DModel, batch: Batch) -> torch.Tensor:
-    """(S, W) bool: real window frames on which the teacher reads at least one of its modalities."""
+def teacher_frames(teacher: R3DModel, batch: Batch, student_alone: bool = False) -> torch.Tensor:
+    """(S, W) bool: real window frames on which the teacher reads at least one of its modalities.
+
+    ``student_alone``: only those on which the student has no modality the teacher lacks either.
+    """
     rgb, depth = teacher_present(teacher, batch)
-    readable = torch.cat([rgb | depth, rgb.new_zeros(1)])
-    return readable[batch.window_index] & batch.window_mask
+    readable = rgb | depth
+    if student_alone:
+        readable = readable & ~(batch.rgb_present & ~rgb) & ~(batch.depth_present & ~depth)
+    padded = torch.cat([readable, readable.new_zeros(1)])
+    return padded[batch.window_index] & batch.window_mask
 
 
 def teacher_loss(
@@ -75,7 +81,7 @@ def teacher_loss(
         frames = teacher.encode_frames(batch.rgb, batch.depth, rgb, depth)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
-    keep = teacher_frames(teacher, batch)
+    keep = teacher_frames(teacher, batch, config.student_alone)
     pairs = [(output.segmentation_logits, segmentation)]
     if output.live_logits is not None and live is not None:
         pairs.append((output.live_logits, live))
