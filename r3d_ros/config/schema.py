@@ -465,15 +465,14 @@ class TeacherConfig:
     per-frame class probabilities on every window frame it can read tell the student what that
     model makes of each frame, not only the hard label. The teacher reads only the modalities it
     was trained on (its own ``train.trained_modalities``) and is never updated; its file is read
-    with safetensors (no unpickling).
+    with safetensors (no unpickling). With ``student_alone`` an RGB-only teacher teaches only on
+    frames whose depth was dropped: the student's fallback, not its fused reading.
     """
 
     model: str = ""  # path of the teacher's model file (.safetensors); empty = no teacher
     weight: float = 0.0  # weight of the distillation term (0 = off)
     temperature: float = 2.0  # softmax temperature of teacher and student (the term is scaled by its square)
-    # Distil only on frames the student reads with the teacher's modalities alone (an RGB-only teacher on
-    # frames whose depth was dropped): the teacher then teaches the student's fallback, not its fused reading.
-    student_alone: bool = False
+    student_alone: bool = False  # distil only on frames the student reads with the teacher's modalities alone
 
     def __post_init__(self) -> None:
         check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")
