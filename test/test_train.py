@@ -592,3 +592,24 @@ def test_the_trainer_tells_its_sensed_oracle_which_test_videos_wear_sleeves(tmp_
     assert trainer.test_arms_in_depth == [False] * len(trainer.test_videos)
     row, _ = trainer.evaluate(0)
     assert "reference/model_fraction_of_oracle_sensed/a0.3_b0.5" in row
+
+
+def test_model_evaluation_takes_the_test_setting_from_the_model_named_by_sensor_from(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    other, _ = load_model(finished_run / "model.safetensors")
+    sensor = dataclasses.replace(other.config.data.synthetic, rgb_noise=7.0)
+    other.config = dataclasses.replace(other.config, data=dataclasses.replace(other.config.data, synthetic=sensor))
+    save_model(tmp_path / "other.safetensors", other)
+    arguments = [
+        "--model",
+        f"fused={finished_run / 'model.safetensors'}",
+        "--model",
+        f"other={tmp_path / 'other.safetensors'}",
+    ]
+    arguments += ["--seeds", "7", "--num-test", "2"]
+    assert model_eval.main([*arguments, "--sensor-from", "other", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "results.json").read_text())["variants"]["trained"]["rgb_noise"] == 7.0
+    assert model_eval.main([*arguments, "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["variants"]["trained"]["rgb_noise"] != 7.0
+    assert model_eval.main([*arguments, "--sensor-from", "absent", "--out", str(tmp_path / "c")]) == 2

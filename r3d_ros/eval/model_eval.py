@@ -6,8 +6,8 @@ r"""``r3d-eval-model``: score trained models on held-out synthetic seeds beside 
 
 Every model is evaluated on the test split of the synthetic benchmark rendered
 with each seed (the sensor settings of the first model's training config, or
-of a named ``--variant`` that overrides some of them), under four input
-conditions: both modalities, depth absent on every frame, RGB absent on every
+of ``--sensor-from NAME``'s, or of a named ``--variant`` that overrides some of
+them), under four input conditions: both modalities, depth absent on every frame, RGB absent on every
 frame, and depth missing on 30 % of frames (baselines named ``rgb_only`` /
 ``depth_only`` only without the modality they never saw; sensor variants only
 the primary model with both modalities, or every model but the baselines with
@@ -397,6 +397,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "where they have depth, as in the node\n"
         "(default %(default)g: each model's own limit, model.max_rgb_noise; 0 = keep all)",
     )
+    parser.add_argument(
+        "--sensor-from",
+        metavar="NAME",
+        help="the model whose training renderer settings are the 'trained' test setting and the base of every\n"
+        "--variant (default: the first --model, whose targets are checked)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--cache", type=Path, help="cache of rendered test sets (default OUT/cache)")
     return parser.parse_args(argv)
@@ -493,7 +499,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         LOG.error("%s", error)
         return 2
-    first = next(iter(models.values()))
+    if args.sensor_from is not None and args.sensor_from not in models:
+        LOG.error("--sensor-from %r names no --model", args.sensor_from)
+        return 2
+    first = models[args.sensor_from] if args.sensor_from else next(iter(models.values()))
     if first.config.data.source != "synthetic":
         LOG.error("r3d-eval-model scores models trained on the synthetic benchmark")
         return 2
