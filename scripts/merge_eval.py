@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 if model == args.against:
                     continue
                 differences = [
-                    values(joined, both_row(model, args.setting), f"moc/{k}", seeds)
-                    - values(joined, both_row(args.against, args.setting), f"moc/{k}", seeds)
+                    values(joined, both_row(model, args.setting, args.condition), f"moc/{k}", seeds)
+                    - values(joined, both_row(args.against, args.setting, args.condition), f"moc/{k}", seeds)
                     for k in KEYS
                 ]
                 cells = [f"{d.mean():+.3f} ({int((d > 0).sum())})" for d in differences]
