@@ -95,9 +95,69 @@ def test_a_teacher_for_the_student_alone_teaches_only_where_the_student_lacks_th
     assert teacher_frames(teacher, batch, student_alone=True).sum() < teacher_frames(teacher, batch).sum()
 
 
+def test_a_teacher_for_the_student_alone_over_windows_teaches_only_windows_without_the_teachers_missing_modality(
+    teacher_file: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]  # depth-only: the student is alone where RGB is missing
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    first = len(trainer.train_videos[0])
+    frames = torch.arange(len(batch.depth_present))
+    batch = dataclasses.replace(batch, depth_present=torch.ones_like(batch.depth_present), rgb_present=frames < first)
+    windows = teacher_frames(teacher, batch, student_alone=True, whole_window=True)
+    second_video = (batch.window_index >= first).all(dim=1)  # padding (index F) counts as the second video's
+    assert windows[second_video].any()
+    assert torch.equal(windows, teacher_frames(teacher, batch, student_alone=True) & second_video[:, None])
+    assert not windows[~second_video].any()
+
+
+def test_the_teacher_term_over_kept_windows_equals_the_term_computed_from_every_frame(
+    teacher_file: Path, tmp_path: Path
+) -> None:
+    config = load_config(student_config(tmp_path, teacher_file))
+    trainer = Trainer(config, tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    keep = teacher_frames(teacher, batch)
+    with torch.no_grad():
+        frames = teacher.encode_frames(batch.rgb, batch.depth, torch.zeros_like(batch.rgb_present), batch.depth_present)
+        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
+        segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
+    student = TemporalOutput(torch.randn_like(segmentation), None, None, torch.randn_like(live))
+    t = config.train.teacher.temperature
+    expected = sum(
+        torch.nn.functional.kl_div(
+            torch.log_softmax(mine[keep] / t, dim=-1), torch.softmax(theirs[keep] / t, dim=-1), reduction="sum"
+        )
+        for mine, theirs in [(student.segmentation_logits, segmentation), (student.live_logits, live)]
+    )
+    count = keep.sum().float()
+    term = teacher_loss(teacher, batch, student, config.train.teacher, count)
+    assert float(term) == pytest.approx(float(t * t * expected / count), rel=1e-4)
+
+
+def test_a_teacher_with_no_window_to_teach_adds_zero(teacher_file: Path, tmp_path: Path) -> None:
+    config = load_config(student_config(tmp_path, teacher_file, **{"train.teacher.student_alone": True}))
+    trainer = Trainer(config, tmp_path / "run")
+    teacher = trainer.step_module.teacher[0]
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    batch = dataclasses.replace(batch, rgb_present=torch.ones_like(batch.rgb_present))  # never alone
+    segmentation = torch.zeros(*batch.window_index.shape, config.model.num_classes, requires_grad=True)
+    output = TemporalOutput(segmentation, None, None, None)
+    term = teacher_loss(teacher, batch, output, config.train.teacher, torch.tensor(1.0))
+    assert float(term.detach()) == 0.0
+    term.backward()
+    assert segmentation.grad is not None
+
+
 def test_a_teacher_weight_without_a_teacher_file_is_refused_naming_the_setting(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="model"):
         load_config(write_config(tmp_path / "bad.yaml", **{"train.teacher": {"weight": 1.0}}))
+
+
+def test_an_unknown_alone_over_is_refused_naming_the_setting(teacher_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="alone_over"):
+        load_config(student_config(tmp_path, teacher_file, **{"train.teacher.alone_over": "video"}))
 
 
 def test_a_missing_teacher_file_is_refused_naming_the_setting(tmp_path: Path) -> None:

@@ -466,13 +466,16 @@ class TeacherConfig:
     model makes of each frame, not only the hard label. The teacher reads only the modalities it
     was trained on (its own ``train.trained_modalities``) and is never updated; its file is read
     with safetensors (no unpickling). With ``student_alone`` an RGB-only teacher teaches only on
-    frames whose depth was dropped: the student's fallback, not its fused reading.
+    frames whose depth was dropped: the student's fallback, not its fused reading. With
+    ``alone_over: window`` only on windows with no depth at all: a frame whose depth was dropped
+    amid frames with depth is read from their context too, which the teacher cannot see.
     """
 
     model: str = ""  # path of the teacher's model file (.safetensors); empty = no teacher
     weight: float = 0.0  # weight of the distillation term (0 = off)
     temperature: float = 2.0  # softmax temperature of teacher and student (the term is scaled by its square)
     student_alone: bool = False  # distil only on frames the student reads with the teacher's modalities alone
+    alone_over: Literal["frame", "window"] = "frame"  # with student_alone: each such frame, or only whole such windows
 
     def __post_init__(self) -> None:
         check(self.weight >= 0, "weight", f"must be >= 0, got {self.weight}")

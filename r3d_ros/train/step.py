@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from r3d_ros.config import R3DConfig
+from r3d_ros.config import R3DConfig, TeacherConfig
 from r3d_ros.model.ebr import DEPTH, RGB
 from r3d_ros.model.losses import IGNORE, LossWeights, anticipation_losses, loss_counts
 from r3d_ros.model.r3d import R3DModel
@@ -49,7 +49,7 @@ class TrainStep(nn.Module):
         averaging gradients over processes equals single-process training.
         """
         model = self.model
-        counts = counts or batch_counts(batch, *self.teacher, student_alone=self.config.teacher.student_alone)
+        counts = counts or batch_counts(batch, *self.teacher, teacher_config=self.config.teacher)
         frames = model.encode_frames(batch.rgb, batch.depth, batch.rgb_present, batch.depth_present)
         padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
         output = model.forward_temporal(padded[batch.window_index], batch.window_mask)
@@ -128,7 +128,9 @@ def relative_error(estimate: torch.Tensor, target: torch.Tensor, count: torch.Te
     return (estimate - target).pow(2).sum() / scale / count.clamp_min(1e-6)
 
 
-def batch_counts(batch: Batch, teacher: R3DModel | None = None, student_alone: bool = False) -> dict[str, torch.Tensor]:
+def batch_counts(
+    batch: Batch, teacher: R3DModel | None = None, teacher_config: TeacherConfig | None = None
+) -> dict[str, torch.Tensor]:
     """Denominators of every averaged loss term for this batch alone (``teacher``: the frames it teaches on)."""
     counts = loss_counts(batch.targets)
     counts["both"] = (batch.rgb_present & batch.depth_present).sum()
@@ -138,5 +140,6 @@ def batch_counts(batch: Batch, teacher: R3DModel | None = None, student_alone: b
     counts["labelled_fused"] = (labelled & (batch.rgb_present | batch.depth_present)).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
     if teacher is not None:
-        counts["teacher"] = teacher_frames(teacher, batch, student_alone).sum()
+        config = teacher_config or TeacherConfig()
+        counts["teacher"] = teacher_frames(teacher, batch, config.student_alone, config.alone_over == "window").sum()
     return {key: value.float() for key, value in counts.items()}

@@ -59,35 +59,59 @@ def teacher_present(teacher: R3DModel, batch: Batch) -> tuple[torch.Tensor, torc
     return rgb, depth
 
 
-def teacher_frames(teacher: R3DModel, batch: Batch, student_alone: bool = False) -> torch.Tensor:
+def teacher_frames(
+    teacher: R3DModel, batch: Batch, student_alone: bool = False, whole_window: bool = False
+) -> torch.Tensor:
     """(S, W) bool: real window frames on which the teacher reads at least one of its modalities.
 
-    ``student_alone``: only those on which the student has no modality the teacher lacks either.
+    ``student_alone``: only those on which the student has no modality the teacher lacks either;
+    with ``whole_window``, only in windows none of whose frames has such a modality.
     """
     rgb, depth = teacher_present(teacher, batch)
+    beyond = (batch.rgb_present & ~rgb) | (batch.depth_present & ~depth)  # what the student sees and the teacher not
     readable = rgb | depth
     if student_alone:
-        readable = readable & ~(batch.rgb_present & ~rgb) & ~(batch.depth_present & ~depth)
-    padded = torch.cat([readable, readable.new_zeros(1)])
-    return padded[batch.window_index] & batch.window_mask
+        readable = readable & ~beyond
+    keep = pad(readable)[batch.window_index] & batch.window_mask
+    if student_alone and whole_window:
+        keep = keep & ~(pad(beyond)[batch.window_index] & batch.window_mask).any(dim=1, keepdim=True)
+    return keep
+
+
+def pad(flags: torch.Tensor) -> torch.Tensor:
+    """Per-frame ``flags`` with a False appended for the windows' padding index."""
+    return torch.cat([flags, flags.new_zeros(1)])
+
+
+def teacher_logits(teacher: R3DModel, batch: Batch, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The teacher's segmentation and live logits on the windows ``rows``, encoding only the frames they hold."""
+    index = batch.window_index[rows]
+    needed = torch.unique(index[index < len(batch.rgb)])
+    local = torch.full((len(batch.rgb) + 1,), len(needed), dtype=torch.long, device=index.device)
+    local[needed] = torch.arange(len(needed), device=index.device)
+    rgb, depth = teacher_present(teacher, batch)
+    with torch.no_grad():
+        frames = teacher.encode_frames(batch.rgb[needed], batch.depth[needed], rgb[needed], depth[needed])
+        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
+        return teacher.temporal.frame_logits(padded[local[index]], batch.window_mask[rows])
 
 
 def teacher_loss(
     teacher: R3DModel, batch: Batch, output: TemporalOutput, config: TeacherConfig, count: torch.Tensor
 ) -> torch.Tensor:
     """Weighted T^2 KL(teacher || student) of the segmentation (and live) logits, summed over ``count`` frames."""
-    with torch.no_grad():
-        rgb, depth = teacher_present(teacher, batch)
-        frames = teacher.encode_frames(batch.rgb, batch.depth, rgb, depth)
-        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
-        segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
-    keep = teacher_frames(teacher, batch, config.student_alone)
-    pairs = [(output.segmentation_logits, segmentation)]
+    keep = teacher_frames(teacher, batch, config.student_alone, config.alone_over == "window")
+    rows = keep.any(dim=1)
+    total = output.segmentation_logits.sum() * 0.0
+    if not bool(rows.any()):
+        return total
+    segmentation, live = teacher_logits(teacher, batch, rows)
+    keep = keep[rows]
+    pairs = [(output.segmentation_logits[rows], segmentation)]
     if output.live_logits is not None and live is not None:
-        pairs.append((output.live_logits, live))
+        pairs.append((output.live_logits[rows], live))
     t = config.temperature
-    total = output.segmentation_logits.new_zeros(())
-    for student_logits, teacher_logits in pairs:
-        target = F.softmax(teacher_logits[keep] / t, dim=-1)
+    for student_logits, logits in pairs:
+        target = F.softmax(logits[keep] / t, dim=-1)
         total = total + F.kl_div(F.log_softmax(student_logits[keep] / t, dim=-1), target, reduction="sum")
     return config.weight * t * t * total / count.clamp_min(1e-6)

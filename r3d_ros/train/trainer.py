@@ -231,7 +231,7 @@ class Trainer:
                 group["lr"] = self.base_lr[name] * factor
             optimizer.zero_grad(set_to_none=True)
         weight = adversarial_weight(config.ebr, epoch - 1 + step / self.steps_per_epoch)
-        counts = batch_counts(batch, *self.step_module.teacher, student_alone=self.config.train.teacher.student_alone)
+        counts = batch_counts(batch, *self.step_module.teacher, teacher_config=self.config.train.teacher)
         if self.dist.enabled:
             keys = sorted(counts)
             shares = all_reduce_mean(torch.stack([counts[k] for k in keys]), self.dist)
