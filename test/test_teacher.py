@@ -14,8 +14,9 @@ from train_configs import write_config
 
 from r3d_ros.config import ConfigError, load_config
 from r3d_ros.model import load_model, save_model
+from r3d_ros.model.r3d import R3DModel
 from r3d_ros.model.temporal import TemporalOutput
-from r3d_ros.train.batches import make_batch
+from r3d_ros.train.batches import Batch, make_batch
 from r3d_ros.train.state import CheckpointError
 from r3d_ros.train.teacher import load_teacher, teacher_frames, teacher_loss
 from r3d_ros.train.trainer import Trainer, train
@@ -34,6 +35,21 @@ def teacher_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def student_config(folder: Path, teacher: Path, **overrides: object) -> Path:
     settings = {**LIVE, "train.teacher": {"model": str(teacher), "weight": 1.0}, **overrides}
     return write_config(folder / "student.yaml", **settings)
+
+
+def student_batch(teacher: Path, folder: Path, **overrides: object) -> tuple[Trainer, R3DModel, Batch]:
+    """A student's trainer, its loaded teacher and a batch of the first two of its training videos."""
+    trainer = Trainer(load_config(student_config(folder, teacher, **overrides)), folder / "run")
+    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    return trainer, trainer.step_module.teacher[0], batch
+
+
+def every_frames_logits(teacher: R3DModel, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The depth-only teacher's segmentation and live logits of every window, from every frame of the batch."""
+    with torch.no_grad():
+        frames = teacher.encode_frames(batch.rgb, batch.depth, torch.zeros_like(batch.rgb_present), batch.depth_present)
+        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
+        return teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
 
 
 def test_a_student_trains_with_the_teacher_term_and_records_the_teacher_but_not_its_weights(
@@ -56,15 +72,10 @@ def test_a_student_trains_with_the_teacher_term_and_records_the_teacher_but_not_
 def test_the_teacher_term_is_zero_for_the_teachers_own_logits_and_positive_for_others(
     teacher_file: Path, tmp_path: Path
 ) -> None:
-    config = load_config(student_config(tmp_path, teacher_file))
-    trainer = Trainer(config, tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    trainer, teacher, batch = student_batch(teacher_file, tmp_path)
+    config = trainer.config
     count = teacher_frames(teacher, batch).sum().float()
-    with torch.no_grad():
-        frames = teacher.encode_frames(batch.rgb, batch.depth, torch.zeros_like(batch.rgb_present), batch.depth_present)
-        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
-        segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
+    segmentation, live = every_frames_logits(teacher, batch)
     same = TemporalOutput(segmentation, None, None, live)
     assert float(teacher_loss(teacher, batch, same, config.train.teacher, count)) == pytest.approx(0.0, abs=1e-5)
     other = TemporalOutput(torch.zeros_like(segmentation), None, None, torch.zeros_like(live))
@@ -72,9 +83,7 @@ def test_the_teacher_term_is_zero_for_the_teachers_own_logits_and_positive_for_o
 
 
 def test_a_depth_only_teacher_teaches_only_on_the_window_frames_with_depth(teacher_file: Path, tmp_path: Path) -> None:
-    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    _, teacher, batch = student_batch(teacher_file, tmp_path)
     batch = dataclasses.replace(batch, depth_present=torch.arange(len(batch.depth_present)) % 2 == 0)
     depth = torch.cat([batch.depth_present, torch.zeros(1, dtype=torch.bool)])[batch.window_index]
     assert torch.equal(teacher_frames(teacher, batch), depth & batch.window_mask)
@@ -83,9 +92,7 @@ def test_a_depth_only_teacher_teaches_only_on_the_window_frames_with_depth(teach
 def test_a_teacher_for_the_student_alone_teaches_only_where_the_student_lacks_the_teachers_missing_modality(
     teacher_file: Path, tmp_path: Path
 ) -> None:
-    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]  # depth-only: the student is alone on frames without RGB
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    _, teacher, batch = student_batch(teacher_file, tmp_path)  # depth-only: the student is alone without RGB
     frames = torch.arange(len(batch.depth_present))
     batch = dataclasses.replace(batch, depth_present=frames % 2 == 0, rgb_present=frames % 3 == 0)
     alone = torch.cat([batch.depth_present & ~batch.rgb_present, torch.zeros(1, dtype=torch.bool)])
@@ -98,9 +105,7 @@ def test_a_teacher_for_the_student_alone_teaches_only_where_the_student_lacks_th
 def test_a_teacher_for_the_student_alone_over_windows_teaches_only_windows_without_the_teachers_missing_modality(
     teacher_file: Path, tmp_path: Path
 ) -> None:
-    trainer = Trainer(load_config(student_config(tmp_path, teacher_file)), tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]  # depth-only: the student is alone where RGB is missing
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    trainer, teacher, batch = student_batch(teacher_file, tmp_path)  # depth-only: alone where RGB is missing
     first = len(trainer.train_videos[0])
     frames = torch.arange(len(batch.depth_present))
     batch = dataclasses.replace(batch, depth_present=torch.ones_like(batch.depth_present), rgb_present=frames < first)
@@ -114,15 +119,10 @@ def test_a_teacher_for_the_student_alone_over_windows_teaches_only_windows_witho
 def test_the_teacher_term_over_kept_windows_equals_the_term_computed_from_every_frame(
     teacher_file: Path, tmp_path: Path
 ) -> None:
-    config = load_config(student_config(tmp_path, teacher_file))
-    trainer = Trainer(config, tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    trainer, teacher, batch = student_batch(teacher_file, tmp_path)
+    config = trainer.config
     keep = teacher_frames(teacher, batch)
-    with torch.no_grad():
-        frames = teacher.encode_frames(batch.rgb, batch.depth, torch.zeros_like(batch.rgb_present), batch.depth_present)
-        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
-        segmentation, live = teacher.temporal.frame_logits(padded[batch.window_index], batch.window_mask)
+    segmentation, live = every_frames_logits(teacher, batch)
     student = TemporalOutput(torch.randn_like(segmentation), None, None, torch.randn_like(live))
     t = config.train.teacher.temperature
     expected = sum(
@@ -137,10 +137,8 @@ def test_the_teacher_term_over_kept_windows_equals_the_term_computed_from_every_
 
 
 def test_a_teacher_with_no_window_to_teach_adds_zero(teacher_file: Path, tmp_path: Path) -> None:
-    config = load_config(student_config(tmp_path, teacher_file, **{"train.teacher.student_alone": True}))
-    trainer = Trainer(config, tmp_path / "run")
-    teacher = trainer.step_module.teacher[0]
-    batch = make_batch(trainer.train_videos[:2], trainer.config, [np.random.default_rng(i) for i in range(2)])
+    trainer, teacher, batch = student_batch(teacher_file, tmp_path, **{"train.teacher.student_alone": True})
+    config = trainer.config
     batch = dataclasses.replace(batch, rgb_present=torch.ones_like(batch.rgb_present))  # never alone
     segmentation = torch.zeros(*batch.window_index.shape, config.model.num_classes, requires_grad=True)
     output = TemporalOutput(segmentation, None, None, None)
