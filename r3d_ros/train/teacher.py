@@ -78,9 +78,9 @@ def teacher_frames(
     return keep
 
 
-def pad(flags: torch.Tensor) -> torch.Tensor:
-    """Per-frame ``flags`` with a False appended for the windows' padding index."""
-    return torch.cat([flags, flags.new_zeros(1)])
+def pad(per_frame: torch.Tensor) -> torch.Tensor:
+    """Per-frame values (flags or tokens) with a zero (False) row appended for the windows' padding index."""
+    return torch.cat([per_frame, per_frame.new_zeros(1, *per_frame.shape[1:])])
 
 
 def teacher_logits(teacher: R3DModel, batch: Batch, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -92,8 +92,7 @@ def teacher_logits(teacher: R3DModel, batch: Batch, rows: torch.Tensor) -> tuple
     rgb, depth = teacher_present(teacher, batch)
     with torch.no_grad():
         frames = teacher.encode_frames(batch.rgb[needed], batch.depth[needed], rgb[needed], depth[needed])
-        padded = torch.cat([frames.fused, frames.fused.new_zeros(1, frames.fused.shape[1])])
-        return teacher.temporal.frame_logits(padded[local[index]], batch.window_mask[rows])
+        return teacher.temporal.frame_logits(pad(frames.fused)[local[index]], batch.window_mask[rows])
 
 
 def teacher_loss(
