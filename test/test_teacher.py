@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from train_configs import write_config
 
-from r3d_ros.config import ConfigError, load_config
+from r3d_ros.config import ConfigError, TeacherConfig, load_config
 from r3d_ros.model import load_model, save_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.model.temporal import TemporalOutput
@@ -96,10 +96,9 @@ def test_a_teacher_for_the_student_alone_teaches_only_where_the_student_lacks_th
     frames = torch.arange(len(batch.depth_present))
     batch = dataclasses.replace(batch, depth_present=frames % 2 == 0, rgb_present=frames % 3 == 0)
     alone = torch.cat([batch.depth_present & ~batch.rgb_present, torch.zeros(1, dtype=torch.bool)])
-    assert torch.equal(
-        teacher_frames(teacher, batch, student_alone=True), alone[batch.window_index] & batch.window_mask
-    )
-    assert teacher_frames(teacher, batch, student_alone=True).sum() < teacher_frames(teacher, batch).sum()
+    kept = teacher_frames(teacher, batch, TeacherConfig(student_alone=True))
+    assert torch.equal(kept, alone[batch.window_index] & batch.window_mask)
+    assert kept.sum() < teacher_frames(teacher, batch).sum()
 
 
 def test_a_teacher_for_the_student_alone_over_windows_teaches_only_windows_without_the_teachers_missing_modality(
@@ -109,10 +108,11 @@ def test_a_teacher_for_the_student_alone_over_windows_teaches_only_windows_witho
     first = len(trainer.train_videos[0])
     frames = torch.arange(len(batch.depth_present))
     batch = dataclasses.replace(batch, depth_present=torch.ones_like(batch.depth_present), rgb_present=frames < first)
-    windows = teacher_frames(teacher, batch, student_alone=True, whole_window=True)
+    windows = teacher_frames(teacher, batch, TeacherConfig(student_alone=True, alone_over="window"))
+    alone_frames = teacher_frames(teacher, batch, TeacherConfig(student_alone=True))
     second_video = (batch.window_index >= first).all(dim=1)  # padding (index F) counts as the second video's
     assert windows[second_video].any()
-    assert torch.equal(windows, teacher_frames(teacher, batch, student_alone=True) & second_video[:, None])
+    assert torch.equal(windows, alone_frames & second_video[:, None])
     assert not windows[~second_video].any()
 
 

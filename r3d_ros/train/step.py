@@ -140,6 +140,5 @@ def batch_counts(
     counts["labelled_fused"] = (labelled & (batch.rgb_present | batch.depth_present)).sum()
     counts["frames"] = torch.tensor(len(batch.frame_labels), device=batch.frame_labels.device)
     if teacher is not None:
-        config = teacher_config or TeacherConfig()
-        counts["teacher"] = teacher_frames(teacher, batch, config.student_alone, config.alone_over == "window").sum()
+        counts["teacher"] = teacher_frames(teacher, batch, teacher_config).sum()
     return {key: value.float() for key, value in counts.items()}

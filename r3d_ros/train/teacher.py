@@ -59,14 +59,14 @@ def teacher_present(teacher: R3DModel, batch: Batch) -> tuple[torch.Tensor, torc
     return rgb, depth
 
 
-def teacher_frames(
-    teacher: R3DModel, batch: Batch, student_alone: bool = False, whole_window: bool = False
-) -> torch.Tensor:
+def teacher_frames(teacher: R3DModel, batch: Batch, config: TeacherConfig | None = None) -> torch.Tensor:
     """(S, W) bool: real window frames on which the teacher reads at least one of its modalities.
 
-    ``student_alone``: only those on which the student has no modality the teacher lacks either;
-    with ``whole_window``, only in windows none of whose frames has such a modality.
+    With ``config.student_alone``: only those on which the student has no modality the teacher
+    lacks either; with ``alone_over: window`` too, only in windows none of whose frames has one.
     """
+    config = config or TeacherConfig()
+    student_alone, whole_window = config.student_alone, config.alone_over == "window"
     rgb, depth = teacher_present(teacher, batch)
     beyond = (batch.rgb_present & ~rgb) | (batch.depth_present & ~depth)  # what the student sees and the teacher not
     readable = rgb | depth
@@ -99,7 +99,7 @@ def teacher_loss(
     teacher: R3DModel, batch: Batch, output: TemporalOutput, config: TeacherConfig, count: torch.Tensor
 ) -> torch.Tensor:
     """Weighted T^2 KL(teacher || student) of the segmentation (and live) logits, summed over ``count`` frames."""
-    keep = teacher_frames(teacher, batch, config.student_alone, config.alone_over == "window")
+    keep = teacher_frames(teacher, batch, config)
     rows = keep.any(dim=1)
     total = output.segmentation_logits.sum() * 0.0
     if not bool(rows.any()):
