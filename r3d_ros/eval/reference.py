@@ -52,6 +52,7 @@ from r3d_ros.eval.anticipation import ClassAccuracy
 from r3d_ros.model.grammar import UNLABELED, ActionGrammar, current_action
 
 LATE_DELAYS = (1, 2, 3)  # frames, for the oracle_late_<d> predictors
+TIE_TOLERANCE = 1e-9  # probabilities closer than this are equal: far above float64 rounding, below any real gap
 # Predictors scored by ReferenceScores, and their row titles in reference_table.
 PREDICTORS = {
     "model": "model",
@@ -132,8 +133,16 @@ def dataset_grammar(class_names: Sequence[str], train_labels: Sequence[np.ndarra
     return ActionGrammar.estimate(train_labels, len(class_names), fps)
 
 
-def _argmax(distribution: np.ndarray) -> np.ndarray:
-    return distribution.argmax(1).astype(np.int64)
+def most_likely(distribution: np.ndarray) -> np.ndarray:
+    """(T,) per-frame most likely class of a (T, K) distribution; classes within ``TIE_TOLERANCE`` of it tie.
+
+    Why: twins (push / pull, step toward / away) are exactly equally likely far ahead, and
+    a merged twin's forecast ties them at every frame. A plain argmax lets the last bits of
+    the machine's BLAS and FFT rounding pick between them, so the reference MoCs at long
+    horizons moved by up to 0.002 from one machine to another. Ties go to the lower index.
+    """
+    best = distribution.max(1, keepdims=True)
+    return (distribution >= best - TIE_TOLERANCE).argmax(1).astype(np.int64)
 
 
 def grammar_prediction(grammar: ActionGrammar, observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
@@ -144,7 +153,7 @@ def grammar_prediction(grammar: ActionGrammar, observed_labels: np.ndarray, num_
     current, elapsed = current_action(observed_labels)
     if current == UNLABELED:
         return np.full(num_frames, UNLABELED, dtype=np.int64)
-    return _argmax(grammar.future_distribution(current, elapsed, num_frames))
+    return most_likely(grammar.future_distribution(current, elapsed, num_frames))
 
 
 def late_grammar_prediction(
@@ -186,7 +195,7 @@ def sensed_prediction(
     shown = bool(np.asarray(depth_seen)[-elapsed:].any()) and (arms_in_depth or current not in twins.by_arms)
     if twin is not None and not shown:
         future = (future + grammar.future_distribution(twin, elapsed, num_frames)) / 2
-    return _argmax(future)
+    return most_likely(future)
 
 
 def continue_prediction(observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
@@ -201,7 +210,7 @@ def hybrid_prediction(
     current, _ = current_action(observed_labels)
     if current == UNLABELED:
         return np.full(num_frames, UNLABELED, dtype=np.int64)
-    return _argmax(grammar.future_after(current, max(0, int(remaining)), num_frames))
+    return most_likely(grammar.future_after(current, max(0, int(remaining)), num_frames))
 
 
 @dataclass
