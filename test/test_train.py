@@ -20,13 +20,16 @@ from safetensors.torch import load_file
 from train_configs import write_config
 
 from r3d_ros.config import ConfigError, MonitorConfig, SyntheticConfig, load_config
+from r3d_ros.config.loader import to_dict
 from r3d_ros.data.synthetic import dark_sleeves
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
 from r3d_ros.model import load_model, save_model
 from r3d_ros.train.distributed import convert_batchnorm
+from r3d_ros.train.experiment import train_run
 from r3d_ros.train.monitor import RankMonitor
+from r3d_ros.train.state import CheckpointError
 from r3d_ros.train.substitution import ridge_map
 from r3d_ros.train.trainer import Trainer, TrainingDiverged, train
 
@@ -150,6 +153,32 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(finished_run: Path, tm
     assert uninterrupted.keys() == after_resume.keys()
     for name, tensor in uninterrupted.items():
         torch.testing.assert_close(after_resume[name], tensor, rtol=0, atol=1e-6, msg=name)
+
+
+def test_a_fresh_run_into_a_folder_holding_a_checkpoint_is_refused_and_leaves_the_folder_as_it_was(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "earlier"
+    shutil.copytree(finished_run, run)
+    before = {name: (run / name).read_bytes() for name in ("checkpoint.safetensors", "config.yaml")}
+    with pytest.raises(CheckpointError, match="--resume"):
+        Trainer(load_config(run / "config.yaml"), run, progress=False)
+    assert {name: (run / name).read_bytes() for name in before} == before
+
+
+def test_an_experiment_run_killed_after_its_last_checkpoint_resumes_and_writes_the_same_model(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "killed_before_the_model"
+    shutil.copytree(finished_run, run)
+    (run / "model.safetensors").unlink()
+    config = to_dict(load_config(run / "config.yaml"))
+    train_run((config, run, 1))
+    assert "resuming after epoch" in (run / "train.log").read_text()
+    expected, written = load_file(str(finished_run / "model.safetensors")), load_file(str(run / "model.safetensors"))
+    assert expected.keys() == written.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(written[name], tensor, rtol=0, atol=0, msg=name)
 
 
 def test_the_saved_model_is_the_moving_average_of_the_weights(finished_run: Path) -> None:

@@ -4,7 +4,8 @@
 
 For each method (a set of config overrides on a base training config) and seed
 it trains one model into ``OUT/runs/<method>-seed<seed>`` (skipped when that run
-already finished, so an interrupted experiment continues where it stopped),
+already finished, resumed from its last checkpoint when it was killed before, so an
+interrupted experiment continues where it stopped),
 then evaluates every model on test sets with increasing RGB noise. It writes
 ``results.json`` (every number), ``table.md`` (mean +- std over seeds) and
 ``noise.png`` / ``ranks.png``. The benchmark data are generated and
@@ -89,10 +90,12 @@ def method_config(base: dict[str, Any], overrides: list[str], seed: int, cache: 
     return from_dict(R3DConfig, data)
 
 
-def _train_one(args: tuple[dict, Path, int]) -> None:
+def train_run(args: tuple[dict, Path, int]) -> None:
+    """One (config as a dict, run folder, torch threads) item: trained, or resumed if it was killed before its end."""
     config_dict, run_dir, threads = args
     torch.set_num_threads(threads)
-    train(from_dict(R3DConfig, config_dict), run_dir, progress=False)
+    interrupted = (run_dir / "checkpoint.safetensors").is_file()  # killed before its final model: go on from there
+    train(from_dict(R3DConfig, config_dict), run_dir, resume=interrupted, progress=False)
 
 
 def finished(run_dir: Path) -> bool:
@@ -118,9 +121,9 @@ def run_trainings(experiment: ExperimentConfig, out: Path, jobs: int) -> dict[st
     LOG.info("%d runs to train (%d already finished)", len(todo), len(configs) - len(todo))
     if jobs == 1:
         for item in todo:
-            _train_one(item)
+            train_run(item)
     else:
-        run_in_processes(_train_one, todo, jobs)
+        run_in_processes(train_run, todo, jobs)
     return configs
 
 

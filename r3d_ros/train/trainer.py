@@ -6,7 +6,8 @@ are all-reduced). Every epoch's randomness is derived from (seed, epoch,
 video position), so a run resumed from a checkpoint ends exactly where an
 uninterrupted run would, and the windows a video gets do not depend on the
 number of processes. A non-finite loss stops training with a message naming
-the term and the step, leaving the last good checkpoint in place.
+the term and the step, leaving the last good checkpoint in place. A fresh
+run into a folder that holds a checkpoint is refused: it would overwrite it.
 
 Run folder contents: ``config.yaml`` (the full config), ``checkpoint.safetensors``
 (resumable state after the last completed epoch), ``model.safetensors`` (the
@@ -101,6 +102,11 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.run_dir = Path(run_dir)
+        if not resume and (self.run_dir / "checkpoint.safetensors").exists():
+            raise CheckpointError(
+                f"{self.run_dir} holds an earlier run (checkpoint.safetensors) that a fresh run would overwrite: "
+                "resume it (r3d-train --run-dir ... --resume) or train into another folder"
+            )
         self.progress = progress and self.dist.is_main
         train_set, test_set = load_datasets(config.data)
         config = self._with_classes(config, train_set.class_names)
