@@ -1,11 +1,14 @@
 """Publisher process for the message round-trip test: sends fully populated r3d_msgs.
 
 Run as ``python msg_publisher.py``; publishes ActionLabels once (transient local)
-and AnticipatedAction repeatedly until killed, each built by ``sample_messages``.
+and AnticipatedAction repeatedly until killed, each built by ``sample_messages``. It
+exits when its parent (the test) dies: left running after a killed pytest, it would
+publish into the next run's node tests on the same DDS domain.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import rclpy
@@ -74,7 +77,14 @@ def main() -> None:
     action, labels = sample_messages()
     node.create_publisher(ActionLabels, "/anticipated_action/labels", LABELS_QOS).publish(labels)
     publisher = node.create_publisher(AnticipatedAction, "/anticipated_action", 10)
-    node.create_timer(0.05, lambda: publisher.publish(action))
+    parent = os.getppid()
+
+    def publish() -> None:
+        if os.getppid() != parent:  # orphaned: the test that started this process is gone
+            raise SystemExit(0)
+        publisher.publish(action)
+
+    node.create_timer(0.05, publish)
     print("publishing", flush=True)
     try:
         rclpy.spin(node)
