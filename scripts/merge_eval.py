@@ -19,7 +19,8 @@ instead of the trained setting's, ``--condition`` another input condition
 (``depth_absent``, ``depth_missing_30``) instead of both; ``--oracle oracle_sensed`` divides by the
 oracle told only what the sensors show (:mod:`r3d_ros.eval.reference`), and
 adds a last row: that oracle's MoC over the oracle's (on the first model's test
-windows), how much the sensors leave possible. ``--relative`` adds each model's
+windows), how much the sensors leave possible. ``--mean`` adds a row with each
+column's mean over the models named (a recipe's training draws as one). ``--relative`` adds each model's
 MoC and segmentation over its own with both modalities in the trained setting,
 the issue's robustness targets (depth missing on 30 % of frames: at least 0.9;
 a sensor setting training did not see: at least 0.85).
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", default="trained", help="the sensor setting (an --variant name) to read")
     parser.add_argument("--condition", default="both", help="input condition of every model but depth_only")
     parser.add_argument("--oracle", choices=("oracle", "oracle_sensed"), default="oracle", help="the reference")
+    parser.add_argument("--mean", action="store_true", help="add a row: each column's mean over the models")
     parser.add_argument(
         "--relative", action="store_true", help="add MoC over the same model's with both, trained setting"
     )
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("| " + " | ".join(["model", *KEYS, "segmentation", *(f"minus depth-only {k}" for k in alpha3)]) + " |")
         print("|---|" + "---|" * (len(KEYS) + 1 + len(alpha3)))
+        columns = []
         for model in args.models:
             row = both_row(model, args.setting, args.condition)
             ratios = [
@@ -124,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             ]
             cells = [f"{r:.3f}" for r in ratios] + [f"{segmentation:.3f}"] + [f"{g:+.3f}" for g in gaps]
             print(f"| {model} | " + " | ".join(cells) + " |")
+            columns.append([*ratios, segmentation])
+        if args.mean:  # a recipe's draws as one: each column's mean over the models named
+            means = [f"{m:.3f}" for m in np.mean(columns, 0)] + [""] * len(alpha3)
+            print("| (mean of the models) | " + " | ".join(means) + " |")
         if args.oracle != "oracle":  # what the sensors hide: the references read true labels, the same for every model
             bounds = [
                 values(joined, first, f"reference/{args.oracle}/{k}", seeds).mean()

@@ -58,3 +58,10 @@ def test_two_runs_that_disagree_on_a_seed_are_refused(tmp_path: Path) -> None:
     second = write_run(tmp_path / "b.json", [1], {"m/trained/both": row([0.3], [0.5], [0.9])})
     with pytest.raises(SystemExit):
         merge_eval.main(["--models", "m", "--results", str(first), str(second)])
+
+
+def test_mean_adds_each_columns_mean_over_the_models_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {"a/trained/both": row([0.4], [0.5], [0.9]), "b/trained/both": row([0.5], [0.5], [0.7])}
+    run = write_run(tmp_path / "a.json", [1], rows)
+    assert merge_eval.main(["--models", "a", "b", "--results", str(run), "--mean"]) == 0
+    assert table(capsys.readouterr().out)["(mean of the models)"] == ["0.900"] * len(KEYS) + ["0.800"]

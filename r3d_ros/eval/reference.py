@@ -138,8 +138,8 @@ def most_likely(distribution: np.ndarray) -> np.ndarray:
 
     Why: twins (push / pull, step toward / away) are exactly equally likely far ahead, and
     a merged twin's forecast ties them at every frame. A plain argmax lets the last bits of
-    the machine's BLAS and FFT rounding pick between them, so one test seed's reference MoC at
-    beta 0.5 moved by up to 0.004 from one machine to another. Ties go to the lower index.
+    the machine's BLAS and FFT rounding pick between them, so one test seed's oracle MoC at
+    beta 0.5 moved by up to 0.0024 from one machine to another. Ties go to the lower index.
     """
     best = distribution.max(1, keepdims=True)
     return (distribution >= best - TIE_TOLERANCE).argmax(1).astype(np.int64)
