@@ -379,7 +379,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         + (
             f", wrong depth in training ({train.depth_corruption.probability:.0%} of videos and pretraining "
             f"frames with the depth scale off by up to {train.depth_corruption.max_gain_change:.0%} and "
-            f"per-reading noise up to {train.depth_corruption.max_relative_noise:.0%}, labels unchanged)"
+            f"per-reading noise up to {train.depth_corruption.max_relative_noise:.0%}"
+            + (
+                f", plus the camera's stereo noise up to {train.depth_corruption.max_noise_at_1m:g} m at 1 m "
+                f"before the nearest of {train.depth_corruption.readings_per_pixel} readings is kept"
+                if train.depth_corruption.max_noise_at_1m > 0
+                else ""
+            )
+            + ", labels unchanged)"
             if train.depth_corruption.probability > 0
             else ""
         )

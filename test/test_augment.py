@@ -13,10 +13,12 @@ from r3d_ros.config import (
     ColorJitterConfig,
     ConfigError,
     DepthCorruptionConfig,
+    InputConfig,
     ZoomOutConfig,
     load_config,
 )
 from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.runtime.preprocess import prepare_depth
 from r3d_ros.train.augment import augment_rgb, blur_rgb, corrupt_depth, jitter_rgb, zoom_out
 from r3d_ros.train.batches import make_batch
 
@@ -220,6 +222,36 @@ def test_depth_noise_is_relative_to_each_reading() -> None:
     assert abs(relative.mean()) < 0.01 and relative.std() == pytest.approx(drawn, rel=0.05)
 
 
+def test_stereo_noise_pulls_a_network_pixel_towards_the_camera_as_the_preprocessing_does() -> None:
+    # The same wall at 3 m: a noisy camera image summarised by prepare_depth (closest reading) against the
+    # noise-free network input given the stereo noise by the augmentation, at the coefficient drawn.
+    size = InputConfig(height=48, width=64, max_depth_m=6.0, depth_downsample="closest")
+    metres, noise = 3.0, 0.05
+    camera = metres + noise * metres**2 * np.random.default_rng(0).standard_normal((120, 160))
+    preprocessed, _ = prepare_depth(camera.astype(np.float32), size)
+    clean, _ = prepare_depth(np.full((120, 160), metres, dtype=np.float32), size)
+    config = DepthCorruptionConfig(
+        probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=noise, readings_per_pixel=6
+    )
+    out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, max_depth_m=6.0)
+    drawn = np.random.default_rng(3).uniform(0.0, noise, size=4)[3]  # decide, gain, relative noise, then stereo
+    real_shift, real_spread = (preprocessed[0] * 6.0 - metres).mean(), (preprocessed[0] * 6.0).std()
+    augmented = out[0, 0] * 6.0
+    assert real_shift < -0.4  # the nearest of six noisy readings: about 1.3 std nearer
+    assert (augmented - metres).mean() == pytest.approx(real_shift * drawn / noise, rel=0.05)
+    assert augmented.std() == pytest.approx(real_spread * drawn / noise, rel=0.1)
+    np.testing.assert_array_equal(out[0, 1], clean[1])
+
+
+def test_stereo_noise_grows_with_the_distance_squared() -> None:
+    depth = np.stack([np.full((100, 100), 0.25), np.ones((100, 100))]).astype(np.float32)[None]
+    far = np.stack([np.full((100, 100), 0.5), np.ones((100, 100))]).astype(np.float32)[None]
+    config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=0.05)
+    near_shift = corrupt_depth(depth, config, np.random.default_rng(4), per_frame=False)[0, 0].mean() - 0.25
+    far_shift = corrupt_depth(far, config, np.random.default_rng(4), per_frame=False)[0, 0].mean() - 0.5
+    assert near_shift < 0 and far_shift / near_shift == pytest.approx(4.0, rel=0.05)
+
+
 def test_a_video_whose_depth_is_not_corrupted_comes_back_as_it_was() -> None:
     _, depth = figure_scene()
     before = depth.copy()
@@ -236,6 +268,10 @@ def test_depth_corruption_settings_out_of_range_are_refused_by_name() -> None:
         DepthCorruptionConfig(max_gain_change=1.0)
     with pytest.raises(ConfigError, match="max_relative_noise"):
         DepthCorruptionConfig(max_relative_noise=-0.1)
+    with pytest.raises(ConfigError, match="max_noise_at_1m"):
+        DepthCorruptionConfig(max_noise_at_1m=0.6)
+    with pytest.raises(ConfigError, match="readings_per_pixel"):
+        DepthCorruptionConfig(readings_per_pixel=0)
 
 
 def test_training_batches_corrupt_depth_and_leave_rgb_alone_when_configured() -> None:

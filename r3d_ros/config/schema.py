@@ -596,12 +596,27 @@ class DepthCorruptionConfig:
     probability: float = 0.0
     max_gain_change: float = 0.15
     max_relative_noise: float = 0.1
+    # Stereo noise as the camera adds it, before the network pixel summarises its readings (0 = none):
+    # a corrupted video or frame also gets a noise coefficient drawn uniformly from [0, max_noise_at_1m]
+    # (the std of one reading at 1 m, growing with the distance squared: the renderer's depth_noise, the
+    # node's estimate and its max_depth_noise), added to each of the readings_per_pixel camera readings a
+    # network pixel covers, of which it keeps the nearest (depth_downsample: closest). So the pixel is
+    # pulled towards the camera by about 1.3 std (six readings), as noisy depth reaches the network at
+    # run time, which zero-mean noise on the network pixel never shows.
+    max_noise_at_1m: float = 0.0
+    readings_per_pixel: int = 6  # camera readings per network pixel: 6 for 120x160 at 48x64, 100 for 480x640
 
     def __post_init__(self) -> None:
         check(0 <= self.probability <= 1, "probability", f"must be in [0, 1], got {self.probability}")
         check(0 <= self.max_gain_change < 1, "max_gain_change", f"must be in [0, 1), got {self.max_gain_change}")
         check(
             0 <= self.max_relative_noise <= 1, "max_relative_noise", f"must be in [0, 1], got {self.max_relative_noise}"
+        )
+        check(0 <= self.max_noise_at_1m <= 0.5, "max_noise_at_1m", f"must be in [0, 0.5], got {self.max_noise_at_1m}")
+        check(
+            1 <= self.readings_per_pixel <= 10000,
+            "readings_per_pixel",
+            f"must be in [1, 10000], got {self.readings_per_pixel}",
         )
 
     @property

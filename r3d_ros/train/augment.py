@@ -115,20 +115,29 @@ def zoom_out(
 
 
 def corrupt_depth(
-    depth: np.ndarray, config: DepthCorruptionConfig, rng: np.random.Generator, per_frame: bool
+    depth: np.ndarray,
+    config: DepthCorruptionConfig,
+    rng: np.random.Generator,
+    per_frame: bool,
+    max_depth_m: float = 6.0,
 ) -> np.ndarray:
     """``depth`` (F, 2, H, W: depth / max depth, valid mask) off in scale and noisy, each frame with ``probability``.
 
     A corrupted frame's readings are multiplied by a gain from [1 - max_gain_change,
-    1 + max_gain_change] and by 1 + N(0, r) per reading, r from [0, max_relative_noise],
-    and clipped to [0, 1]; holes stay holes. ``per_frame`` decides and draws per frame,
-    otherwise once for all F frames (one faulty camera for a whole video). When no frame is
-    corrupted the input comes back as it is, uncopied.
+    1 + max_gain_change] and by 1 + N(0, r) per reading, r from [0, max_relative_noise].
+    With ``max_noise_at_1m`` they then get the camera's stereo noise: a coefficient c
+    from [0, max_noise_at_1m], and each network pixel at d metres (``max_depth_m`` is the
+    input's full scale) becomes the nearest of ``readings_per_pixel`` readings
+    d + c d^2 N(0, 1), as :func:`~r3d_ros.runtime.preprocess.prepare_depth` summarises
+    a noisy camera image. The result is clipped to [0, 1]; holes stay holes. ``per_frame``
+    decides and draws per frame, otherwise once for all F frames (one faulty camera for a
+    whole video). When no frame is corrupted the input comes back as it is, uncopied.
     """
     draws = len(depth) if per_frame else 1
     corrupted = rng.random(draws) < config.probability
     gains = rng.uniform(1 - config.max_gain_change, 1 + config.max_gain_change, size=draws)
     noise = rng.uniform(0.0, config.max_relative_noise, size=draws)
+    stereo = rng.uniform(0.0, config.max_noise_at_1m, size=draws) if config.max_noise_at_1m > 0 else None
     if not corrupted.any():
         return depth
     out = depth.astype(np.float32)  # a copy: the cache is never changed
@@ -137,8 +146,12 @@ def corrupt_depth(
     factor = gains[draw, None, None] * (
         1 + noise[draw, None, None] * rng.standard_normal((len(frames), *out.shape[2:]))
     )
+    values = out[frames, 0] * factor
+    if stereo is not None:
+        nearest = rng.standard_normal((len(frames), *out.shape[2:], config.readings_per_pixel)).min(axis=-1)
+        values = values + stereo[draw, None, None] * max_depth_m * values * values * nearest
     valid = out[frames, 1] > 0
-    out[frames, 0] = np.where(valid, np.clip(out[frames, 0] * factor, 0.0, 1.0), 0.0).astype(np.float32)
+    out[frames, 0] = np.where(valid, np.clip(values, 0.0, 1.0), 0.0).astype(np.float32)
     return out
 
 
@@ -150,11 +163,12 @@ class Augmentation:
     blur: BlurConfig
     zoom: ZoomOutConfig
     depth_corruption: DepthCorruptionConfig
+    max_depth_m: float = 6.0  # the depth input's full scale (model.input.max_depth_m), for the stereo noise
 
     @classmethod
-    def of(cls, train: TrainConfig) -> Augmentation:
-        """The augmentations ``train`` configures."""
-        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption)
+    def of(cls, train: TrainConfig, max_depth_m: float = 6.0) -> Augmentation:
+        """The augmentations ``train`` configures, for an input whose depth is divided by ``max_depth_m``."""
+        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption, max_depth_m)
 
     def apply(
         self, rgb: np.ndarray, depth: np.ndarray, rng: np.random.Generator, per_frame: bool
@@ -167,5 +181,5 @@ class Augmentation:
         if self.zoom.enabled:
             rgb, depth = zoom_out(rgb, depth, self.zoom, rng, per_frame)
         if self.depth_corruption.enabled:
-            depth = corrupt_depth(depth, self.depth_corruption, rng, per_frame)
+            depth = corrupt_depth(depth, self.depth_corruption, rng, per_frame, self.max_depth_m)
         return rgb, depth
