@@ -13,7 +13,12 @@ same factor, the scene farther from the camera than any training video put it.
 Depth corruption (a depth scale off by a few percent and per-reading noise,
 labels unchanged) is the one augmentation aimed at fusion rather than at one
 encoder: a model that has only seen depth that is right learns to trust it
-over RGB, and then follows it when a depth camera goes wrong.
+over RGB, and then follows it when a depth camera goes wrong. Its stereo noise
+is added where the camera adds it, to each reading before a network pixel keeps
+the nearest of those it covers: that pulls the pixel towards the camera by a
+noise-dependent amount, which noise added to the network pixel itself never
+shows, and a model trained on the latter alone follows noisier real depth into
+nonsense (docs/experiment.md, "The camera's stereo noise in training").
 """
 
 from __future__ import annotations
