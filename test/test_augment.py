@@ -233,7 +233,7 @@ def test_stereo_noise_pulls_a_network_pixel_towards_the_camera_as_the_preprocess
     config = DepthCorruptionConfig(
         probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=noise, readings_per_pixel=6
     )
-    out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, max_depth_m=6.0)
+    out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, size=size)
     drawn = np.random.default_rng(3).uniform(0.0, noise, size=4)[3]  # decide, gain, relative noise, then stereo
     real_shift, real_spread = (preprocessed[0] * 6.0 - metres).mean(), (preprocessed[0] * 6.0).std()
     augmented = out[0, 0] * 6.0
@@ -247,9 +247,27 @@ def test_stereo_noise_grows_with_the_distance_squared() -> None:
     depth = np.stack([np.full((100, 100), 0.25), np.ones((100, 100))]).astype(np.float32)[None]
     far = np.stack([np.full((100, 100), 0.5), np.ones((100, 100))]).astype(np.float32)[None]
     config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=0.05)
-    near_shift = corrupt_depth(depth, config, np.random.default_rng(4), per_frame=False)[0, 0].mean() - 0.25
-    far_shift = corrupt_depth(far, config, np.random.default_rng(4), per_frame=False)[0, 0].mean() - 0.5
+    size = InputConfig(depth_downsample="closest")
+    near_shift = corrupt_depth(depth, config, np.random.default_rng(4), per_frame=False, size=size)[0, 0].mean() - 0.25
+    far_shift = corrupt_depth(far, config, np.random.default_rng(4), per_frame=False, size=size)[0, 0].mean() - 0.5
     assert near_shift < 0 and far_shift / near_shift == pytest.approx(4.0, rel=0.05)
+
+
+def test_stereo_noise_is_averaged_without_a_pull_when_the_input_averages_readings() -> None:
+    size = InputConfig(height=48, width=64, max_depth_m=6.0, depth_downsample="area")
+    metres, noise = 3.0, 0.05
+    camera = metres + noise * metres**2 * np.random.default_rng(0).standard_normal((120, 160))
+    preprocessed, _ = prepare_depth(camera.astype(np.float32), size)
+    clean, _ = prepare_depth(np.full((120, 160), metres, dtype=np.float32), size)
+    # Area weights over 2.5 x 2.5 readings (1, 1, 1/2 per axis) average about as much as eight equal ones.
+    config = DepthCorruptionConfig(
+        probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=noise, readings_per_pixel=8
+    )
+    out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, size=size)
+    drawn = np.random.default_rng(3).uniform(0.0, noise, size=4)[3]
+    augmented = out[0, 0] * 6.0
+    assert abs((augmented - metres).mean()) < 0.01 and abs((preprocessed[0] * 6.0 - metres).mean()) < 0.01
+    assert augmented.std() == pytest.approx((preprocessed[0] * 6.0).std() * drawn / noise, rel=0.1)
 
 
 def test_a_video_whose_depth_is_not_corrupted_comes_back_as_it_was() -> None:

@@ -600,9 +600,9 @@ class DepthCorruptionConfig:
     # a corrupted video or frame also gets a noise coefficient drawn uniformly from [0, max_noise_at_1m]
     # (the std of one reading at 1 m, growing with the distance squared: the renderer's depth_noise, the
     # node's estimate and its max_depth_noise), added to each of the readings_per_pixel camera readings a
-    # network pixel covers, of which it keeps the nearest (depth_downsample: closest). So the pixel is
-    # pulled towards the camera by about 1.3 std (six readings), as noisy depth reaches the network at
-    # run time, which zero-mean noise on the network pixel never shows.
+    # network pixel covers, of which it keeps the nearest (depth_downsample: closest; their mean with
+    # area). So the nearest is pulled towards the camera by about 1.3 std (six readings), as noisy depth
+    # reaches the network at run time, which zero-mean noise on the network pixel never shows.
     max_noise_at_1m: float = 0.0
     readings_per_pixel: int = 6  # camera readings per network pixel: 6 for 120x160 at 48x64, 100 for 480x640
 

@@ -23,12 +23,19 @@ nonsense (docs/experiment.md, "The camera's stereo noise in training").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from r3d_ros.config import BlurConfig, ColorJitterConfig, DepthCorruptionConfig, TrainConfig, ZoomOutConfig
+from r3d_ros.config import (
+    BlurConfig,
+    ColorJitterConfig,
+    DepthCorruptionConfig,
+    InputConfig,
+    TrainConfig,
+    ZoomOutConfig,
+)
 
 # The smallest blur drawn, in network-input pixels: below it a Gaussian changes almost nothing.
 MIN_SIGMA = 0.5
@@ -124,19 +131,20 @@ def corrupt_depth(
     config: DepthCorruptionConfig,
     rng: np.random.Generator,
     per_frame: bool,
-    max_depth_m: float = 6.0,
+    size: InputConfig | None = None,
 ) -> np.ndarray:
     """``depth`` (F, 2, H, W: depth / max depth, valid mask) off in scale and noisy, each frame with ``probability``.
 
     A corrupted frame's readings are multiplied by a gain from [1 - max_gain_change,
     1 + max_gain_change] and by 1 + N(0, r) per reading, r from [0, max_relative_noise].
     With ``max_noise_at_1m`` they then get the camera's stereo noise: a coefficient c
-    from [0, max_noise_at_1m], and each network pixel at d metres (``max_depth_m`` is the
-    input's full scale) becomes the nearest of ``readings_per_pixel`` readings
+    from [0, max_noise_at_1m], and each network pixel at d metres becomes the nearest
+    (or with ``depth_downsample: area`` the mean) of ``readings_per_pixel`` readings
     d + c d^2 N(0, 1), as :func:`~r3d_ros.runtime.preprocess.prepare_depth` summarises
-    a noisy camera image. The result is clipped to [0, 1]; holes stay holes. ``per_frame``
-    decides and draws per frame, otherwise once for all F frames (one faulty camera for a
-    whole video). When no frame is corrupted the input comes back as it is, uncopied.
+    a noisy camera image for the network input ``size`` (default: the default input). The
+    result is clipped to [0, 1]; holes stay holes. ``per_frame`` decides and draws per frame,
+    otherwise once for all F frames (one faulty camera for a whole video). When no frame is
+    corrupted the input comes back as it is, uncopied.
     """
     draws = len(depth) if per_frame else 1
     corrupted = rng.random(draws) < config.probability
@@ -153,8 +161,10 @@ def corrupt_depth(
     )
     values = out[frames, 0] * factor
     if stereo is not None:
-        nearest = rng.standard_normal((len(frames), *out.shape[2:], config.readings_per_pixel)).min(axis=-1)
-        values = values + stereo[draw, None, None] * max_depth_m * values * values * nearest
+        size = size or InputConfig()
+        readings = rng.standard_normal((len(frames), *out.shape[2:], config.readings_per_pixel))
+        kept = readings.min(axis=-1) if size.depth_downsample == "closest" else readings.mean(axis=-1)
+        values = values + stereo[draw, None, None] * size.max_depth_m * values * values * kept
     valid = out[frames, 1] > 0
     out[frames, 0] = np.where(valid, np.clip(values, 0.0, 1.0), 0.0).astype(np.float32)
     return out
@@ -168,12 +178,12 @@ class Augmentation:
     blur: BlurConfig
     zoom: ZoomOutConfig
     depth_corruption: DepthCorruptionConfig
-    max_depth_m: float = 6.0  # the depth input's full scale (model.input.max_depth_m), for the stereo noise
+    size: InputConfig = field(default_factory=InputConfig)  # the network input, for the stereo noise
 
     @classmethod
-    def of(cls, train: TrainConfig, max_depth_m: float = 6.0) -> Augmentation:
-        """The augmentations ``train`` configures, for an input whose depth is divided by ``max_depth_m``."""
-        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption, max_depth_m)
+    def of(cls, train: TrainConfig, size: InputConfig | None = None) -> Augmentation:
+        """The augmentations ``train`` configures, for the network input ``size`` (default: the default input)."""
+        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption, size or InputConfig())
 
     def apply(
         self, rgb: np.ndarray, depth: np.ndarray, rng: np.random.Generator, per_frame: bool
@@ -186,5 +196,5 @@ class Augmentation:
         if self.zoom.enabled:
             rgb, depth = zoom_out(rgb, depth, self.zoom, rng, per_frame)
         if self.depth_corruption.enabled:
-            depth = corrupt_depth(depth, self.depth_corruption, rng, per_frame, self.max_depth_m)
+            depth = corrupt_depth(depth, self.depth_corruption, rng, per_frame, self.size)
         return rgb, depth

@@ -53,7 +53,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
     rgb_frames, depth_frames = [], []
-    augmentation = Augmentation.of(train, config.model.input.max_depth_m)
+    augmentation = Augmentation.of(train, config.model.input)
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):

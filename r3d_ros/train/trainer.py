@@ -371,7 +371,7 @@ class Trainer:
             self.model,
             self.train_videos,
             config.pretrain,
-            Augmentation.of(config, self.config.model.input.max_depth_m),
+            Augmentation.of(config, self.config.model.input),
             config.seed,
             self.device,
             self.dist,
