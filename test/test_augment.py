@@ -222,25 +222,28 @@ def test_depth_noise_is_relative_to_each_reading() -> None:
     assert abs(relative.mean()) < 0.01 and relative.std() == pytest.approx(drawn, rel=0.05)
 
 
-def test_stereo_noise_pulls_a_network_pixel_towards_the_camera_as_the_preprocessing_does() -> None:
-    # The same wall at 3 m: a noisy camera image summarised by prepare_depth (closest reading) against the
-    # noise-free network input given the stereo noise by the augmentation, at the coefficient drawn.
-    size = InputConfig(height=48, width=64, max_depth_m=6.0, depth_downsample="closest")
-    metres, noise = 3.0, 0.05
-    camera = metres + noise * metres**2 * np.random.default_rng(0).standard_normal((120, 160))
+def wall_at_3m(downsample: str, readings: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A wall at 3 m with noise 0.05: (a noisy camera image through prepare_depth, the noise-free input given the
+    stereo noise by the augmentation, both in metres; the augmented valid mask; the drawn coefficient / 0.05)."""
+    size = InputConfig(height=48, width=64, max_depth_m=6.0, depth_downsample=downsample)
+    camera = 3.0 + 0.05 * 9.0 * np.random.default_rng(0).standard_normal((120, 160))
     preprocessed, _ = prepare_depth(camera.astype(np.float32), size)
-    clean, _ = prepare_depth(np.full((120, 160), metres, dtype=np.float32), size)
+    clean, _ = prepare_depth(np.full((120, 160), 3.0, dtype=np.float32), size)
     config = DepthCorruptionConfig(
-        probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=noise, readings_per_pixel=6
+        probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=0.05, readings_per_pixel=readings
     )
     out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, size=size)
-    drawn = np.random.default_rng(3).uniform(0.0, noise, size=4)[3]  # decide, gain, relative noise, then stereo
-    real_shift, real_spread = (preprocessed[0] * 6.0 - metres).mean(), (preprocessed[0] * 6.0).std()
-    augmented = out[0, 0] * 6.0
+    drawn = np.random.default_rng(3).uniform(0.0, 0.05, size=4)[3]  # decide, gain, relative noise, then stereo
+    return preprocessed[0] * 6.0, out[0, 0] * 6.0, out[0, 1], drawn / 0.05
+
+
+def test_stereo_noise_pulls_a_network_pixel_towards_the_camera_as_the_preprocessing_does() -> None:
+    preprocessed, augmented, mask, fraction = wall_at_3m("closest", readings=6)
+    real_shift = (preprocessed - 3.0).mean()
     assert real_shift < -0.4  # the nearest of six noisy readings: about 1.3 std nearer
-    assert (augmented - metres).mean() == pytest.approx(real_shift * drawn / noise, rel=0.05)
-    assert augmented.std() == pytest.approx(real_spread * drawn / noise, rel=0.1)
-    np.testing.assert_array_equal(out[0, 1], clean[1])
+    assert (augmented - 3.0).mean() == pytest.approx(real_shift * fraction, rel=0.05)
+    assert augmented.std() == pytest.approx(preprocessed.std() * fraction, rel=0.1)
+    assert (mask == 1).all()
 
 
 def test_stereo_noise_grows_with_the_distance_squared() -> None:
@@ -254,20 +257,10 @@ def test_stereo_noise_grows_with_the_distance_squared() -> None:
 
 
 def test_stereo_noise_is_averaged_without_a_pull_when_the_input_averages_readings() -> None:
-    size = InputConfig(height=48, width=64, max_depth_m=6.0, depth_downsample="area")
-    metres, noise = 3.0, 0.05
-    camera = metres + noise * metres**2 * np.random.default_rng(0).standard_normal((120, 160))
-    preprocessed, _ = prepare_depth(camera.astype(np.float32), size)
-    clean, _ = prepare_depth(np.full((120, 160), metres, dtype=np.float32), size)
     # Area weights over 2.5 x 2.5 readings (1, 1, 1/2 per axis) average about as much as eight equal ones.
-    config = DepthCorruptionConfig(
-        probability=1.0, max_gain_change=0.0, max_relative_noise=0.0, max_noise_at_1m=noise, readings_per_pixel=8
-    )
-    out = corrupt_depth(clean[None], config, np.random.default_rng(3), per_frame=False, size=size)
-    drawn = np.random.default_rng(3).uniform(0.0, noise, size=4)[3]
-    augmented = out[0, 0] * 6.0
-    assert abs((augmented - metres).mean()) < 0.01 and abs((preprocessed[0] * 6.0 - metres).mean()) < 0.01
-    assert augmented.std() == pytest.approx((preprocessed[0] * 6.0).std() * drawn / noise, rel=0.1)
+    preprocessed, augmented, _, fraction = wall_at_3m("area", readings=8)
+    assert abs((augmented - 3.0).mean()) < 0.01 and abs((preprocessed - 3.0).mean()) < 0.01
+    assert augmented.std() == pytest.approx(preprocessed.std() * fraction, rel=0.1)
 
 
 def test_a_video_whose_depth_is_not_corrupted_comes_back_as_it_was() -> None:
