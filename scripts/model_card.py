@@ -186,14 +186,20 @@ def ratios(entry: dict[str, Any]) -> list[float]:
     return [*cells, entry["segmentation_accuracy"]["mean"]]
 
 
+def helped_throughout(modality: str) -> bool:
+    """Whether the run's limit measurement found the modality helping at every level (its limit a lower bound)."""
+    measured = RUN / f"{modality}_limit.json"
+    return measured.is_file() and bool(json.loads(measured.read_text()).get("every_level_helped"))
+
+
 def training_seed_lines(config: dict[str, Any]) -> list[str]:
     """The shipped recipe's spread over training seeds on the held-out seeds (a sentence when not measured).
 
     Each other seed's run must be the shipped recipe but for its seed (its config.yaml says so),
     so the card cannot quote another recipe's draws.
     """
-    evaluations = ("heldout10", "heldout")
-    if not all((SEEDS / name / "results.json").is_file() for name in evaluations):
+    evaluations = [name for name in ("heldout10", "heldout") if (SEEDS / name / "results.json").is_file()]
+    if not evaluations:
         return ["Training seeds: one; the spread above is over test seeds only."]
     shipped = flat(config)
     cells = protocol_cells(
@@ -322,8 +328,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         "That trains this model (`fused`, exactly `config/train/default.yaml`"
         + (
             f"; after training, `r3d-train` measured on development seeds {train.depth_limit.seeds} that this model "
-            f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
-            "(`train.depth_limit`), and recorded that limit in the file"
+            + (
+                f"segments better with depth than without at every noise level measured, up to {net.max_depth_noise:g} "
+                "m at 1 m (`train.depth_limit`), and recorded that highest level in the file as its limit (the "
+                "limit is at least that)"
+                if helped_throughout("depth")
+                else f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
+                "(`train.depth_limit`), and recorded that limit in the file"
+            )
             if net.max_depth_noise and train.depth_limit.enabled
             else f"; `set_model_setting.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
             "at 1 m is left out, where this model segments development seeds better without depth "
@@ -332,8 +344,14 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             else ""
         )
         + (
-            f"; likewise, on the same seeds, that given depth it segments better without RGB than with RGB "
-            f"noisier than {net.max_rgb_noise:g} at the network's input (0-255; `train.rgb_limit`), recorded too"
+            (
+                "; likewise, on the same seeds, that given depth it segments better with RGB than without at every "
+                f"RGB noise level measured, up to {net.max_rgb_noise:g} at the network's input (0-255; "
+                "`train.rgb_limit`), recorded as its RGB limit (at least that)"
+                if helped_throughout("rgb")
+                else "; likewise, on the same seeds, that given depth it segments better without RGB than with RGB "
+                f"noisier than {net.max_rgb_noise:g} at the network's input (0-255; `train.rgb_limit`), recorded too"
+            )
             if net.max_rgb_noise and train.rgb_limit.enabled
             else f"; `set_model_setting.py` (`max_rgb_noise`) records that RGB noisier than {net.max_rgb_noise:g} at "
             "the network's input (0-255) is left out where the frame has depth (measured by "
