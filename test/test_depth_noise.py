@@ -13,9 +13,9 @@ from r3d_ros.data.prepared import PreparedVideo
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.eval.model_eval import presence
 from r3d_ros.model import load_model
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_in_force, too_noisy
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_at_stream, limit_in_force, pixel_error, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_depth
-from r3d_ros.runtime.preprocess import preprocess_frame
+from r3d_ros.runtime.preprocess import preprocess_frame, readings_per_pixel
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = InputConfig(height=24, width=32, max_depth_m=6.0, min_depth_m=0.1)
@@ -54,6 +54,31 @@ def test_without_enough_valid_readings_the_noise_is_unknown_and_never_too_high()
     metres[:2, :20] = 2.0
     noise = depth_noise_at_1m(metres, SIZE.min_depth_m)
     assert math.isnan(noise) and not too_noisy(noise, 0.02)
+
+
+@pytest.mark.parametrize("readings", [1, 6, 25, 100])
+def test_a_pixel_keeping_the_nearest_reading_errs_by_the_rms_of_the_nearest_of_its_readings(readings: int) -> None:
+    nearest = np.random.default_rng(0).standard_normal((20000, readings)).min(axis=1)
+    assert pixel_error(readings, "closest") == pytest.approx(math.sqrt(np.mean(nearest**2)), rel=0.02)
+
+
+@pytest.mark.parametrize("readings", [1, 6, 25])
+def test_a_pixel_averaging_its_readings_errs_by_their_mean(readings: int) -> None:
+    mean = np.random.default_rng(0).standard_normal((20000, readings)).mean(axis=1)
+    assert pixel_error(readings, "area") == pytest.approx(math.sqrt(np.mean(mean**2)), rel=0.02)
+
+
+def test_a_limit_holds_as_measured_at_its_own_resolution_and_is_lower_on_a_finer_stream() -> None:
+    assert limit_at_stream(0.08, 6.25, 6.25, "closest") == pytest.approx(0.08)
+    assert limit_at_stream(0.08, 100, 6.25, "closest") == pytest.approx(0.08 / 1.77, rel=0.01)
+    assert limit_at_stream(0.08, 100, 6.25, "area") == pytest.approx(0.08 * 4)  # averaging cancels noise
+
+
+def test_a_stream_has_as_many_readings_per_network_pixel_as_its_central_crop_has_pixels_per_input_pixel() -> None:
+    size = InputConfig(height=48, width=64)
+    assert readings_per_pixel(120, 160, size) == pytest.approx(6.25)
+    assert readings_per_pixel(480, 640, size) == pytest.approx(100)
+    assert readings_per_pixel(720, 1280, size) == pytest.approx(225)  # 16:9 cropped to 4:3
 
 
 def test_a_zero_limit_keeps_depth_of_any_noise() -> None:

@@ -87,6 +87,44 @@ def test_by_default_the_pipeline_applies_the_limit_the_model_file_records(tmp_pa
     assert present["limited"] and not any(present["limited"]) and all(present["unlimited"])
 
 
+def noisy_wall(shape: tuple[int, int], noise: float, count: int) -> list[tuple[float, RawImage, RawImage]]:
+    """``count`` frames at 30 fps of a textured colour image and a wall at 1.2 m, stereo noise ``noise`` at 1 m."""
+    rng = np.random.default_rng(3)
+    frames = []
+    for i in range(count):
+        color = rng.integers(0, 255, (*shape, 3), dtype=np.uint8)
+        metres = 1.2 + rng.standard_normal(shape) * noise * 1.2**2
+        frames.append(
+            (
+                i / 30.0,
+                RawImage.from_array(color, "bgr8"),
+                RawImage.from_array(np.rint(metres * 1000).astype(np.uint16), "16UC1"),
+            )
+        )
+    return frames
+
+
+def test_the_models_own_limit_holds_at_its_renderers_resolution_and_is_lower_on_a_finer_stream(tmp_path) -> None:
+    # The small model's renderer is 120x160 (25 readings per 24x32 pixel); 240x320 has 100, whose nearest is
+    # pulled farther by the same noise, so the file's 0.03 becomes 0.024 there.
+    path = write_model(tmp_path / "m.safetensors", "model.max_depth_noise=0.03", "model.input.depth_downsample=closest")
+    limited = create_backend(path, RuntimeConfig(backend="torch"))
+    present, limits = {}, {}
+    for shape in ((120, 160), (240, 320)):
+        pipeline = AnticipationPipeline(limited, StreamConfig(publish_rate_hz=10.0))
+        results = [r for s, c, d in noisy_wall(shape, 0.027, 9) for r in pipeline.add_pair(s, c, d)]
+        present[shape], limits[shape] = [r.depth_present for r in results], pipeline.depth_limit
+    assert limits[(120, 160)] == pytest.approx(0.03) and limits[(240, 320)] == pytest.approx(0.0239, abs=0.0005)
+    assert present[(120, 160)] and all(present[(120, 160)])
+    assert present[(240, 320)] and not any(present[(240, 320)])
+
+
+def test_a_max_depth_noise_setting_is_the_cameras_noise_and_applies_as_set_at_any_resolution(loaded) -> None:
+    pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.03))
+    results = [r for s, c, d in noisy_wall((240, 320), 0.027, 9) for r in pipeline.add_pair(s, c, d)]
+    assert pipeline.depth_limit == 0.03 and results and all(r.depth_present for r in results)
+
+
 def test_max_depth_noise_applies_from_the_next_frame_when_changed(loaded) -> None:
     pipeline = AnticipationPipeline(loaded, StreamConfig(publish_rate_hz=10.0, max_depth_noise=0.02))
     frames = [(s, c, noisy_depth(d, 0.06, i)) for i, (s, c, d) in enumerate(camera_frames(60, fps=30.0))]

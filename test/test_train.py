@@ -26,6 +26,7 @@ from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.eval.noise_limit import input_scale, limit_from
 from r3d_ros.model import load_model, save_model
+from r3d_ros.runtime.preprocess import model_depth_limit
 from r3d_ros.train.distributed import convert_batchnorm
 from r3d_ros.train.experiment import train_run
 from r3d_ros.train.monitor import RankMonitor
@@ -558,6 +559,29 @@ def test_robustness_checks_of_another_model_carry_its_name() -> None:
     assert {c["target"] for c in checks} == {f"seed1: far: moc/{k} / trained sensor" for k in model_eval.KEYS} | {
         "seed1: far: segmentation_accuracy / trained sensor"
     }
+
+
+def test_model_evaluation_converts_each_models_depth_limit_to_a_variant_rendered_finer(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    path = finished_run / "model.safetensors"
+    config = load_model(path)[0].config
+    fine = (2 * config.data.synthetic.height, 2 * config.data.synthetic.width)
+    arguments = [
+        "--model",
+        f"fused={path}",
+        "--seeds",
+        "7",
+        "--num-test",
+        "2",
+        "--variant",
+        f"fine:height={fine[0]},width={fine[1]}",
+    ]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 0
+    limits = json.loads((tmp_path / "results.json").read_text())["depth_limits_by_variant"]
+    assert limits["trained"]["fused"] == config.model.max_depth_noise > 0
+    assert limits["fine"]["fused"] == pytest.approx(model_depth_limit(config, *fine))
+    assert limits["fine"]["fused"] != limits["trained"]["fused"]
 
 
 def test_model_evaluation_scores_every_model_on_the_variants_when_asked(

@@ -852,13 +852,15 @@ class StreamConfig:
         True, "read depth; false = colour alone, every frame without depth, for a depth stream known to be wrong"
     )
     # -1: the loaded model's own limit (model.max_depth_noise in its file), since where depth stops
-    # helping depends on the training: 0.0175 for the model shipped until 2026-12-04, 0.0325 for
-    # the one shipped then, about 0.025 for another training seed of its recipe
-    # (docs/experiment.md, "Depth that is sometimes wrong in training").
+    # helping depends on the training: 0.08 for the model shipped on 2026-12-06 (second), 0.0325
+    # before it. It is measured at the renderer's 160x120 and converted to the stream's resolution:
+    # a network pixel keeps the nearest of the readings it covers, and the nearest of many noisy
+    # readings is pulled farther, so 0.08 becomes 0.045 on a 640x480 stream
+    # (r3d_ros/runtime/depth_noise.py). A value set here is the camera's noise and applies as set.
     max_depth_noise: float = setting(
         -1.0,
         "depth frames whose estimated noise (std of a reading at 1 m, m) is above this go in as missing; "
-        "-1 = the model's own limit (none recorded: keep all), 0 = keep all",
+        "-1 = the model's own limit, converted to the stream's resolution (none recorded: keep all), 0 = keep all",
         low=-1.0,
         high=1.0,
         live=True,

@@ -45,6 +45,7 @@ from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, dataset_twi
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.depth_noise import limit_in_force, too_noisy
+from r3d_ros.runtime.preprocess import model_depth_limit
 
 LOG = logging.getLogger("r3d_ros.model_eval")
 ALPHAS, BETAS = (0.2, 0.3), (0.1, 0.2, 0.3, 0.5)
@@ -515,6 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     primary = next(iter(models))
     own = {name: model.config.model.max_depth_noise for name, model in models.items()}
     limits = {name: limit_in_force(args.max_depth_noise, limit) for name, limit in own.items()}
+    # As the node does, each model's own limit is converted to a variant rendered at another resolution.
+    variant_limits = {
+        variant: {
+            name: limit_in_force(args.max_depth_noise, model_depth_limit(model.config, sensor.height, sensor.width))
+            for name, model in models.items()
+        }
+        for variant, sensor in variants.items()
+    }
     rgb_limits = {name: limit_in_force(args.max_rgb_noise, m.config.model.max_rgb_noise) for name, m in models.items()}
     cache = args.cache or args.out / "cache"
     per_seed: dict[str, list[dict[str, float]]] = {}
@@ -525,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
             videos, arms = test_videos(seeded, first, cache), test_arms_in_depth(seeded)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
-                scored = evaluate_model(model, videos, seed, conditions, limits[name], rgb_limits[name], arms)
+                depth_limit = variant_limits[variant][name]
+                scored = evaluate_model(model, videos, seed, conditions, depth_limit, rgb_limits[name], arms)
                 for condition, scores in scored.items():
                     per_seed.setdefault(f"{name}/{variant}/{condition}", []).append(scores)
     summary = summarise(per_seed)
@@ -546,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "max_depth_noise": args.max_depth_noise,
         "depth_limits": limits,
+        "depth_limits_by_variant": variant_limits,
         "max_rgb_noise": args.max_rgb_noise,
         "rgb_limits": rgb_limits,
         "variants": {k: to_dict(v) for k, v in variants.items()},

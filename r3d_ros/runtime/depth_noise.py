@@ -23,10 +23,21 @@ which the node's ``max_depth_noise`` -1 selects. The node and bag replay
 (through the pipeline) and ``r3d-eval-model`` leave such frames out; training
 does not, it learns from whatever depth its videos have (each prepared video
 stores its frames' estimates).
+
+The model's limit holds at the resolution it was measured at. A network pixel
+keeps the nearest of the camera readings it covers (``depth_downsample:
+closest``), and the nearest of many noisy readings lies farther in front of the
+surface than the nearest of a few: the same per-reading noise on a 640x480
+stream (about 100 readings per pixel at 48x64) misleads the network about as
+much as 1.8 times that noise on the renderer's 160x120 (about 6). So the
+model's own limit is converted to each stream's readings per pixel
+(:func:`limit_at_stream`); a ``max_depth_noise`` the user sets is the camera's
+per-reading noise and applies as set.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -49,6 +60,33 @@ def depth_noise_at_1m(metres: np.ndarray, min_depth_m: float) -> float:
     a, b = left[valid], right[valid]
     mean = (a + b) * np.float32(0.5)
     return float(np.median(np.abs(a - b) / (mean * mean))) / _MEDIAN_ABS_DIFFERENCE
+
+
+@functools.lru_cache(maxsize=64)
+def pixel_error(readings: float, downsample: str) -> float:
+    """RMS error of a network pixel over ``readings`` noisy readings of one surface, in readings' std.
+
+    ``closest`` keeps the nearest reading: the root mean square of the minimum
+    of ``readings`` standard normals (1 for one reading, 1.44 for 6.25, 2.54 for
+    100; bias and spread together). ``area`` keeps their mean: 1 / sqrt(readings).
+    Fewer than one reading per pixel (an upsampled stream) counts as one.
+    """
+    readings = max(1.0, readings)
+    if downsample == "area":
+        return 1.0 / math.sqrt(readings)
+    x = np.linspace(-12.0, 12.0, 24001)
+    above = np.array([0.5 * math.erfc(v / math.sqrt(2.0)) for v in x])  # P(a reading > x)
+    density = readings * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) * above ** (readings - 1.0)
+    return math.sqrt(float(np.sum(density * x * x) * (x[1] - x[0])))
+
+
+def limit_at_stream(limit: float, stream_readings: float, limit_readings: float, downsample: str) -> float:
+    """``limit`` (measured at ``limit_readings`` per network pixel) for a stream with ``stream_readings``.
+
+    The per-reading noise at which the network pixel's error is what it was at
+    the limit where it was measured (:func:`pixel_error`).
+    """
+    return limit * pixel_error(limit_readings, downsample) / pixel_error(stream_readings, downsample)
 
 
 def limit_in_force(setting: float, model_limit: float) -> float:

@@ -27,6 +27,7 @@ from r3d_ros.runtime.anticipator import Anticipation, StreamingAnticipator
 from r3d_ros.runtime.backends import LoadedModel
 from r3d_ros.runtime.depth_noise import limit_in_force
 from r3d_ros.runtime.image import RawImage
+from r3d_ros.runtime.preprocess import model_depth_limit
 from r3d_ros.runtime.sync import RGBDSynchronizer, SyncedFrame
 
 # Invalid-frame warnings are logged at most once per this many seconds (each is counted).
@@ -105,7 +106,8 @@ class AnticipationPipeline:
         self.anticipator = StreamingAnticipator(loaded, self.log)
         self.filter = OutputFilter(config, self.anticipator.class_names)
         self.period = self._tick_period(config)
-        self.model_depth_limit = loaded.model.config.model.max_depth_noise
+        self.model_config = loaded.model.config
+        self.stream_shape: tuple[int, int] | None = None  # (height, width) of the last frame offered
         self.model_rgb_limit = loaded.model.config.model.max_rgb_noise
         self.next_tick: float | None = None
         self.ticks = 0
@@ -137,8 +139,18 @@ class AnticipationPipeline:
 
     @property
     def depth_limit(self) -> float:
-        """The depth noise limit in force: the ``max_depth_noise`` setting, or with -1 the model's own."""
-        return limit_in_force(self.config.max_depth_noise, self.model_depth_limit)
+        """The depth noise limit in force: the ``max_depth_noise`` setting, or with -1 the model's own.
+
+        The model's own is converted to the stream's resolution (that of the last
+        frame offered; :mod:`r3d_ros.runtime.depth_noise`): it was measured at the
+        renderer's, and a finer stream's nearest reading per network pixel is
+        pulled farther by the same noise. A setting is the camera's own noise and
+        applies as set.
+        """
+        own = self.model_config.model.max_depth_noise
+        if self.stream_shape is not None:
+            own = model_depth_limit(self.model_config, *self.stream_shape)
+        return limit_in_force(self.config.max_depth_noise, own)
 
     @property
     def rgb_limit(self) -> float:
@@ -185,6 +197,7 @@ class AnticipationPipeline:
             depth = None
         resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
+        self.stream_shape = (color.height, color.width)
         outcome = self.anticipator.push(stamp, color, depth, scale, self.depth_limit, self.rgb_limit)
         if self.anticipator.stats.resets != resets:
             self._restart()

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from r3d_ros.config import InputConfig
-from r3d_ros.runtime.depth_noise import depth_noise_at_1m, too_noisy
+from r3d_ros.config import InputConfig, R3DConfig
+from r3d_ros.runtime.depth_noise import depth_noise_at_1m, limit_at_stream, too_noisy
 from r3d_ros.runtime.image import RawImage, decode_color, decode_depth
 from r3d_ros.runtime.rgb_noise import pixel_noise
 
@@ -69,6 +69,27 @@ def center_crop_box(height: int, width: int, target_height: int, target_width: i
     crop_width = max(1, round(height * target_width / target_height))
     left = (width - crop_width) // 2
     return 0, height, left, left + crop_width
+
+
+def readings_per_pixel(height: int, width: int, size: InputConfig) -> float:
+    """Camera pixels per network pixel for a ``height`` x ``width`` image: its central crop's area over the input's."""
+    top, bottom, left, right = center_crop_box(height, width, size.height, size.width)
+    return (bottom - top) * (right - left) / (size.height * size.width)
+
+
+def model_depth_limit(config: R3DConfig, height: int, width: int) -> float:
+    """The model's own depth noise limit (``model.max_depth_noise``) for a ``height`` x ``width`` stream.
+
+    The limit is measured on the synthetic renderer's test sets (r3d_ros.eval.noise_limit), at its
+    resolution; a stream with more camera readings per network pixel gets it converted
+    (:func:`r3d_ros.runtime.depth_noise.limit_at_stream`). A model not trained on the renderer keeps
+    its limit as recorded.
+    """
+    limit, size = config.model.max_depth_noise, config.model.input
+    if config.data.source != "synthetic" or not limit:
+        return limit
+    measured = readings_per_pixel(config.data.synthetic.height, config.data.synthetic.width, size)
+    return limit_at_stream(limit, readings_per_pixel(height, width, size), measured, size.depth_downsample)
 
 
 def _crop_resize(array: np.ndarray, size: InputConfig) -> np.ndarray:
