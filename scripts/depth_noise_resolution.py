@@ -10,7 +10,9 @@ nearest is pulled towards the camera by the same per-reading noise. The depth
 limit is measured at the renderer's resolution; this measures whether the same
 per-reading noise at a finer stream costs the model what the runtime's
 resolution scaling (:func:`r3d_ros.runtime.depth_noise.limit_at_stream`) says
-it does. Each entry is ``HEIGHTxWIDTH:LEVEL`` (the renderer's ``depth_noise``).
+it does. Each entry is ``HEIGHTxWIDTH:LEVEL`` (the renderer's ``depth_noise``), or
+``HEIGHTxWIDTH:absent`` for the same test sets without depth (rendered at the
+model's training noise), the segmentation the limit compares with.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from r3d_ros.eval.noise_limit import segmentation
 from r3d_ros.model.checkpoint import ModelFileError, load_model
 
 
-def parse_entry(text: str) -> tuple[int, int, float]:
-    """``HEIGHTxWIDTH:LEVEL`` as (height, width, level)."""
+def parse_entry(text: str) -> tuple[int, int, float | None]:
+    """``HEIGHTxWIDTH:LEVEL`` as (height, width, level); ``absent`` as level None."""
     try:
         shape, level = text.split(":")
         height, width = shape.lower().split("x")
-        return int(height), int(width), float(level)
+        return int(height), int(width), None if level == "absent" else float(level)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH:LEVEL, got {text!r}") from error
 
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="model file trained on the synthetic benchmark")
     parser.add_argument("--seeds", type=int, nargs="+", default=[50, 51, 52], help="development benchmark seeds")
-    parser.add_argument("--at", type=parse_entry, nargs="+", required=True, help="HEIGHTxWIDTH:LEVEL entries")
+    parser.add_argument("--at", type=parse_entry, nargs="+", required=True, help="HEIGHTxWIDTH:LEVEL|absent entries")
     parser.add_argument("--num-test", type=int, default=48, help="test videos per seed")
     parser.add_argument("--cache", type=Path, default=Path("out/cache"), help="cache of rendered test sets")
     parser.add_argument("--out", type=Path, required=True, help="JSON file written")
@@ -52,10 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     base = dataclasses.replace(model.config.data.synthetic, num_test=args.num_test, num_train=0)
     rows = []
     for height, width, level in args.at:
-        sensor = dataclasses.replace(base, height=height, width=width, depth_noise=level)
-        score = segmentation(model, sensor, args.seeds, "both", args.cache)
+        sensor = dataclasses.replace(base, height=height, width=width, depth_noise=level or base.depth_noise)
+        score = segmentation(model, sensor, args.seeds, "both" if level else "depth_absent", args.cache)
         rows.append({"height": height, "width": width, "depth_noise": level, "segmentation": score})
-        print(f"{height}x{width} depth_noise {level:g}: segmentation {score:.3f}", flush=True)
+        label = f"depth_noise {level:g}" if level else "depth absent"
+        print(f"{height}x{width} {label}: segmentation {score:.3f}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": str(args.model), "seeds": args.seeds, "rows": rows}, indent=1) + "\n")
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 from r3d_ros.config import config_from_dict
 from r3d_ros.config.loader import read_yaml, to_dict
 from r3d_ros.model.checkpoint import load_model
+from r3d_ros.runtime.preprocess import model_depth_limit
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "r3d_default.safetensors"
@@ -336,6 +337,8 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
                 else f"segments better without depth than with depth noisier than {net.max_depth_noise:g} m at 1 m "
                 "(`train.depth_limit`), and recorded that limit in the file"
             )
+            + f", at the renderer's {data.width}x{data.height}; the node converts it to the stream's resolution "
+            f"({model_depth_limit(config, 480, 640):.2g} m on a 640x480 stream, `docs/limitations.md`)"
             if net.max_depth_noise and train.depth_limit.enabled
             else f"; `set_model_setting.py` then records in the file that depth noisier than {net.max_depth_noise:g} m "
             "at 1 m is left out, where this model segments development seeds better without depth "

@@ -855,7 +855,7 @@ class StreamConfig:
     # helping depends on the training: 0.08 for the model shipped on 2026-12-06 (second), 0.0325
     # before it. It is measured at the renderer's 160x120 and converted to the stream's resolution:
     # a network pixel keeps the nearest of the readings it covers, and the nearest of many noisy
-    # readings is pulled farther, so 0.08 becomes 0.045 on a 640x480 stream
+    # readings is pulled farther, so 0.08 becomes 0.041 on a 640x480 stream
     # (r3d_ros/runtime/depth_noise.py). A value set here is the camera's noise and applies as set.
     max_depth_noise: float = setting(
         -1.0,
