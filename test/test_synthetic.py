@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from r3d_ros.config import ConfigError
+from r3d_ros.data import synthetic
 from r3d_ros.data.render import CAMERA_HEIGHT_M, WALL_DEPTH_M, Camera
+from r3d_ros.data.render_memo import RenderMemo
 from r3d_ros.data.synthetic import (
     DEPTH_ONLY_CLASSES,
     R_HEAD,
@@ -78,6 +80,45 @@ def test_frames_requested_out_of_order_equal_frames_in_order() -> None:
         color, depth = arrays(video.load(index))
         assert np.array_equal(color, in_order[index][0])
         assert (depth is None and in_order[index][1] is None) or np.array_equal(depth, in_order[index][1])
+
+
+SENSOR_EFFECTS = {
+    "rgb_noise": 10.0,
+    "depth_noise": 0.05,
+    "occlusion": 0.5,
+    "depth_dropout": 0.2,
+    "depth_missing_frames": 0.3,
+    "lighting_flicker": 0.1,
+}
+
+
+def first_frames(config: SyntheticConfig, count: int = 6) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    return [arrays(frame) for frame in generate_synthetic(config).videos[0].frames(range(count))]
+
+
+def assert_same_frames(first: list, second: list) -> None:
+    for (color_a, depth_a), (color_b, depth_b) in zip(first, second, strict=True):
+        assert np.array_equal(color_a, color_b)
+        assert (depth_a is None and depth_b is None) or np.array_equal(depth_a, depth_b)
+
+
+def test_sensor_variants_rendered_one_after_another_equal_each_rendered_alone(monkeypatch) -> None:
+    sleeves = {"ir_absorbing_sleeves": 1.0, "sleeve_holes_filled": True}  # the sleeves' extra renders are shared too
+    variants = [small(**sleeves), small(**sleeves, **SENSOR_EFFECTS)]
+    monkeypatch.setattr(synthetic, "_RENDERS", RenderMemo())
+    together = [first_frames(config) for config in variants]
+    assert len(synthetic._RENDERS) == 6  # one clean render per frame served both variants
+    for config, frames in zip(variants, together, strict=True):
+        monkeypatch.setattr(synthetic, "_RENDERS", RenderMemo())
+        assert_same_frames(frames, first_frames(config))
+
+
+def test_a_variant_that_moves_the_person_renders_its_own_scenes(monkeypatch) -> None:
+    monkeypatch.setattr(synthetic, "_RENDERS", RenderMemo())
+    near = first_frames(small(min_distance_m=1.8, max_distance_m=1.8))
+    far = first_frames(small(min_distance_m=3.6, max_distance_m=3.6))
+    assert len(synthetic._RENDERS) == 12
+    assert not np.array_equal(near[0][1], far[0][1])
 
 
 def test_different_seeds_give_different_videos() -> None:

@@ -24,7 +24,7 @@ from r3d_ros.config.loader import to_dict
 from r3d_ros.data.synthetic import dark_sleeves
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
-from r3d_ros.eval.noise_limit import input_scale, limit_from
+from r3d_ros.eval.noise_limit import input_scale, limit_from, measure_noise_limit
 from r3d_ros.model import load_model, save_model
 from r3d_ros.runtime.preprocess import model_depth_limit
 from r3d_ros.train.distributed import convert_batchnorm
@@ -415,6 +415,27 @@ def test_the_depth_limit_is_measured_on_noisy_depth_and_written_into_the_model(
     trained = load_model(finished_run / "model.safetensors")[0].config.data.synthetic.depth_noise
     assert any(limit == pytest.approx(value) for value in ((trained + 0.01) / 2, 0.055, 0.1))
     assert load_model(model)[0].config.model.max_depth_noise == pytest.approx(limit)
+
+
+def test_sensor_variants_prepared_together_equal_each_prepared_alone(finished_run: Path) -> None:
+    model = load_model(finished_run / "model.safetensors")[0]
+    base = dataclasses.replace(model.config.data.synthetic, seed=7, num_test=3)
+    sensors = [base, dataclasses.replace(base, depth_noise=0.05), dataclasses.replace(base, rgb_noise=20.0)]
+    for together, sensor in zip(model_eval.test_video_sets(sensors, model, None), sensors, strict=True):
+        alone = model_eval.test_videos(sensor, model, None)
+        assert [v.name for v in together] == [v.name for v in alone]
+        for a, b in zip(together, alone, strict=True):
+            for field in ("rgb", "depth", "depth_present", "labels", "depth_noise", "rgb_noise"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+
+
+def test_limits_measured_together_equal_each_measured_alone(finished_run: Path, tmp_path: Path) -> None:
+    model = load_model(finished_run / "model.safetensors")[0]
+    for modality in ("depth", "rgb"):
+        together = json.loads((finished_run / f"{modality}_limit.json").read_text())  # measured by the trainer at once
+        settings = getattr(model.config.train, f"{modality}_limit")
+        alone = measure_noise_limit(model, modality, settings.levels, settings.seeds, settings.num_test, None)
+        assert dataclasses.asdict(alone) == together
 
 
 def test_the_limit_is_the_midpoint_after_the_last_level_where_the_modality_helps() -> None:

@@ -122,14 +122,14 @@ def _prepare_pending(index: int) -> PreparedVideo:
 
 
 def _prepare_in_workers(
-    videos: Sequence[Video], size: InputConfig, fps: float, paths: Sequence[Path | None], workers: int
+    videos: Sequence[Video], size: InputConfig, fps: float, paths: Sequence[Path | None], workers: int, group: int
 ) -> Iterator[PreparedVideo]:
-    """``prepare_video`` of every video in ``workers`` forked processes, in order."""
+    """``prepare_video`` of every video in ``workers`` forked processes, ``group`` consecutive ones a task, in order."""
     global _PENDING
     _PENDING = (videos, size, fps, paths)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield from pool.map(_prepare_pending, range(len(videos)))
+        yield from pool.map(_prepare_pending, range(len(videos)), chunksize=group)
     except BrokenProcessPool as error:
         raise PreparationError(
             "a video preparation worker died (killed by a signal, e.g. the out-of-memory killer); "
@@ -147,11 +147,14 @@ def prepare_dataset(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     workers: int = 0,
+    group: int = 1,
 ) -> list[PreparedVideo]:
     """Prepare every video of ``dataset`` (through the cache when one is given).
 
     Videos not in the cache are prepared by ``workers`` processes (0 = one per
-    CPU core; 1 = in this process).
+    CPU core; 1 = in this process), ``group`` consecutive ones by the same
+    process one after another (sensor variants of one synthetic video, which
+    then share its scenes).
     """
     cache = Path(cache_dir) if cache_dir else None
     if cache:
@@ -165,7 +168,7 @@ def prepare_dataset(
     workers = min(workers or default_workers(), len(todo))
     videos, todo_paths = [dataset.videos[i] for i in todo], [paths[i] for i in todo]
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        fresh = _prepare_in_workers(videos, size, fps, todo_paths, workers)
+        fresh = _prepare_in_workers(videos, size, fps, todo_paths, workers, group)
     else:
         fresh = (_prepare_and_store(video, size, fps, path) for video, path in zip(videos, todo_paths, strict=True))
     done = len(dataset.videos) - len(todo)

@@ -37,7 +37,9 @@ position, room, lighting gain) comes from ``SeedSequence([seed, 0, split, video]
 and a frame's sensor effects from ``SeedSequence([seed, 1, split, video, frame])``,
 so frames render identically in any order. The stream tag in second position
 keeps the two apart: SeedSequence pads with zeros, so ``[seed, video]`` and
-``[seed, video, 0]`` would be the same stream.
+``[seed, video, 0]`` would be the same stream. A frame's clean render (before
+the sensor effects) is kept for a while (:mod:`r3d_ros.data.render_memo`), so
+variants of a video that differ only in the sensor knobs render its scenes once.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import numpy as np
 from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.labels import Segment, frame_labels
 from r3d_ros.data.render import CAMERA_HEIGHT_M, Camera, Capsule, Room, render_figure, render_room
+from r3d_ros.data.render_memo import RenderMemo
 from r3d_ros.data.video import Frame, Video, VideoDataset
 from r3d_ros.runtime.image import RawImage
 
@@ -117,7 +120,19 @@ ARM_JOINTS = ("shoulder", "elbow")  # the joints the arm capsules start from
 # Knobs added after rendered caches existed: at their SyntheticConfig defaults they stay out of the
 # videos' generator metadata, so the cache keys of renders made before them still match.
 LATER_KNOBS = ("ir_absorbing_sleeves", "sleeve_holes_filled")
+# The knobs _sense applies to a clean render: variants that differ only in them share the scenes (render_memo).
+SENSOR_KNOBS = (
+    "rgb_noise",
+    "depth_noise",
+    "occlusion",
+    "occlusion_size",
+    "depth_dropout",
+    "depth_missing_frames",
+    "lighting_flicker",
+)
+SPLIT_SIZES = ("num_train", "num_test")
 _DEFAULTS = {knob.name: knob.default for knob in fields(SyntheticConfig)}
+_RENDERS = RenderMemo()  # per process: forked preparation workers each fill their own
 
 
 def transition_matrix() -> np.ndarray:
@@ -422,6 +437,13 @@ def _sense(
     return Frame(color=color, depth=RawImage.from_array(millimetres, "16UC1"), depth_scale=0.001)
 
 
+def render_key(config: SyntheticConfig) -> tuple:
+    """What a clean render depends on: every knob of ``config`` but the sensor effects and the split sizes."""
+    return tuple(
+        getattr(config, knob.name) for knob in fields(config) if knob.name not in (*SENSOR_KNOBS, *SPLIT_SIZES)
+    )
+
+
 def dark_sleeves(config: SyntheticConfig, split: str, index: int) -> bool:
     """Whether video ``index`` of ``split`` shows its person in IR-absorbing sleeves.
 
@@ -442,17 +464,22 @@ def _video(config: SyntheticConfig, camera: Camera, split: str, index: int) -> V
     segments = [Segment(s.start, s.end, SYNTHETIC_CLASSES[s.action]) for s in plan.segments]
     labels = frame_labels(stamps, segments, SYNTHETIC_CLASSES)
     sleeved = dark_sleeves(config, split, index)
+    scene_key = (render_key(config), split, index)
+
+    def clean_render(t: float) -> tuple[np.ndarray | None, ...]:
+        rgb, depth, mask = render_scene(plan, camera, t)
+        if not sleeved:
+            return rgb, depth, mask, None, None
+        behind = depth_without_arms(plan, camera, t) if config.sleeve_holes_filled else None
+        return rgb, depth, mask, visible_arms(plan, camera, t, depth), behind
 
     def load(frame: int) -> Frame:
         if not 0 <= frame < len(stamps):
             raise IndexError(f"frame {frame} out of range for a video of {len(stamps)} frames")
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1, SPLITS.index(split), index, frame]))
         t = float(stamps[frame])
-        scene = render_scene(plan, camera, t)
-        if not sleeved:
-            return _sense(config, plan, scene, rng)
-        behind = depth_without_arms(plan, camera, t) if config.sleeve_holes_filled else None
-        return _sense(config, plan, scene, rng, visible_arms(plan, camera, t, scene[1]), behind)
+        rgb, depth, mask, arms, behind = _RENDERS.get((*scene_key, frame), lambda: clean_render(t))
+        return _sense(config, plan, (rgb, depth, mask), rng, arms, behind)
 
     depth_only = np.isin(labels, [SYNTHETIC_CLASSES.index(name) for name in DEPTH_ONLY_CLASSES])
     meta = {

@@ -106,6 +106,28 @@ def test_videos(sensor: SyntheticConfig, model: R3DModel, cache: str | Path | No
     return prepare_dataset(dataset, config.model.input, config.anticipation.fps, cache, progress=False)
 
 
+def test_video_sets(
+    sensors: Sequence[SyntheticConfig], model: R3DModel, cache: str | Path | None
+) -> list[list[PreparedVideo]]:
+    """:func:`test_videos` of each of ``sensors``, each video's variants prepared together.
+
+    Sensors that differ only in the sensor effects (noise, holes, occluding
+    boxes, flicker: :data:`~r3d_ros.data.synthetic.SENSOR_KNOBS`) then
+    ray-cast each scene once; the result is that of rendering them one by one.
+    """
+    datasets = [generate_synthetic(dataclasses.replace(sensor, num_train=0)) for sensor in sensors]
+    counts = {len(dataset.videos) for dataset in datasets}
+    if len(counts) != 1:
+        raise ValueError(f"the sensors' test splits differ in size: {sorted(counts)}")
+    interleaved = [video for videos in zip(*(d.videos for d in datasets), strict=True) for video in videos]
+    combined = dataclasses.replace(datasets[0], videos=interleaved, splits={})
+    config = model.config
+    prepared = prepare_dataset(
+        combined, config.model.input, config.anticipation.fps, cache, progress=False, group=len(datasets)
+    )
+    return [prepared[k :: len(datasets)] for k in range(len(datasets))]
+
+
 def test_arms_in_depth(sensor: SyntheticConfig) -> list[bool]:
     """Per test video of ``sensor`` (in :func:`test_videos`' order): its person's arms return depth (no sleeves)."""
     dataset = generate_synthetic(dataclasses.replace(sensor, num_train=0))

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from r3d_ros.config import SyntheticConfig
-from r3d_ros.eval.model_eval import evaluate_model, test_videos
+from r3d_ros.eval.model_eval import evaluate_model, test_video_sets, test_videos
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.preprocess import center_crop_box
 
@@ -102,19 +102,8 @@ def input_scale(sensor: SyntheticConfig, model: R3DModel) -> float:
     return min(1.0, size.height / (bottom - top))
 
 
-def measure_noise_limit(
-    model: R3DModel,
-    modality: str,
-    levels: Sequence[float],
-    seeds: Sequence[int],
-    num_test: int,
-    cache: str | Path | None,
-) -> NoiseLimitMeasurement:
-    """Measure ``model``'s limit for ``modality`` on the test splits of ``seeds`` (its training renderer, noise varied).
-
-    Raises ValueError for an unknown modality, a model not trained on the
-    synthetic benchmark or levels that are not increasing and above the noise it was trained on.
-    """
+def check_levels(model: R3DModel, modality: str, levels: Sequence[float]) -> None:
+    """Raise ValueError for an unknown modality, a model not trained on the synthetic benchmark or bad levels."""
     if modality not in MODALITIES:
         raise ValueError(f"unknown modality {modality!r} (one of {', '.join(MODALITIES)})")
     spec = MODALITIES[modality]
@@ -126,15 +115,66 @@ def measure_noise_limit(
             f"{spec.knob} levels must be increasing and above the {trained:g} the model was trained on, "
             f"got {list(levels)}"
         )
+
+
+def measure_noise_limits(
+    model: R3DModel,
+    levels: Mapping[str, Sequence[float]],
+    seeds: Sequence[int],
+    num_test: int,
+    cache: str | Path | None,
+) -> dict[str, NoiseLimitMeasurement]:
+    """Measure ``model``'s limit for each modality in ``levels`` (modality -> its noise levels) on ``seeds``.
+
+    The test splits are those of the model's training renderer with the noise
+    varied. Per seed, every noisy variant of a video is prepared together with
+    the clean one, so each scene is ray-cast once (the variants differ only in
+    the sensor effects), and the clean set serves every modality's "without".
+    Raises ValueError as :func:`check_levels`.
+    """
+    for modality, modality_levels in levels.items():
+        check_levels(model, modality, modality_levels)
     base = dataclasses.replace(model.config.data.synthetic, num_test=num_test, num_train=0)
-    without = segmentation(model, base, seeds, spec.absent, cache)
-    LOG.info("no %s: segmentation %.3f", modality, without)
-    scores = []
-    for level in levels:
-        scores.append(segmentation(model, dataclasses.replace(base, **{spec.knob: level}), seeds, "both", cache))
-        LOG.info("%s %g: segmentation %.3f", spec.knob, level, scores[-1])
-    limit = limit_from(levels, scores, without, trained)
-    scale = input_scale(base, model) if spec.at_input else 1.0
-    return NoiseLimitMeasurement(
-        modality, list(seeds), list(levels), scores, without, limit * scale, limit >= levels[-1]
-    )
+    noisy = [(m, level) for m, modality_levels in levels.items() for level in modality_levels]
+    sensors = [base] + [dataclasses.replace(base, **{MODALITIES[m].knob: level}) for m, level in noisy]
+    absent = tuple(MODALITIES[m].absent for m in levels)
+    without: dict[str, list[float]] = {m: [] for m in levels}
+    with_noise: dict[tuple[str, float], list[float]] = {key: [] for key in noisy}
+    for seed in seeds:
+        clean, *noisy_sets = test_video_sets([dataclasses.replace(s, seed=seed) for s in sensors], model, cache)
+        scored = evaluate_model(model, clean, seed, absent)
+        for modality in levels:
+            without[modality].append(scored[MODALITIES[modality].absent]["segmentation_accuracy"])
+        for key, videos in zip(noisy, noisy_sets, strict=True):
+            with_noise[key].append(evaluate_model(model, videos, seed, ("both",))["both"]["segmentation_accuracy"])
+    measured = {}
+    for modality, modality_levels in levels.items():
+        spec = MODALITIES[modality]
+        without_mean = _mean(without[modality])
+        LOG.info("no %s: segmentation %.3f", modality, without_mean)
+        scores = [_mean(with_noise[modality, level]) for level in modality_levels]
+        for level, score in zip(modality_levels, scores, strict=True):
+            LOG.info("%s %g: segmentation %.3f", spec.knob, level, score)
+        limit = limit_from(modality_levels, scores, without_mean, getattr(base, spec.knob))
+        scale = input_scale(base, model) if spec.at_input else 1.0
+        measured[modality] = NoiseLimitMeasurement(
+            modality, list(seeds), list(modality_levels), scores, without_mean, limit * scale,
+            limit >= modality_levels[-1]
+        )  # fmt: skip
+    return measured
+
+
+def measure_noise_limit(
+    model: R3DModel,
+    modality: str,
+    levels: Sequence[float],
+    seeds: Sequence[int],
+    num_test: int,
+    cache: str | Path | None,
+) -> NoiseLimitMeasurement:
+    """:func:`measure_noise_limits` of one modality."""
+    return measure_noise_limits(model, {modality: levels}, seeds, num_test, cache)[modality]
+
+
+def _mean(scores: Sequence[float]) -> float:
+    return sum(scores) / len(scores)

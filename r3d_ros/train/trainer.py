@@ -38,7 +38,7 @@ from r3d_ros.data.prepared import prepare_dataset
 from r3d_ros.data.sources import load_datasets
 from r3d_ros.data.synthetic import arms_in_depth
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
-from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limit
+from r3d_ros.eval.noise_limit import MODALITIES, measure_noise_limits
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, dataset_twins
 from r3d_ros.model.checkpoint import save_model, set_model_setting
 from r3d_ros.model.grammar import ActionGrammar
@@ -408,9 +408,8 @@ class Trainer:
         model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu(), provenance)
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
         started = time.perf_counter()
-        for modality in MODALITIES:
-            if getattr(self.config.train, f"{modality}_limit").enabled:
-                last[MODALITIES[modality].setting] = self._measure_noise_limit(modality)
+        for modality, limit in self._measure_noise_limits().items():
+            last[MODALITIES[modality].setting] = limit
         self.model.to(self.device)
         self._write_timing(time.perf_counter() - started)
 
@@ -433,16 +432,27 @@ class Trainer:
             *(timing[key] / 60 for key in ("total_seconds", "data_seconds", "train_seconds", "limit_seconds")),
         )
 
-    def _measure_noise_limit(self, modality: str) -> float:
-        """Measure the model's limit for ``modality``; write it into model.safetensors and <modality>_limit.json."""
-        settings, setting = getattr(self.config.train, f"{modality}_limit"), MODALITIES[modality].setting
+    def _measure_noise_limits(self) -> dict[str, float]:
+        """Measure the model's enabled limits; write them into model.safetensors and <modality>_limit.json.
+
+        Limits measured on the same development sets are measured together, sharing their renders.
+        """
+        together: dict[tuple[tuple[int, ...], int], dict[str, list[float]]] = {}
+        for modality in MODALITIES:
+            settings = getattr(self.config.train, f"{modality}_limit")
+            if settings.enabled:
+                together.setdefault((tuple(settings.seeds), settings.num_test), {})[modality] = settings.levels
         cache = self.config.data.cache_dir  # None: the rendered sets live in memory only, as the training videos do
-        LOG.info("measuring the %s limit on seeds %s (train.%s_limit)", modality, settings.seeds, modality)
-        measured = measure_noise_limit(self.model, modality, settings.levels, settings.seeds, settings.num_test, cache)
-        set_model_setting(self.run_dir / "model.safetensors", setting, measured.limit)
-        (self.run_dir / f"{modality}_limit.json").write_text(json.dumps(dataclasses.asdict(measured), indent=1))
-        LOG.info("model.%s %g written to %s", setting, measured.limit, self.run_dir / "model.safetensors")
-        return measured.limit
+        limits = {}
+        for (seeds, num_test), levels in together.items():
+            LOG.info("measuring the %s limit on seeds %s (train.*_limit)", " and ".join(levels), list(seeds))
+            for modality, measured in measure_noise_limits(self.model, levels, seeds, num_test, cache).items():
+                setting = MODALITIES[modality].setting
+                set_model_setting(self.run_dir / "model.safetensors", setting, measured.limit)
+                (self.run_dir / f"{modality}_limit.json").write_text(json.dumps(dataclasses.asdict(measured), indent=1))
+                LOG.info("model.%s %g written to %s", setting, measured.limit, self.run_dir / "model.safetensors")
+                limits[modality] = measured.limit
+        return limits
 
     def _barrier(self) -> None:
         if self.dist.enabled:
