@@ -141,12 +141,11 @@ def measure_noise_limits(
     without: dict[str, list[float]] = {m: [] for m in levels}
     with_noise: dict[tuple[str, float], list[float]] = {key: [] for key in noisy}
     for seed in seeds:
-        clean, *noisy_sets = test_video_sets([dataclasses.replace(s, seed=seed) for s in sensors], model, cache)
-        scored = evaluate_model(model, clean, seed, absent)
+        scored, noisy_scores = _score_seed(model, [dataclasses.replace(s, seed=seed) for s in sensors], absent, cache)
         for modality in levels:
             without[modality].append(scored[MODALITIES[modality].absent]["segmentation_accuracy"])
-        for key, videos in zip(noisy, noisy_sets, strict=True):
-            with_noise[key].append(evaluate_model(model, videos, seed, ("both",))["both"]["segmentation_accuracy"])
+        for key, score in zip(noisy, noisy_scores, strict=True):
+            with_noise[key].append(score)
     measured = {}
     for modality, modality_levels in levels.items():
         spec = MODALITIES[modality]
@@ -162,6 +161,21 @@ def measure_noise_limits(
             limit >= modality_levels[-1]
         )  # fmt: skip
     return measured
+
+
+def _score_seed(
+    model: R3DModel, sensors: Sequence[SyntheticConfig], absent: tuple[str, ...], cache: str | Path | None
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """The clean set (first sensor) scored under ``absent``, and each noisy set's segmentation with both.
+
+    A function of its own so that one seed's sets are let go before the next seed's are prepared.
+    """
+    seed = sensors[0].seed
+    clean, *noisy_sets = test_video_sets(sensors, model, cache)
+    scored = evaluate_model(model, clean, seed, absent)
+    return scored, [
+        evaluate_model(model, videos, seed, ("both",))["both"]["segmentation_accuracy"] for videos in noisy_sets
+    ]
 
 
 def measure_noise_limit(
