@@ -429,7 +429,7 @@ def test_sensor_variants_prepared_together_equal_each_prepared_alone(finished_ru
                 np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
-def test_limits_measured_together_equal_each_measured_alone(finished_run: Path, tmp_path: Path) -> None:
+def test_limits_measured_together_equal_each_measured_alone(finished_run: Path) -> None:
     model = load_model(finished_run / "model.safetensors")[0]
     for modality in ("depth", "rgb"):
         together = json.loads((finished_run / f"{modality}_limit.json").read_text())  # measured by the trainer at once

@@ -1,6 +1,6 @@
 """The most recent clean renders of the synthetic benchmark, kept to a memory budget.
 
-Ray casting a frame's scene is about 70 % of rendering it; the sensor effects
+Ray casting a frame's scene is most of rendering it; the sensor effects
 applied afterwards (noise, holes, occluding boxes, flicker) are the rest. Noise
 limits and robustness evaluations render the same videos with only the sensor
 knobs changed, so when the variants of one video are prepared one after another

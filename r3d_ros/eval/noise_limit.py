@@ -73,7 +73,7 @@ def segmentation(
     for seed in seeds:
         videos = test_videos(dataclasses.replace(sensor, seed=seed), model, cache)
         scores.append(evaluate_model(model, videos, seed, (condition,))[condition]["segmentation_accuracy"])
-    return sum(scores) / len(scores)
+    return _mean(scores)
 
 
 def limit_from(
