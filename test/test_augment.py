@@ -205,7 +205,7 @@ def test_a_depth_scale_error_multiplies_every_reading_by_one_gain_and_keeps_hole
     _, depth = figure_scene()
     depth[:, :, ::3, ::3] = 0.0  # holes: value 0, mask 0
     config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.2, max_relative_noise=0.0)
-    out = corrupt_depth(depth, config, np.random.default_rng(0), per_frame=False)
+    out = corrupt_depth(depth, config, np.random.default_rng(0), per_frame=False, size=InputConfig())
     valid = depth[0, 1] > 0
     gains = out[0, 0][valid] / depth[0, 0][valid]
     assert 0.8 <= gains.min() and gains.max() <= 1.2 and np.ptp(gains) < 1e-5
@@ -216,7 +216,7 @@ def test_a_depth_scale_error_multiplies_every_reading_by_one_gain_and_keeps_hole
 def test_depth_noise_is_relative_to_each_reading() -> None:
     depth = np.stack([np.full((200, 200), 0.5), np.ones((200, 200))]).astype(np.float32)[None]
     config = DepthCorruptionConfig(probability=1.0, max_gain_change=0.0, max_relative_noise=0.2)
-    out = corrupt_depth(depth, config, np.random.default_rng(1), per_frame=True)
+    out = corrupt_depth(depth, config, np.random.default_rng(1), per_frame=True, size=InputConfig())
     relative = out[0, 0] / 0.5 - 1.0
     drawn = np.random.default_rng(1).uniform(0.0, 0.2, size=(3, 1))[2, 0]  # decide, gain, then noise level
     assert abs(relative.mean()) < 0.01 and relative.std() == pytest.approx(drawn, rel=0.05)
@@ -267,8 +267,9 @@ def test_a_video_whose_depth_is_not_corrupted_comes_back_as_it_was() -> None:
     _, depth = figure_scene()
     before = depth.copy()
     rng = np.random.default_rng(next(s for s in range(100) if np.random.default_rng(s).random() >= 0.25))
-    assert corrupt_depth(depth, DepthCorruptionConfig(probability=0.25), rng, per_frame=False) is depth
-    corrupt_depth(depth, DepthCorruptionConfig(probability=1.0), np.random.default_rng(2), per_frame=True)
+    size = InputConfig()
+    assert corrupt_depth(depth, DepthCorruptionConfig(probability=0.25), rng, per_frame=False, size=size) is depth
+    corrupt_depth(depth, DepthCorruptionConfig(probability=1.0), np.random.default_rng(2), per_frame=True, size=size)
     np.testing.assert_array_equal(depth, before)  # the cached frames are never changed
 
 

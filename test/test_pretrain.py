@@ -17,6 +17,7 @@ from r3d_ros.config import (
     ConfigError,
     DepthCorruptionConfig,
     FramePretrainConfig,
+    InputConfig,
     ZoomOutConfig,
     load_config,
 )
@@ -38,7 +39,11 @@ def augmentation(
     depth: DepthCorruptionConfig | None = None,
 ) -> Augmentation:
     return Augmentation(
-        jitter or ColorJitterConfig(), blur or BlurConfig(), zoom or ZoomOutConfig(), depth or DepthCorruptionConfig()
+        jitter or ColorJitterConfig(),
+        blur or BlurConfig(),
+        zoom or ZoomOutConfig(),
+        depth or DepthCorruptionConfig(),
+        InputConfig(),
     )
 
 

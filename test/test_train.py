@@ -429,6 +429,19 @@ def test_sensor_variants_prepared_together_equal_each_prepared_alone(finished_ru
                 np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
+def test_evaluation_variants_with_test_splits_of_another_size_are_prepared_apart(finished_run: Path) -> None:
+    model = load_model(finished_run / "model.safetensors")[0]
+    base = dataclasses.replace(model.config.data.synthetic, seed=7, num_test=2)
+    noisy, more = dataclasses.replace(base, rgb_noise=20.0), dataclasses.replace(base, num_test=3)
+    sensors = {"trained": base, "noisy": noisy, "more": more}
+    prepared = model_eval.variant_test_sets(sensors, model, None)
+    assert list(prepared) == list(sensors)
+    for name, sensor in sensors.items():
+        alone = model_eval.test_videos(sensor, model, None)
+        assert [v.name for v in prepared[name]] == [v.name for v in alone]
+        np.testing.assert_array_equal(prepared[name][-1].rgb, alone[-1].rgb)
+
+
 def test_limits_measured_together_equal_each_measured_alone(finished_run: Path) -> None:
     model = load_model(finished_run / "model.safetensors")[0]
     for modality in ("depth", "rgb"):

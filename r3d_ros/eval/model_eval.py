@@ -128,6 +128,24 @@ def test_video_sets(
     return [prepared[k :: len(datasets)] for k in range(len(datasets))]
 
 
+def variant_test_sets(
+    sensors: dict[str, SyntheticConfig], model: R3DModel, cache: str | Path | None
+) -> dict[str, list[PreparedVideo]]:
+    """:func:`test_video_sets` of the named ``sensors``, those whose test splits have one size prepared together.
+
+    Why: the robustness variants of one seed mostly change only the sensor
+    effects, so preparing them together ray-casts each scene once.
+    """
+    sizes: dict[int, list[str]] = {}
+    for name, sensor in sensors.items():
+        sizes.setdefault(sensor.num_test, []).append(name)
+    prepared: dict[str, list[PreparedVideo]] = {}
+    for names in sizes.values():
+        sets = test_video_sets([sensors[name] for name in names], model, cache)
+        prepared.update(zip(names, sets, strict=True))
+    return {name: prepared[name] for name in sensors}
+
+
 def test_arms_in_depth(sensor: SyntheticConfig) -> list[bool]:
     """Per test video of ``sensor`` (in :func:`test_videos`' order): its person's arms return depth (no sleeves)."""
     dataset = generate_synthetic(dataclasses.replace(sensor, num_train=0))
@@ -549,11 +567,13 @@ def main(argv: list[str] | None = None) -> int:
     rgb_limits = {name: limit_in_force(args.max_rgb_noise, m.config.model.max_rgb_noise) for name, m in models.items()}
     cache = args.cache or args.out / "cache"
     per_seed: dict[str, list[dict[str, float]]] = {}
-    for variant, sensor in variants.items():
-        for seed in args.seeds:
-            LOG.info("rendering and scoring the %s test set of seed %d", variant, seed)
-            seeded = dataclasses.replace(sensor, seed=seed)
-            videos, arms = test_videos(seeded, first, cache), test_arms_in_depth(seeded)
+    for seed in args.seeds:
+        LOG.info("rendering the test sets of seed %d (%s)", seed, ", ".join(variants))
+        seeded = {variant: dataclasses.replace(sensor, seed=seed) for variant, sensor in variants.items()}
+        prepared = variant_test_sets(seeded, first, cache)
+        for variant, sensor in seeded.items():
+            LOG.info("scoring the %s test set of seed %d", variant, seed)
+            videos, arms = prepared.pop(variant), test_arms_in_depth(sensor)
             for name, model in models.items():
                 conditions = conditions_for(name, primary, variant, args.variants_for_all, args.baselines_on_variants)
                 depth_limit = variant_limits[variant][name]

@@ -23,7 +23,7 @@ nonsense (docs/experiment.md, "The camera's stereo noise in training").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -131,7 +131,7 @@ def corrupt_depth(
     config: DepthCorruptionConfig,
     rng: np.random.Generator,
     per_frame: bool,
-    size: InputConfig | None = None,
+    size: InputConfig,
 ) -> np.ndarray:
     """``depth`` (F, 2, H, W: depth / max depth, valid mask) off in scale and noisy, each frame with ``probability``.
 
@@ -141,7 +141,7 @@ def corrupt_depth(
     from [0, max_noise_at_1m], and each network pixel at d metres becomes the nearest
     (or with ``depth_downsample: area`` the mean) of ``readings_per_pixel`` readings
     d + c d^2 N(0, 1), as :func:`~r3d_ros.runtime.preprocess.prepare_depth` summarises
-    a noisy camera image for the network input ``size`` (default: the default input). The
+    a noisy camera image for the network input ``size`` (its depth range and downsampling). The
     result is clipped to [0, 1]; holes stay holes. ``per_frame`` decides and draws per frame,
     otherwise once for all F frames (one faulty camera for a whole video). When no frame is
     corrupted the input comes back as it is, uncopied.
@@ -161,7 +161,6 @@ def corrupt_depth(
     )
     values = out[frames, 0] * factor
     if stereo is not None:
-        size = size or InputConfig()
         readings = rng.standard_normal((len(frames), *out.shape[2:], config.readings_per_pixel))
         kept = readings.min(axis=-1) if size.depth_downsample == "closest" else readings.mean(axis=-1)
         values = values + stereo[draw, None, None] * size.max_depth_m * values * values * kept
@@ -178,12 +177,12 @@ class Augmentation:
     blur: BlurConfig
     zoom: ZoomOutConfig
     depth_corruption: DepthCorruptionConfig
-    size: InputConfig = field(default_factory=InputConfig)  # the network input, for the stereo noise
+    size: InputConfig  # the network input, for the stereo noise
 
     @classmethod
-    def of(cls, train: TrainConfig, size: InputConfig | None = None) -> Augmentation:
-        """The augmentations ``train`` configures, for the network input ``size`` (default: the default input)."""
-        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption, size or InputConfig())
+    def of(cls, train: TrainConfig, size: InputConfig) -> Augmentation:
+        """The augmentations ``train`` configures, for the network input ``size``."""
+        return cls(train.rgb_jitter, train.rgb_blur, train.zoom_out, train.depth_corruption, size)
 
     def apply(
         self, rgb: np.ndarray, depth: np.ndarray, rng: np.random.Generator, per_frame: bool
