@@ -24,7 +24,7 @@ from r3d_ros.config.loader import to_dict
 from r3d_ros.data.synthetic import dark_sleeves
 from r3d_ros.eval import model_eval
 from r3d_ros.eval.anticipation import encode_video
-from r3d_ros.eval.noise_limit import input_scale, limit_from, measure_noise_limit
+from r3d_ros.eval.noise_limit import input_scale, limit_from, measure_noise_limit, segmentation_under
 from r3d_ros.model import load_model, save_model
 from r3d_ros.runtime.preprocess import model_depth_limit
 from r3d_ros.train.distributed import convert_batchnorm
@@ -440,6 +440,15 @@ def test_evaluation_variants_with_test_splits_of_another_size_are_prepared_apart
         alone = model_eval.test_videos(sensor, model, None)
         assert [v.name for v in prepared[name]] == [v.name for v in alone]
         np.testing.assert_array_equal(prepared[name][-1].rgb, alone[-1].rgb)
+
+
+@pytest.mark.parametrize("condition", model_eval.CONDITIONS)
+def test_segmentation_alone_equals_the_evaluation_s_segmentation(finished_run: Path, condition: str) -> None:
+    model = load_model(finished_run / "model.safetensors")[0]
+    sensor = dataclasses.replace(model.config.data.synthetic, seed=7, num_test=3)
+    videos = model_eval.test_videos(sensor, model, None)
+    scored = model_eval.evaluate_model(model, videos, 7, (condition,))[condition]["segmentation_accuracy"]
+    assert segmentation_under(model, videos, 7, condition) == scored
 
 
 def test_limits_measured_together_equal_each_measured_alone(finished_run: Path) -> None:

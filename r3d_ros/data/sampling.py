@@ -66,8 +66,13 @@ def sample_window_ends(num_frames: int, count: int, min_observed: int, rng: np.r
     return rng.integers(max(low, 1), num_frames, size=count)
 
 
+def observed_frames(num_frames: int, alpha: float) -> int:
+    """Frames observed under the alpha/beta protocol on a video of ``num_frames`` (at least one)."""
+    return max(1, int(alpha * num_frames))
+
+
 def protocol_window(num_frames: int, alpha: float, beta: float) -> tuple[int, int]:
     """(observed frames, frames to predict) for the alpha/beta protocol on a video of ``num_frames``."""
-    observed = max(1, int(alpha * num_frames))
+    observed = observed_frames(num_frames, alpha)
     predicted = max(1, min(int(beta * num_frames), num_frames - observed))
     return observed, predicted
