@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from r3d_ros.config import ConfigError, InputConfig, SyntheticConfig, config_from_dict
-from r3d_ros.data.prepared import PreparationError, prepare_dataset
+from r3d_ros.data.prepared import PreparationError, iter_prepared, prepare_dataset
 from r3d_ros.data.synthetic import generate_synthetic
 from r3d_ros.data.video import Frame
 from r3d_ros.runtime.image import RawImage
@@ -67,6 +68,24 @@ def test_only_videos_missing_from_the_cache_are_prepared_again(tmp_path: Path) -
     prepared = prepare_dataset(small_dataset(4), SIZE, 5.0, tmp_path, progress=False, workers=2)
     assert len(prepared) == 4 and len(list(tmp_path.glob("*.npz"))) == 4
     assert {path: path.stat().st_mtime_ns for path in first_two} == first_two
+
+
+def test_videos_come_one_by_one_in_order_whether_cached_or_prepared_by_workers(tmp_path: Path) -> None:
+    prepare_dataset(small_dataset(2), SIZE, 5.0, tmp_path, progress=False, workers=1)  # the first two cached
+    alone = prepare_dataset(small_dataset(4), SIZE, 5.0, progress=False, workers=1)
+    streamed = list(iter_prepared(small_dataset(4), SIZE, 5.0, tmp_path, workers=2))
+    assert [v.name for v in streamed] == [v.name for v in alone]
+    for mine, theirs in zip(streamed, alone, strict=True):
+        np.testing.assert_array_equal(mine.rgb, theirs.rgb)
+        np.testing.assert_array_equal(mine.depth, theirs.depth)
+
+
+def test_a_consumer_that_stops_early_leaves_no_worker_behind() -> None:
+    videos = iter_prepared(small_dataset(4), SIZE, 5.0, workers=2)
+    first = next(videos)
+    assert first.name == small_dataset(4).videos[0].name
+    videos.close()
+    assert multiprocessing.active_children() == []
 
 
 def test_a_malformed_frame_in_a_worker_names_its_video() -> None:

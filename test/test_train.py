@@ -460,6 +460,24 @@ def test_limits_measured_together_equal_each_measured_alone(finished_run: Path) 
         assert dataclasses.asdict(alone) == together
 
 
+def test_a_limit_scores_each_set_as_the_evaluation_scores_it_whole(finished_run: Path) -> None:
+    model = load_model(finished_run / "model.safetensors")[0]
+    settings = model.config.train.depth_limit
+    measured = measure_noise_limit(model, "depth", settings.levels, settings.seeds, settings.num_test, None)
+    base = dataclasses.replace(model.config.data.synthetic, num_test=settings.num_test)
+
+    def evaluated(condition: str, **sensor: float) -> float:
+        scores = []
+        for seed in settings.seeds:
+            videos = model_eval.test_videos(dataclasses.replace(base, seed=seed, **sensor), model, None)
+            scored = model_eval.evaluate_model(model, videos, seed, (condition,))
+            scores.append(scored[condition]["segmentation_accuracy"])
+        return sum(scores) / len(scores)
+
+    assert measured.without == evaluated("depth_absent")
+    assert measured.with_noise == [evaluated("both", depth_noise=level) for level in settings.levels]
+
+
 def test_the_limit_is_the_midpoint_after_the_last_level_where_the_modality_helps() -> None:
     assert limit_from([0.02, 0.03, 0.04], [0.95, 0.90, 0.70], 0.85, trained=0.01) == pytest.approx(0.035)
     assert limit_from([0.02, 0.03], [0.95, 0.90], 0.85, trained=0.01) == 0.03

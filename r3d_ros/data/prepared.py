@@ -156,26 +156,41 @@ def prepare_dataset(
     process one after another (sensor variants of one synthetic video, which
     then share its scenes).
     """
+    prepared = []
+    with tqdm(total=len(dataset.videos), desc=f"preparing {dataset.name}", unit="video", disable=not progress) as bar:
+        for item in iter_prepared(dataset, size, fps, cache_dir, workers, group):
+            prepared.append(item)
+            bar.update()
+    return prepared
+
+
+def iter_prepared(
+    dataset: VideoDataset,
+    size: InputConfig,
+    fps: float,
+    cache_dir: str | Path | None = None,
+    workers: int = 0,
+    group: int = 1,
+) -> Iterator[PreparedVideo]:
+    """:func:`prepare_dataset`'s videos one by one, in order, each as soon as it is ready.
+
+    Why: a consumer that scores each video as it comes (the noise limits) works
+    while the workers prepare the next ones, and holds only what it has not scored.
+    """
     cache = Path(cache_dir) if cache_dir else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
     paths = [_cache_path(cache, dataset.name, video, size, fps) if cache else None for video in dataset.videos]
-    prepared: list[PreparedVideo | None] = [
-        _load_cached(path, video.name) if path is not None and path.is_file() else None
-        for video, path in zip(dataset.videos, paths, strict=True)
-    ]
-    todo = [i for i, item in enumerate(prepared) if item is None]
+    cached = [path is not None and path.is_file() for path in paths]
+    todo = [i for i, is_cached in enumerate(cached) if not is_cached]
     workers = min(workers or default_workers(), len(todo))
     videos, todo_paths = [dataset.videos[i] for i in todo], [paths[i] for i in todo]
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
         fresh = _prepare_in_workers(videos, size, fps, todo_paths, workers, group)
     else:
         fresh = (_prepare_and_store(video, size, fps, path) for video, path in zip(videos, todo_paths, strict=True))
-    done = len(dataset.videos) - len(todo)
-    with tqdm(
-        total=len(dataset.videos), initial=done, desc=f"preparing {dataset.name}", unit="video", disable=not progress
-    ) as bar:
-        for index, item in zip(todo, fresh, strict=True):
-            prepared[index] = item
-            bar.update()
-    return prepared  # type: ignore[return-value]  # every None was filled
+    try:
+        for video, path, is_cached in zip(dataset.videos, paths, cached, strict=True):
+            yield _load_cached(path, video.name) if is_cached else next(fresh)  # type: ignore[arg-type]
+    finally:  # the workers go when the last video is out, or when the consumer stops early
+        fresh.close()

@@ -231,26 +231,32 @@ def evaluate_anticipation(
     )
 
 
-@torch.no_grad()
-def observed_segmentation(
-    model: R3DModel,
-    videos: Sequence[PreparedVideo],
-    alphas: Sequence[float],
-    device: torch.device,
-    depth_present: Sequence[np.ndarray] | None = None,
-    rgb_present: Sequence[np.ndarray] | None = None,
-) -> float:
-    """:func:`evaluate_anticipation`'s ``segmentation_accuracy`` alone.
+class SegmentationTally:
+    """:func:`evaluate_anticipation`'s ``segmentation_accuracy`` alone, counted video by video.
 
     Why: the noise limits compare only segmentation, on dozens of test sets;
-    decoding the future and scoring the references there is time thrown away.
+    decoding the future and scoring the references there is time thrown away,
+    and a set scored as its videos are prepared need never be held whole.
     """
-    segmentation = ClassAccuracy(model.config.model.num_classes)
-    for _, video, _, (start, observed), _, seg in observed_windows(
-        model, videos, alphas, device, depth_present, rgb_present
-    ):
-        segmentation.add(seg, video.labels[start:observed])
-    return segmentation.mean_over_classes()
+
+    def __init__(self, model: R3DModel, alphas: Sequence[float], device: torch.device) -> None:
+        self.model, self.alphas, self.device = model, alphas, device
+        self.counts = ClassAccuracy(model.config.model.num_classes)
+
+    def add(
+        self, video: PreparedVideo, depth_present: np.ndarray | None = None, rgb_present: np.ndarray | None = None
+    ) -> None:
+        """Count the observed windows of ``video`` (optional presence masks, as evaluate_anticipation's per video)."""
+        depth = None if depth_present is None else [depth_present]
+        rgb = None if rgb_present is None else [rgb_present]
+        for _, _, _, (start, observed), _, seg in observed_windows(
+            self.model, [video], self.alphas, self.device, depth, rgb
+        ):
+            self.counts.add(seg, video.labels[start:observed])
+
+    def accuracy(self) -> float:
+        """Mean over classes of the frames counted so far."""
+        return self.counts.mean_over_classes()
 
 
 @torch.no_grad()

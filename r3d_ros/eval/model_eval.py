@@ -29,7 +29,7 @@ import dataclasses
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
@@ -38,7 +38,7 @@ import torch
 
 from r3d_ros.config import ConfigError, ModelConfig, StreamConfig, SyntheticConfig
 from r3d_ros.config.loader import from_dict, to_dict
-from r3d_ros.data.prepared import PreparedVideo, prepare_dataset
+from r3d_ros.data.prepared import PreparedVideo, iter_prepared, prepare_dataset
 from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, arms_in_depth, generate_synthetic
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
 from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, dataset_twins, reference_table
@@ -115,6 +115,16 @@ def test_video_sets(
     boxes, flicker: :data:`~r3d_ros.data.synthetic.SENSOR_KNOBS`) then
     ray-cast each scene once; the result is that of rendering them one by one.
     """
+    sets: list[list[PreparedVideo]] = [[] for _ in sensors]
+    for index, video in iter_test_video_sets(sensors, model, cache):
+        sets[index].append(video)
+    return sets
+
+
+def iter_test_video_sets(
+    sensors: Sequence[SyntheticConfig], model: R3DModel, cache: str | Path | None
+) -> Iterator[tuple[int, PreparedVideo]]:
+    """:func:`test_video_sets` one video at a time: (index of its sensor, video), each video's variants in a row."""
     datasets = [generate_synthetic(dataclasses.replace(sensor, num_train=0)) for sensor in sensors]
     counts = {len(dataset.videos) for dataset in datasets}
     if len(counts) != 1:
@@ -122,10 +132,9 @@ def test_video_sets(
     interleaved = [video for videos in zip(*(d.videos for d in datasets), strict=True) for video in videos]
     combined = dataclasses.replace(datasets[0], videos=interleaved, splits={})
     config = model.config
-    prepared = prepare_dataset(
-        combined, config.model.input, config.anticipation.fps, cache, progress=False, group=len(datasets)
-    )
-    return [prepared[k :: len(datasets)] for k in range(len(datasets))]
+    prepared = iter_prepared(combined, config.model.input, config.anticipation.fps, cache, group=len(datasets))
+    for position, video in enumerate(prepared):
+        yield position % len(datasets), video
 
 
 def variant_test_sets(

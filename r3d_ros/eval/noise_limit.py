@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from r3d_ros.config import SyntheticConfig
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.eval.anticipation import observed_segmentation
-from r3d_ros.eval.model_eval import ALPHAS, presence, test_video_sets, test_videos
+from r3d_ros.eval.anticipation import SegmentationTally
+from r3d_ros.eval.model_eval import ALPHAS, iter_test_video_sets, presence, test_videos
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.preprocess import center_crop_box
 
@@ -85,9 +86,19 @@ def segmentation_under(model: R3DModel, videos: list[PreparedVideo], seed: int, 
 
     Nothing is left out for noise, and the future is not decoded: segmentation is all a limit compares.
     """
+    tally = SegmentationTally(model, ALPHAS, torch.device("cpu"))
+    for video, (depth, rgb) in zip(videos, per_video_presence(condition, videos, seed), strict=True):
+        tally.add(video, depth, rgb)
+    return tally.accuracy()
+
+
+def per_video_presence(
+    condition: str, videos: list[PreparedVideo], seed: int
+) -> list[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Per video, its (depth, RGB) presence mask under ``condition`` (None: every frame), nothing left out for noise."""
     masks = presence(condition, videos, seed)
-    cpu = torch.device("cpu")
-    return observed_segmentation(model, videos, ALPHAS, cpu, masks["depth_present"], masks["rgb_present"])
+    depth, rgb = masks["depth_present"], masks["rgb_present"]
+    return [(None if depth is None else depth[i], None if rgb is None else rgb[i]) for i in range(len(videos))]
 
 
 def limit_from(
@@ -182,12 +193,18 @@ def _score_seed(
 ) -> tuple[dict[str, float], list[float]]:
     """The clean set (first sensor) scored under ``absent``, and each noisy set's segmentation with both.
 
-    A function of its own so that one seed's sets are let go before the next seed's are prepared.
+    Each video is scored as it comes from the workers, while they prepare the next
+    ones, and then let go. The conditions draw nothing at random (no depth missing
+    at random), so a video's masks alone are those it has in its whole set.
     """
-    seed = sensors[0].seed
-    clean, *noisy_sets = test_video_sets(sensors, model, cache)
-    scored = {condition: segmentation_under(model, clean, seed, condition) for condition in absent}
-    return scored, [segmentation_under(model, videos, seed, "both") for videos in noisy_sets]
+    seed, cpu = sensors[0].seed, torch.device("cpu")
+    clean = {condition: SegmentationTally(model, ALPHAS, cpu) for condition in absent}
+    noisy = [SegmentationTally(model, ALPHAS, cpu) for _ in sensors[1:]]
+    for index, video in iter_test_video_sets(sensors, model, cache):
+        for condition, tally in clean.items() if index == 0 else [("both", noisy[index - 1])]:
+            [(depth, rgb)] = per_video_presence(condition, [video], seed)
+            tally.add(video, depth, rgb)
+    return {condition: tally.accuracy() for condition, tally in clean.items()}, [tally.accuracy() for tally in noisy]
 
 
 def measure_noise_limit(
