@@ -167,6 +167,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--sync-slop-s", type=float, default=StreamConfig.sync_slop_s, help="approximate pairing tolerance (s)"
     )
     parser.add_argument(
+        "--depth-timeout-s",
+        type=float,
+        default=StreamConfig.depth_timeout_s,
+        help="a color frame waits this long (stamp time) for its depth, then goes on without it, as in the node;\n"
+        "online at a high --rate on a busy machine, raise it so a late depth frame is not counted as missing",
+    )
+    parser.add_argument(
         "--max-depth-noise",
         type=float,
         default=StreamConfig.max_depth_noise,
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         stream = StreamConfig(
             sync_policy=args.sync_policy,
             sync_slop_s=args.sync_slop_s,
+            depth_timeout_s=args.depth_timeout_s,
             max_depth_noise=args.max_depth_noise,
             max_rgb_noise=args.max_rgb_noise,
         )

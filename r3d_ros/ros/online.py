@@ -152,6 +152,7 @@ def node_arguments(name: str, model: Path, runtime: RuntimeConfig, stream: Strea
         "input_queue_size": 300,
         "sync_policy": stream.sync_policy,
         "sync_slop_s": stream.sync_slop_s,
+        "depth_timeout_s": stream.depth_timeout_s,
         "max_depth_noise": stream.max_depth_noise,
         "max_rgb_noise": stream.max_rgb_noise,
         "diagnostics_period_s": DIAGNOSTICS_PERIOD_S,
