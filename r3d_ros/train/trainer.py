@@ -407,8 +407,8 @@ class Trainer:
         provenance = {"teacher_model_id": self.teacher_id} if self.teacher_id else None
         model_id = save_model(self.run_dir / "model.safetensors", self.model.cpu(), provenance)
         LOG.info("model written to %s (id %s)", self.run_dir / "model.safetensors", model_id)
-        # Training is over: the limits hold a development seed's test sets at every noise level at once,
-        # so the prepared training videos (4.4 GB for the shipped recipe) are let go first.
+        # Training is over and the limits do not read them: the prepared training videos (4.4 GB for the
+        # shipped recipe) are let go first.
         self.train_videos = []
         started = time.perf_counter()
         for modality, limit in self._measure_noise_limits().items():
