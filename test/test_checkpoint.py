@@ -52,6 +52,27 @@ def test_a_recorded_filter_weight_changes_the_config_not_the_weights(saved: tupl
     assert load_model(path)[0].config.model.filter_newest_weight is None
 
 
+def test_a_recorded_live_history_changes_how_the_live_stack_is_read_not_the_weights(tmp_path: Path) -> None:
+    path = tmp_path / "live.safetensors"
+    model_id = save_model(path, R3DModel(small_config("model.temporal.live_encoder=true")).eval())
+    assert set_model_setting(path, "live_history", 4) == model_id
+    loaded, metadata = load_model(path)
+    assert loaded.config.model.temporal.live_history == 4 and loaded.temporal.live_history == 4
+    assert metadata["model_id"] == model_id
+
+
+def test_a_live_history_is_refused_for_a_model_without_a_live_stack_or_in_part_frames(
+    saved: tuple[Path, R3DModel, str], tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="live_history"):
+        set_model_setting(saved[0], "live_history", 4)  # the EBR model has no live encoder
+    path = tmp_path / "live.safetensors"
+    save_model(path, R3DModel(small_config("model.temporal.live_encoder=true")).eval())
+    for bad in (2.5, -1):
+        with pytest.raises(ConfigError, match="live_history"):
+            set_model_setting(path, "live_history", bad)
+
+
 def test_a_bad_after_training_value_is_refused_naming_the_setting(saved: tuple[Path, R3DModel, str]) -> None:
     path = saved[0]
     with pytest.raises(ConfigError, match="max_depth_noise"):

@@ -70,7 +70,8 @@ def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
 @pytest.mark.parametrize(
     "overrides",
     [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.fuser.pool=concat",),
-     ("model.fuser.pool=gated",), ("model.temporal.causal=true",), ("model.temporal.live_encoder=true",)],
+     ("model.fuser.pool=gated",), ("model.temporal.causal=true",), ("model.temporal.live_encoder=true",),
+     ("model.temporal.live_encoder=true", "model.temporal.live_history=3")],
 )  # fmt: skip
 def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
     config = small_config(*overrides)
@@ -126,6 +127,55 @@ def test_the_live_encoder_reads_each_frame_from_the_past_alone() -> None:
     model = R3DModel(small_config(*LIVE)).train()  # every row's live logits (no dropout)
     before, after = logits_with_the_last_frames_changed(model, "live_logits")
     torch.testing.assert_close(after[:, :8], before[:, :8])
+
+
+def test_a_live_history_keeps_frames_past_its_reach_out_of_the_newest_reading() -> None:
+    history = 3
+    model = R3DModel(small_config(*LIVE, f"model.temporal.live_history={history}")).eval()
+    reach = model.config.model.temporal.encoder_layers * (history - 1)  # each layer looks history - 1 frames back
+    tokens = torch.randn(1, 12, model.config.model.token_dim)
+    changed = tokens.clone()
+    changed[:, : 11 - reach] = torch.randn(1, 11 - reach, model.config.model.token_dim)
+    changed_in_reach = changed.clone()
+    changed_in_reach[:, 11 - reach] += 1.0
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        before, after, within = (
+            model.forward_temporal(x, mask).segmentation_logits[0, -1] for x in (tokens, changed, changed_in_reach)
+        )
+    torch.testing.assert_close(after, before)
+    assert not torch.allclose(within, after)
+
+
+def test_a_live_history_does_not_change_training() -> None:
+    tokens = torch.randn(2, 12, 32)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 5:] = False
+    outputs = []
+    for history in (0, 3):
+        torch.manual_seed(0)
+        model = R3DModel(small_config(*LIVE, f"model.temporal.live_history={history}")).train()
+        with torch.no_grad():
+            outputs.append(model.forward_temporal(tokens, mask))
+    torch.testing.assert_close(outputs[1].segmentation_logits, outputs[0].segmentation_logits, rtol=0, atol=0)
+    torch.testing.assert_close(outputs[1].live_logits, outputs[0].live_logits, rtol=0, atol=0)
+
+
+def test_a_window_padded_far_past_the_live_history_reads_as_its_real_frames_alone() -> None:
+    model = R3DModel(small_config(*LIVE, "model.temporal.live_history=3")).eval()
+    tokens = torch.randn(1, 12, model.config.model.token_dim)
+    padded = torch.zeros(1, 12, dtype=torch.bool)
+    padded[0, :4] = True  # 4 real frames, then 8 padded ones: more than the history
+    with torch.no_grad():
+        read = model.forward_temporal(tokens, padded).segmentation_logits[0, 3]
+        alone = model.forward_temporal(tokens[:, :4], torch.ones(1, 4, dtype=torch.bool)).segmentation_logits[0, 3]
+    assert torch.isfinite(read).all()
+    torch.testing.assert_close(read, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_a_negative_live_history_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="live_history"):
+        small_config(*LIVE, "model.temporal.live_history=-1")
 
 
 def test_a_live_encoder_beside_a_causal_encoder_is_refused_naming_it() -> None:

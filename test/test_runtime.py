@@ -58,6 +58,7 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
     [
         "model.temporal.causal=true",
         "model.temporal.live_encoder=true",
+        "model.temporal.live_encoder=true,model.temporal.live_history=3",
         "model.fuser.pool=concat",
         "model.fuser.pool=gated",
     ],
@@ -65,7 +66,7 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
 def test_a_model_of_each_variant_exports_graphs_that_match_pytorch(override: str, tmp_path: Path) -> None:
     from r3d_ros.model import load_model
 
-    model, metadata = load_model(write_model(tmp_path / "variant.safetensors", override))
+    model, metadata = load_model(write_model(tmp_path / "variant.safetensors", *override.split(",")))
     result = export_model(model, metadata["model_id"], tmp_path)
     assert max(result.max_abs_error.values()) < 1e-4
 

@@ -165,8 +165,15 @@ class TemporalConfig:
     # frame is read from it while the older frames keep the bidirectional encoder's reading
     # (docs/experiment.md, "A causal live frame for the bidirectional network").
     live_encoder: bool = False
+    # At run time (eval mode), frames the live stack's every frame attends to, itself included (0: all
+    # earlier frames of the window). With a long history the newest frame of a just-begun action is read
+    # with the confidence the older frames give the action before, and the grammar filter follows that
+    # reading. Training is unchanged (every frame from its whole past), so it is a way to read a trained
+    # network (docs/experiment.md, "The live frame read from its last 16 frames").
+    live_history: int = 0
 
     def __post_init__(self) -> None:
+        check(self.live_history >= 0, "live_history", f"must be >= 0 (0: the whole window), got {self.live_history}")
         check(
             not self.live_encoder or (self.use_encoder and self.encoder_layers > 0 and not self.causal),
             "live_encoder",

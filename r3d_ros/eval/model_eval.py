@@ -433,6 +433,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "newest frame) than it was saved with",
     )
     parser.add_argument(
+        "--live-history",
+        action="append",
+        default=[],
+        metavar="NAME=L",
+        help="read model NAME's live stack with another model.temporal.live_history (frames each frame attends\n"
+        "to at run time, 0 = all) than it was saved with",
+    )
+    parser.add_argument(
         "--max-depth-noise",
         type=float,
         default=StreamConfig().max_depth_noise,
@@ -493,6 +501,19 @@ def with_decoder(model: R3DModel, decoder: str) -> R3DModel:
     return model
 
 
+def with_live_history(model: R3DModel, text: str) -> R3DModel:
+    """``model`` reading its live stack with ``text`` frames of history; the weights are unchanged."""
+    try:
+        frames = int(text)
+    except ValueError:
+        raise ConfigError(f"--live-history: expected a whole number of frames, got {text!r}") from None
+    try:
+        model.set_live_history(frames)
+    except ConfigError as error:
+        raise ConfigError(f"--live-history: {error}") from None
+    return model
+
+
 def filter_override(option: str, field: str) -> Callable[[R3DModel, str], R3DModel]:
     """An override that decodes a model's grammar filter with another number ``field``; the weights are unchanged."""
 
@@ -534,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--newest-weight", "filter_newest_weight", args.newest_weight),
     ):
         overrides += [(option, item, filter_override(option, field)) for item in items]
+    overrides += [("--live-history", item, with_live_history) for item in args.live_history]
     for option, item, apply in overrides:
         name, _, value = item.partition("=")
         if name not in models:

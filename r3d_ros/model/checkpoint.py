@@ -120,7 +120,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[R3
 
 # Settings a finished model file may change: they act after the network (which frames the node
 # keeps, how the grammar filter weighs the network's outputs), so the weights stay what was trained.
-AFTER_TRAINING_SETTINGS = ("max_depth_noise", "max_rgb_noise", "filter_evidence_weight", "filter_newest_weight")
+AFTER_TRAINING_SETTINGS = (
+    "max_depth_noise",
+    "max_rgb_noise",
+    "filter_evidence_weight",
+    "filter_newest_weight",
+    "live_history",
+)
 
 
 def set_model_setting(path: str | Path, setting: str, value: float | None) -> str:
@@ -134,7 +140,12 @@ def set_model_setting(path: str | Path, setting: str, value: float | None) -> st
     if setting not in AFTER_TRAINING_SETTINGS:
         raise ValueError(f"model.{setting} is not set after training (one of {', '.join(AFTER_TRAINING_SETTINGS)})")
     model, metadata = load_model(path)
-    settings = dataclasses.replace(model.config.model, **{setting: value})
-    model.config = dataclasses.replace(model.config, model=settings)
+    if setting == "live_history":  # model.temporal.live_history: how the live stack is read
+        if value is None or value != int(value):
+            raise ConfigError(f"model.temporal.live_history: expected a whole number of frames, got {value}")
+        model.set_live_history(int(value))
+    else:
+        settings = dataclasses.replace(model.config.model, **{setting: value})
+        model.config = dataclasses.replace(model.config, model=settings)
     extra = {k: v for k, v in metadata.items() if k not in ("format", "format_version", "config", "model_id")}
     return save_model(path, model, extra)

@@ -12,6 +12,7 @@ result equals running the two paths separately.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,17 @@ class R3DModel(nn.Module):
             return None
         model = self.config.model
         return GrammarFilter(self.grammar, model.filter_evidence_weight, model.filter_newest_weight)
+
+    def set_live_history(self, frames: int) -> None:
+        """Read the live stack with ``frames`` of history at run time (``model.temporal.live_history``; 0 = all).
+
+        Training does not depend on it, so a trained network can be read either way; the weights are unchanged.
+        """
+        if self.temporal.live_encoder is None:
+            raise ConfigError("model.temporal.live_history: the model has no live encoder (temporal.live_encoder)")
+        temporal = dataclasses.replace(self.config.model.temporal, live_history=frames)
+        self.config = dataclasses.replace(self.config, model=dataclasses.replace(self.config.model, temporal=temporal))
+        self.temporal.live_history = frames
 
     def set_grammar(self, grammar: ActionGrammar) -> None:
         """Store ``grammar`` (durations past the buffer's length are folded into its last entry)."""

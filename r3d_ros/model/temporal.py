@@ -83,6 +83,7 @@ class TemporalAnticipator(nn.Module):
         self.next_head = nn.Linear(dim, num_classes)
         self.future_head = nn.Linear(dim, num_classes)
         self.live_encoder = self.live_head = None
+        self.live_history = config.live_history
         if config.live_encoder:  # created last, so the other modules start as without it
             layer = nn.TransformerEncoderLayer(
                 dim, config.heads, config.ffn_mult * dim, config.dropout, batch_first=True, norm_first=True
@@ -92,24 +93,52 @@ class TemporalAnticipator(nn.Module):
             )
             self.live_head = nn.Linear(dim, num_classes)
 
+    @staticmethod
+    def live_mask(length: int, device: torch.device, history: int = 0) -> torch.Tensor:
+        """(T, T) True where the live stack's frame (row) may not see another (column).
+
+        Later frames always; with ``history`` (> 0) also those ``history`` or more frames older.
+        """
+        index = torch.arange(length, device=device)
+        hidden = index[None, :] > index[:, None]
+        if history:
+            hidden = hidden | (index[None, :] <= index[:, None] - history)
+        return hidden
+
+    @staticmethod
+    def live_padding(padding: torch.Tensor, history: int = 0) -> torch.Tensor | None:
+        """The key padding mask of the live stack's layers over every frame: none with a ``history``.
+
+        Padding follows the real frames, so the causal mask alone keeps every real frame from it.
+        With a history band, a padded frame far enough past the last real one would see no frame at
+        all: its attention would turn to NaN, which its values then carry into the real frames' sums.
+        """
+        return None if history else padding
+
     def live_newest(
-        self, projected: torch.Tensor, future: torch.Tensor, padding: torch.Tensor, last_index: torch.Tensor
+        self, projected: torch.Tensor, hidden: torch.Tensor, padding: torch.Tensor, last_index: torch.Tensor
     ) -> torch.Tensor:
         """(B, 1, K) the live stack's logits of each window's newest frame, its last layer run for that row alone.
 
         Run time reads nothing else from the live stack, so its last layer's query,
         feed-forward and head run for one row instead of the window's; the earlier
         layers still run for every frame, whose states the last layer attends to.
-        The newest frame is the last real one, so the padding mask alone keeps it
-        causal. Eval mode only: dropout is left out.
+        The newest frame is the last real one, so the padding mask (and, with
+        ``live_history``, the frames past it) keeps it causal. Eval mode only:
+        dropout is left out.
         """
         *early, last = self.live_encoder.layers
         x = projected
         for layer in early:
-            x = layer(x, src_mask=future, src_key_padding_mask=padding)
+            x = layer(x, src_mask=hidden, src_key_padding_mask=self.live_padding(padding, self.live_history))
         row = last_index.expand(-1, -1, x.shape[-1])
         states = last.norm1(x)
-        attended = last.self_attn(states.gather(1, row), states, states, key_padding_mask=padding, need_weights=False)
+        keys_hidden = padding
+        if self.live_history:
+            keys_hidden = padding | (self.frame_ages(~padding) >= self.live_history)
+        attended = last.self_attn(
+            states.gather(1, row), states, states, key_padding_mask=keys_hidden, need_weights=False
+        )
         x = x.gather(1, row) + attended[0]
         x = x + last.linear2(last.activation(last.linear1(last.norm2(x))))
         return self.live_head(self.live_encoder.norm(x))
@@ -129,7 +158,9 @@ class TemporalAnticipator(nn.Module):
             x = self.encoder(x, mask=future if self.causal else None, src_key_padding_mask=padding)
         live = None
         if self.live_encoder is not None:
-            live = self.live_head(self.live_encoder(projected, mask=future, src_key_padding_mask=padding))
+            hidden = self.live_mask(tokens.shape[1], tokens.device, self.live_history)
+            live_padding = self.live_padding(padding, self.live_history)
+            live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=live_padding))
         return self.segmentation_head(x), live
 
     @property
@@ -155,7 +186,7 @@ class TemporalAnticipator(nn.Module):
         projected = self.input_dropout(self.input_projection(tokens) + self.positions[self.frame_ages(mask)])
         x = projected
         future = None  # (T, T) True where a frame would see a later one
-        if self.causal or self.live_encoder is not None:
+        if self.causal:
             future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
         if self.encoder is not None:
             x = self.encoder(x, mask=future if self.causal else None, src_key_padding_mask=padding)
@@ -168,9 +199,11 @@ class TemporalAnticipator(nn.Module):
             future_logits, next_logits = future_logits[:, : self.future_len], self.next_head(decoded[:, 0])
         segmentation = self.segmentation_head(x)
         live = None
-        if self.live_encoder is not None and self.training:
-            live = self.live_head(self.live_encoder(projected, mask=future, src_key_padding_mask=padding))
-        elif self.live_encoder is not None:  # the newest frame as the causal stack reads it
+        if self.live_encoder is not None and self.training:  # every frame, its whole past in view
+            hidden = self.live_mask(length, x.device)
+            live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=padding))
+        elif self.live_encoder is not None:  # the newest frame as the causal stack reads it at run time
+            hidden = self.live_mask(length, x.device, self.live_history)
             newest = last_index.expand(-1, -1, segmentation.shape[-1])
-            segmentation = segmentation.scatter(1, newest, self.live_newest(projected, future, padding, last_index))
+            segmentation = segmentation.scatter(1, newest, self.live_newest(projected, hidden, padding, last_index))
         return TemporalOutput(segmentation, future_logits, next_logits, live)
