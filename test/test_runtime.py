@@ -71,6 +71,24 @@ def test_a_model_of_each_variant_exports_graphs_that_match_pytorch(override: str
     assert max(result.max_abs_error.values()) < 1e-4
 
 
+def test_a_live_history_set_after_export_gets_its_own_graph_not_the_cached_one(tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+    from r3d_ros.model.checkpoint import set_model_setting
+
+    path = write_model(tmp_path / "live.safetensors", "model.temporal.live_encoder=true")
+    tokens = np.random.default_rng(0).standard_normal((12, 32)).astype(np.float32)
+    mask = np.ones(12, dtype=bool)
+    before = create_backend(path, runtime(tmp_path, "onnxruntime")).backend.temporal(tokens, mask).segmentation
+    set_model_setting(path, "live_history", 3)
+    after = create_backend(path, runtime(tmp_path, "onnxruntime")).backend.temporal(tokens, mask).segmentation
+    model, _ = load_model(path)
+    with torch.no_grad():
+        expected = model.forward_temporal(torch.from_numpy(tokens)[None], torch.from_numpy(mask)[None])
+    np.testing.assert_allclose(after, expected.segmentation_logits[0].numpy(), atol=1e-4)
+    assert not np.allclose(after[-1], before[-1], atol=1e-3)
+    assert len(list((tmp_path / "cache").glob("*.temporal.onnx"))) == 2
+
+
 def test_onnx_from_another_model_is_refused(model_file: Path, ebr_model_file: Path, tmp_path: Path) -> None:
     create_backend(ebr_model_file, runtime(tmp_path, "onnxruntime"))  # exports the EBR model's graphs
     loaded = create_backend(model_file, runtime(tmp_path, "torch"))

@@ -50,9 +50,15 @@ class ExportResult:
     max_abs_error: dict[str, float]
 
 
-def onnx_paths(out_dir: str | Path, model_id: str) -> tuple[Path, Path]:
-    """File names of a model's exported graphs (the model id and the graphs' layout are part of the name)."""
-    stem = Path(out_dir) / f"r3d-{model_id}.g{GRAPH_LAYOUT}"
+def onnx_paths(out_dir: str | Path, model_id: str, live_history: int = 0) -> tuple[Path, Path]:
+    """File names of a model's exported graphs (the model id and the graphs' layout are part of the name).
+
+    So is a ``model.temporal.live_history`` other than 0: it changes the temporal graph but not the
+    weights, so the model id alone would hand a model file whose setting was changed after training
+    (``scripts/set_model_setting.py``) the graph cached before the change.
+    """
+    history = f".h{live_history}" if live_history else ""
+    stem = Path(out_dir) / f"r3d-{model_id}.g{GRAPH_LAYOUT}{history}"
     return stem.with_name(f"{stem.name}.per_frame.onnx"), stem.with_name(f"{stem.name}.temporal.onnx")
 
 
@@ -145,7 +151,7 @@ def export_model(
     """Write, check, tag and verify both graphs of ``model``."""
     model = model.cpu().eval()
     shapes = GraphShapes.of(model)
-    per_frame, temporal = onnx_paths(out_dir, model_id)
+    per_frame, temporal = onnx_paths(out_dir, model_id, model.config.model.temporal.live_history)
     try:
         _export(PerFrameGraph(model), shapes.per_frame_example(), per_frame, PER_FRAME_INPUTS, PER_FRAME_OUTPUTS)
         _export(TemporalGraph(model), shapes.temporal_example(), temporal, TEMPORAL_INPUTS, shapes.temporal_outputs)
