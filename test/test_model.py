@@ -161,6 +161,26 @@ def test_a_live_history_does_not_change_training() -> None:
     torch.testing.assert_close(outputs[1].live_logits, outputs[0].live_logits, rtol=0, atol=0)
 
 
+def test_a_live_history_in_training_trains_every_frame_from_its_band_alone() -> None:
+    history = 3
+    band = (*LIVE, f"model.temporal.live_history={history}", "model.temporal.live_history_in_training=true")
+    model = R3DModel(small_config(*band)).train()  # every row's live logits (no dropout)
+    reach = model.config.model.temporal.encoder_layers * (history - 1)
+    tokens = torch.randn(1, 12, model.config.model.token_dim)
+    changed = tokens.clone()
+    changed[:, :2] = torch.randn(1, 2, model.config.model.token_dim)  # the first two frames only
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    with torch.no_grad():
+        before, after = (model.forward_temporal(x, mask).live_logits[0] for x in (tokens, changed))
+    torch.testing.assert_close(after[2 + reach :], before[2 + reach :])
+    assert not torch.allclose(after[2:], before[2:])
+
+
+def test_live_history_in_training_without_a_history_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="live_history_in_training"):
+        small_config(*LIVE, "model.temporal.live_history_in_training=true")
+
+
 def test_a_window_padded_far_past_the_live_history_reads_as_its_real_frames_alone() -> None:
     model = R3DModel(small_config(*LIVE, "model.temporal.live_history=3")).eval()
     tokens = torch.randn(1, 12, model.config.model.token_dim)

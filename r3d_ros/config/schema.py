@@ -171,9 +171,17 @@ class TemporalConfig:
     # reading. Training is unchanged (every frame from its whole past), so it is a way to read a trained
     # network (docs/experiment.md, "The live frame read from its last 16 frames").
     live_history: int = 0
+    # Train the live stack with that band too (every frame from its last live_history frames), instead of
+    # from its whole past: the network then learns the reading it is given at run time.
+    live_history_in_training: bool = False
 
     def __post_init__(self) -> None:
         check(self.live_history >= 0, "live_history", f"must be >= 0 (0: the whole window), got {self.live_history}")
+        check(
+            not self.live_history_in_training or self.live_history > 0,
+            "live_history_in_training",
+            "needs a live_history > 0 to train with",
+        )
         check(
             not self.live_encoder or (self.use_encoder and self.encoder_layers > 0 and not self.causal),
             "live_encoder",

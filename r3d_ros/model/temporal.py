@@ -84,6 +84,7 @@ class TemporalAnticipator(nn.Module):
         self.future_head = nn.Linear(dim, num_classes)
         self.live_encoder = self.live_head = None
         self.live_history = config.live_history
+        self.trained_history = config.live_history if config.live_history_in_training else 0
         if config.live_encoder:  # created last, so the other modules start as without it
             layer = nn.TransformerEncoderLayer(
                 dim, config.heads, config.ffn_mult * dim, config.dropout, batch_first=True, norm_first=True
@@ -199,9 +200,10 @@ class TemporalAnticipator(nn.Module):
             future_logits, next_logits = future_logits[:, : self.future_len], self.next_head(decoded[:, 0])
         segmentation = self.segmentation_head(x)
         live = None
-        if self.live_encoder is not None and self.training:  # every frame, its whole past in view
-            hidden = self.live_mask(length, x.device)
-            live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=padding))
+        if self.live_encoder is not None and self.training:  # every frame, its past in view (or its band)
+            hidden = self.live_mask(length, x.device, self.trained_history)
+            live_padding = self.live_padding(padding, self.trained_history)
+            live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=live_padding))
         elif self.live_encoder is not None:  # the newest frame as the causal stack reads it at run time
             hidden = self.live_mask(length, x.device, self.live_history)
             newest = last_index.expand(-1, -1, segmentation.shape[-1])
