@@ -168,8 +168,8 @@ class TemporalConfig:
     # At run time (eval mode), frames the live stack's every frame attends to, itself included (0: all
     # earlier frames of the window). With a long history the newest frame of a just-begun action is read
     # with the confidence the older frames give the action before, and the grammar filter follows that
-    # reading. Training is unchanged (every frame from its whole past), so it is a way to read a trained
-    # network (docs/experiment.md, "The live frame read from its last 16 frames").
+    # reading. Training is unchanged (every frame from its whole past; see live_history_in_training), so it
+    # is a way to read a trained network (docs/experiment.md, "What a right newest frame is worth").
     live_history: int = 0
     # Train the live stack with that band too (every frame from its last live_history frames), instead of
     # from its whole past: the network then learns the reading it is given at run time.
