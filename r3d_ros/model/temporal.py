@@ -124,9 +124,9 @@ class TemporalAnticipator(nn.Module):
         Run time reads nothing else from the live stack, so its last layer's query,
         feed-forward and head run for one row instead of the window's; the earlier
         layers still run for every frame, whose states the last layer attends to.
-        The newest frame is the last real one, so the padding mask (and, with
-        ``live_history``, the frames past it) keeps it causal. Eval mode only:
-        dropout is left out.
+        The last layer hides from the newest frame what its row of ``hidden`` hides
+        (later frames, and with ``live_history`` older ones past the band) and the
+        padding. Eval mode only: dropout is left out.
         """
         *early, last = self.live_encoder.layers
         x = projected
@@ -134,9 +134,7 @@ class TemporalAnticipator(nn.Module):
             x = layer(x, src_mask=hidden, src_key_padding_mask=self.live_padding(padding, self.live_history))
         row = last_index.expand(-1, -1, x.shape[-1])
         states = last.norm1(x)
-        keys_hidden = padding
-        if self.live_history:
-            keys_hidden = padding | (self.frame_ages(~padding) >= self.live_history)
+        keys_hidden = padding | hidden[last_index[:, 0, 0]]  # the newest frame's row of the mask
         attended = last.self_attn(
             states.gather(1, row), states, states, key_padding_mask=keys_hidden, need_weights=False
         )
