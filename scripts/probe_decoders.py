@@ -29,15 +29,15 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from probe_scoring import Rows, ratio_rows, score_seed
 
-from r3d_ros.data.sampling import protocol_window
-from r3d_ros.eval.anticipation import ClassAccuracy, encode_video, protocol_key
-from r3d_ros.eval.model_eval import ALPHAS, BETAS, KEYS, depth_kept, rgb_kept, test_videos
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar, grammar_prediction
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.eval.model_eval import KEYS, test_videos
+from r3d_ros.eval.reference import dataset_grammar, grammar_prediction
 from r3d_ros.model.checkpoint import load_model
 from r3d_ros.model.decode import future_segments, recognised_labels, segments_to_frames, softmax
 from r3d_ros.model.grammar import GrammarFilter
@@ -84,37 +84,18 @@ def decoders(model: R3DModel) -> dict[str, Decoder]:
     }
 
 
-@torch.no_grad()
-def score_seed(model: R3DModel, videos: Sequence, named: dict[str, Decoder]) -> dict[str, dict[str, float]]:
-    """Per decoder: MoC per cell; and the oracle's, on one seed's videos."""
-    config = model.config
-    window, horizon = config.anticipation.window, config.anticipation.horizon_frames
-    accuracy = {(name, key): ClassAccuracy(config.model.num_classes) for name in named for key in KEYS}
-    grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
-    oracle = ReferenceScores(grammar, config.model.num_classes, KEYS)
-    depth = depth_kept(videos, config.model.max_depth_noise)
-    rgb = rgb_kept(videos, depth, config.model.max_rgb_noise)
-    for index, video in enumerate(videos):
-        rgb_present = None if rgb is None else rgb[index]
-        tokens = encode_video(model, video, torch.device("cpu"), rgb_present, depth[index]).fused
-        for alpha in ALPHAS:
-            observed, _ = protocol_window(len(video), alpha, max(BETAS))
-            start = max(0, observed - window)
-            mask = torch.ones(1, observed - start, dtype=torch.bool)
-            logits = model.forward_temporal(tokens[start:observed][None], mask).segmentation_logits[0].numpy()
-            futures = {name: decode(logits, horizon) for name, decode in named.items()}
-            seg = recognised_labels(logits, model.grammar_filter)
-            for beta in BETAS:
-                _, predicted = protocol_window(len(video), alpha, beta)
-                truth = video.labels[observed : observed + predicted]
-                key = protocol_key(alpha, beta)
-                for name, future in futures.items():
-                    accuracy[name, key].add(future[:predicted], truth)
-                oracle.add(key, truth, video.labels[:observed], seg, 0, futures["filter"][:predicted])
-    out = {name: {key: accuracy[name, key].mean_over_classes() for key in KEYS} for name in named}
-    scores = oracle.as_dict()
-    out["oracle"] = {key: scores[f"reference/oracle/{key}"] for key in KEYS}
-    return out
+def window_rows(model: R3DModel, named: dict[str, Decoder]) -> Rows:
+    """Each decoder's future labels for a window, the filter's first."""
+    horizon = model.config.anticipation.horizon_frames
+
+    def rows(
+        index: int, video: PreparedVideo, observed: int, window: torch.Tensor
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        mask = torch.ones(1, len(window), dtype=torch.bool)
+        logits = model.forward_temporal(window[None], mask).segmentation_logits[0].numpy()
+        return {name: decode(logits, horizon) for name, decode in named.items()}, logits
+
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,13 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = []
     for seed in args.seeds:
         sensor = dataclasses.replace(model.config.data.synthetic, seed=seed)
-        per_seed.append(score_seed(model, test_videos(sensor, model, args.cache), named))
-    oracle = {key: np.mean([s["oracle"][key] for s in per_seed]) for key in KEYS}
+        per_seed.append(score_seed(model, test_videos(sensor, model, args.cache), window_rows(model, named)))
     print("| decoder | " + " | ".join(KEYS) + " |")
     print("|---|" + "---|" * len(KEYS))
-    for name in named:
-        ratios = [np.mean([s[name][key] for s in per_seed]) / oracle[key] for key in KEYS]
-        print(f"| {name} | " + " | ".join(f"{r:.3f}" for r in ratios) + " |")
+    for row in ratio_rows(per_seed, list(named)):
+        print(row + " |")
     return 0
 
 

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
 
 import numpy as np
 import torch
+from probe_scoring import Rows, ratio_rows, score_seed
 
-from r3d_ros.data.sampling import protocol_window
-from r3d_ros.eval.anticipation import ClassAccuracy, encode_video, protocol_key
-from r3d_ros.eval.model_eval import ALPHAS, BETAS, KEYS, depth_kept, rgb_kept, test_videos
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.eval.model_eval import KEYS, test_videos
 from r3d_ros.model.checkpoint import load_model
-from r3d_ros.model.decode import future_segments, recognised_labels, segments_to_frames, softmax
+from r3d_ros.model.decode import future_segments, segments_to_frames, softmax
 from r3d_ros.model.r3d import R3DModel
 
 
@@ -50,45 +48,27 @@ def window_logits(model: R3DModel, window: torch.Tensor, reading: tuple[str, int
     return logits
 
 
-@torch.no_grad()
-def score_seed(model: R3DModel, videos: Sequence, readings: dict[str, tuple[str, int]]) -> dict[str, dict[str, float]]:
-    """Per reading: MoC per cell and the newest frame's accuracy; and the oracle's MoC, on one seed's videos."""
-    config = model.config
-    window, horizon = config.anticipation.window, config.anticipation.horizon_frames
-    accuracy = {(name, key): ClassAccuracy(config.model.num_classes) for name in readings for key in KEYS}
-    newest_right: dict[str, list[bool]] = {name: [] for name in readings}
-    grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
-    oracle = ReferenceScores(grammar, config.model.num_classes, KEYS)
-    depth = depth_kept(videos, config.model.max_depth_noise)
-    rgb = rgb_kept(videos, depth, config.model.max_rgb_noise)
-    for index, video in enumerate(videos):
-        rgb_present = None if rgb is None else rgb[index]
-        tokens = encode_video(model, video, torch.device("cpu"), rgb_present, depth[index]).fused
-        for alpha in ALPHAS:
-            observed, _ = protocol_window(len(video), alpha, max(BETAS))
-            frames = tokens[max(0, observed - window) : observed]
-            futures, first = {}, None
-            for name, reading in readings.items():
-                logits = window_logits(model, frames, reading)
-                newest_right[name].append(int(logits[-1].argmax()) == int(video.labels[observed - 1]))
-                posterior = model.grammar_filter.posterior(softmax(logits))
-                segments = future_segments(model.grammar_filter.future(posterior, horizon))
-                futures[name] = segments_to_frames(segments, horizon, horizon)
-                first = logits if first is None else first
-            seg = recognised_labels(first, model.grammar_filter)
-            for beta in BETAS:
-                _, predicted = protocol_window(len(video), alpha, beta)
-                truth = video.labels[observed : observed + predicted]
-                key = protocol_key(alpha, beta)
-                for name, future in futures.items():
-                    accuracy[name, key].add(future[:predicted], truth)
-                oracle.add(key, truth, video.labels[:observed], seg, 0, next(iter(futures.values()))[:predicted])
-    out = {name: {key: accuracy[name, key].mean_over_classes() for key in KEYS} for name in readings}
-    for name in readings:
-        out[name]["newest"] = float(np.mean(newest_right[name]))
-    scores = oracle.as_dict()
-    out["oracle"] = {key: scores[f"reference/oracle/{key}"] for key in KEYS}
-    return out
+def window_rows(model: R3DModel, readings: dict[str, tuple[str, int]], newest_right: dict[str, list[bool]]) -> Rows:
+    """Each reading's future labels for a window (the first reading's logits for the reference rows).
+
+    Whether each reading's newest frame argmax is right is appended to ``newest_right``.
+    """
+    horizon = model.config.anticipation.horizon_frames
+
+    def read(
+        index: int, video: PreparedVideo, observed: int, window: torch.Tensor
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        futures, first = {}, None
+        for name, reading in readings.items():
+            logits = window_logits(model, window, reading)
+            newest_right.setdefault(name, []).append(int(logits[-1].argmax()) == int(video.labels[observed - 1]))
+            posterior = model.grammar_filter.posterior(softmax(logits))
+            segments = future_segments(model.grammar_filter.future(posterior, horizon))
+            futures[name] = segments_to_frames(segments, horizon, horizon)
+            first = logits if first is None else first
+        return futures, first
+
+    return read
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,18 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     readings = {f"live_history {h}": ("band", h) for h in args.histories}
     if args.truncated:
         readings |= {f"window cut to {h}": ("cut", h) for h in args.histories if h}
-    per_seed = []
+    per_seed, newest = [], []
     for seed in args.seeds:
         sensor = dataclasses.replace(model.config.data.synthetic, seed=seed)
-        per_seed.append(score_seed(model, test_videos(sensor, model, args.cache), readings))
-    oracle = {key: np.mean([s["oracle"][key] for s in per_seed]) for key in KEYS}
+        newest.append({})
+        per_seed.append(
+            score_seed(model, test_videos(sensor, model, args.cache), window_rows(model, readings, newest[-1]))
+        )
     print(f"MoC / grammar oracle (ratio of the means of seeds {' '.join(map(str, args.seeds))}), {args.model}\n")
     print("| reading | " + " | ".join(KEYS) + " | newest frame right |")
     print("|---|" + "---|" * (len(KEYS) + 1))
-    for name in readings:
-        ratios = [np.mean([s[name][key] for s in per_seed]) / oracle[key] for key in KEYS]
-        newest = np.mean([s[name]["newest"] for s in per_seed])
-        print(f"| {name} | " + " | ".join(f"{r:.3f}" for r in ratios) + f" | {newest:.3f} |")
+    for name, row in zip(readings, ratio_rows(per_seed, list(readings)), strict=True):
+        print(row + f" | {np.mean([np.mean(n[name]) for n in newest]):.3f} |")
     return 0
 
 

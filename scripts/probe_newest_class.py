@@ -31,13 +31,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from probe_scoring import Rows, ratio_rows, score_seed
 
-from r3d_ros.data.sampling import protocol_window
-from r3d_ros.eval.anticipation import ClassAccuracy, encode_video, protocol_key
-from r3d_ros.eval.model_eval import ALPHAS, BETAS, KEYS, depth_kept, rgb_kept, test_arms_in_depth, test_videos
-from r3d_ros.eval.reference import ReferenceScores, dataset_grammar
+from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.eval.model_eval import KEYS, test_arms_in_depth, test_videos
 from r3d_ros.model.checkpoint import load_model
-from r3d_ros.model.decode import future_segments, recognised_labels, segments_to_frames, softmax
+from r3d_ros.model.decode import future_segments, segments_to_frames, softmax
 from r3d_ros.model.r3d import R3DModel
 
 ONSET_FRAMES = 2  # "onset": the newest frame is one of its action's first two frames
@@ -116,46 +115,25 @@ def _age(labels: np.ndarray, observed: int) -> int:
     return age
 
 
-@torch.no_grad()
-def score_seed(
-    model: R3DModel, videos: Sequence, arms: Sequence[bool], rows: dict[str, Told | None]
-) -> dict[str, dict[str, float]]:
-    """Per row: MoC per cell; and the oracle's, on one seed's videos."""
-    config = model.config
-    window, horizon = config.anticipation.window, config.anticipation.horizon_frames
-    grammar_filter = model.grammar_filter
-    accuracy = {(name, key): ClassAccuracy(config.model.num_classes) for name in rows for key in KEYS}
-    grammar = dataset_grammar(config.model.class_names, [], config.anticipation.fps)
-    oracle = ReferenceScores(grammar, config.model.num_classes, KEYS)
-    depth = depth_kept(videos, config.model.max_depth_noise)
-    rgb = rgb_kept(videos, depth, config.model.max_rgb_noise)
-    for index, video in enumerate(videos):
-        rgb_present = None if rgb is None else rgb[index]
-        tokens = encode_video(model, video, torch.device("cpu"), rgb_present, depth[index]).fused
-        for alpha in ALPHAS:
-            observed, _ = protocol_window(len(video), alpha, max(BETAS))
-            start = max(0, observed - window)
-            mask = torch.ones(1, observed - start, dtype=torch.bool)
-            logits = model.forward_temporal(tokens[start:observed][None], mask).segmentation_logits[0].numpy()
-            posterior = grammar_filter.posterior(softmax(logits))
-            truth = Truth(int(video.labels[observed - 1]), _age(video.labels, observed), bool(arms[index]))
-            futures = {}
-            for name, tell in rows.items():
-                told_posterior = posterior if tell is None else tell(posterior, truth)
-                segments = future_segments(grammar_filter.future(told_posterior, horizon))
-                futures[name] = segments_to_frames(segments, horizon, horizon)
-            seg = recognised_labels(logits, grammar_filter)
-            for beta in BETAS:
-                _, predicted = protocol_window(len(video), alpha, beta)
-                truth_future = video.labels[observed : observed + predicted]
-                key = protocol_key(alpha, beta)
-                for name, future in futures.items():
-                    accuracy[name, key].add(future[:predicted], truth_future)
-                oracle.add(key, truth_future, video.labels[:observed], seg, 0, futures["filter"][:predicted])
-    out = {name: {key: accuracy[name, key].mean_over_classes() for key in KEYS} for name in rows}
-    scores = oracle.as_dict()
-    out["oracle"] = {key: scores[f"reference/oracle/{key}"] for key in KEYS}
-    return out
+def window_rows(model: R3DModel, arms: Sequence[bool], rows: dict[str, Told | None]) -> Rows:
+    """Each row's future labels for a window: the filter's posterior at the newest frame told one true thing."""
+    horizon, grammar_filter = model.config.anticipation.horizon_frames, model.grammar_filter
+
+    def read(
+        index: int, video: PreparedVideo, observed: int, window: torch.Tensor
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        mask = torch.ones(1, len(window), dtype=torch.bool)
+        logits = model.forward_temporal(window[None], mask).segmentation_logits[0].numpy()
+        posterior = grammar_filter.posterior(softmax(logits))
+        truth = Truth(int(video.labels[observed - 1]), _age(video.labels, observed), bool(arms[index]))
+        futures = {}
+        for name, tell in rows.items():
+            told_posterior = posterior if tell is None else tell(posterior, truth)
+            segments = future_segments(grammar_filter.future(told_posterior, horizon))
+            futures[name] = segments_to_frames(segments, horizon, horizon)
+        return futures, logits
+
+    return read
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,14 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = []
     for seed in args.seeds:
         sensor = dataclasses.replace(model.config.data.synthetic, seed=seed)
-        per_seed.append(score_seed(model, test_videos(sensor, model, args.cache), test_arms_in_depth(sensor), rows))
-    oracle = {key: np.mean([s["oracle"][key] for s in per_seed]) for key in KEYS}
+        read = window_rows(model, test_arms_in_depth(sensor), rows)
+        per_seed.append(score_seed(model, test_videos(sensor, model, args.cache), read))
     print(f"MoC / grammar oracle (ratio of the means of seeds {' '.join(map(str, args.seeds))}), {args.model}\n")
     print("| decoding | " + " | ".join(KEYS) + " |")
     print("|---|" + "---|" * len(KEYS))
-    for name in rows:
-        ratios = [np.mean([s[name][key] for s in per_seed]) / oracle[key] for key in KEYS]
-        print(f"| {name} | " + " | ".join(f"{r:.3f}" for r in ratios) + " |")
+    for row in ratio_rows(per_seed, list(rows)):
+        print(row + " |")
     return 0
 
 
