@@ -202,9 +202,13 @@ def test_depth_of_another_size_than_its_color_is_refused_as_not_aligned(running)
         ns = START_NS + round(i * 1e9 / 30)
         depth = np.full((120, 160), 2000, dtype=np.uint16)
         camera.send(ns, image(ns, color, "bgr8"), image(ns, depth, "16UC1"), period=1 / 30)
-    _settle_until_invalid(camera, collector, 45)
+    # Under load a depth message can arrive after its color has gone on alone (depth_timeout_s of stream
+    # time): that color is used without depth, which is right. What must never happen is depth of another
+    # size being used.
+    spin_until(camera.executor, lambda: _frames_decided(collector) >= 45, 15.0)
     diagnostics = collector.last_diagnostics()
-    assert not collector.actions and int(diagnostics["frames_invalid"]) == 45
+    assert not any(action.depth_present for action in collector.actions)
+    assert int(diagnostics["frames_invalid"]) >= 40, diagnostics
     assert "not aligned" in diagnostics["last_invalid_reason"]
 
 
@@ -317,6 +321,12 @@ def _all_diagnostics(collector: Collector) -> list[dict[str, str]]:
 def _settle_until_invalid(camera: Camera, collector: Collector, count: int, timeout: float = 15.0) -> None:
     """Spin until /diagnostics reports ``count`` invalid frames (the node counts them a diagnostics period late)."""
     spin_until(camera.executor, lambda: collector.last_diagnostics().get("frames_invalid") == str(count), timeout)
+
+
+def _frames_decided(collector: Collector) -> int:
+    """Frames the node has used or refused, by its last /diagnostics."""
+    diagnostics = collector.last_diagnostics()
+    return int(diagnostics.get("frames_invalid", 0)) + int(diagnostics.get("frames_used", 0))
 
 
 def _statuses(collector: Collector) -> list[tuple[bytes, dict[str, str]]]:
