@@ -23,7 +23,9 @@ windows), how much the sensors leave possible. ``--mean`` adds a row with each
 column's mean over the models named (a recipe's training draws as one). ``--relative`` adds each model's
 MoC and segmentation over its own with both modalities in the trained setting,
 the issue's robustness targets (depth missing on 30 % of frames: at least 0.9;
-a sensor setting training did not see: at least 0.85).
+a sensor setting training did not see: at least 0.85). A run written ``PREFIX=PATH`` has
+its models renamed PREFIX + name, so two evaluations that gave the same name to
+different files (``seed2`` of two recipes) can be compared.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def join_runs(runs: list[dict]) -> Joined:
                         raise ValueError(f"{row}: two runs disagree on {metric} at test seed {seed}")
                     joined[row][metric][seed] = float(value)
     return joined
+
+
+def read_run(item: str) -> dict:
+    """A results.json, named ``PATH`` or ``PREFIX=PATH`` (every row's model renamed PREFIX + name)."""
+    prefix, _, path = item.rpartition("=")
+    run = json.loads(Path(path).read_text())
+    run["summary"] = {prefix + name: metrics for name, metrics in run["summary"].items()}
+    return run
 
 
 def both_row(model: str, setting: str = "trained", condition: str = "both") -> str:
@@ -88,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the merged table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--models", nargs="+", required=True, help="model names as given to r3d-eval-model --model")
-    parser.add_argument("--results", nargs="+", type=Path, required=True, help="results.json of each run")
+    parser.add_argument("--results", nargs="+", required=True, help="results.json of each run (PREFIX=PATH: renamed)")
     parser.add_argument("--against", default=None, help="a model name to pair every model with, seed by seed")
     parser.add_argument("--setting", default="trained", help="the sensor setting (an --variant name) to read")
     parser.add_argument("--condition", default="both", help="input condition of every model but depth_only")
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        joined = join_runs([json.loads(path.read_text()) for path in args.results])
+        joined = join_runs([read_run(item) for item in args.results])
         first = both_row(args.models[0], args.setting, args.condition)
         if first not in joined:
             raise ValueError(f"no run has the row {first}")

@@ -65,3 +65,13 @@ def test_mean_adds_each_columns_mean_over_the_models_named(tmp_path: Path, capsy
     run = write_run(tmp_path / "a.json", [1], rows)
     assert merge_eval.main(["--models", "a", "b", "--results", str(run), "--mean"]) == 0
     assert table(capsys.readouterr().out)["(mean of the models)"] == ["0.900"] * len(KEYS) + ["0.800"]
+
+
+def test_a_prefixed_run_renames_its_models_so_two_runs_naming_different_files_alike_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write_run(tmp_path / "a.json", [1], {"seed2/trained/both": row([0.2], [0.5], [0.9])})
+    new = write_run(tmp_path / "b.json", [1], {"seed2/trained/both": row([0.3], [0.5], [0.9])})
+    arguments = ["--models", "seed2", "old_seed2", "--results", str(new), f"old_={old}", "--against", "old_seed2"]
+    assert merge_eval.main(arguments) == 0
+    assert table(capsys.readouterr().out)["seed2"][0] == "+0.100 (1)"  # paired MoC, ahead on 1 seed
