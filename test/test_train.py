@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
@@ -727,3 +728,23 @@ def test_model_evaluation_takes_the_test_setting_from_the_model_named_by_sensor_
     assert model_eval.main([*arguments, "--out", str(tmp_path / "b")]) == 0
     assert json.loads((tmp_path / "b" / "results.json").read_text())["variants"]["trained"]["rgb_noise"] != 7.0
     assert model_eval.main([*arguments, "--sensor-from", "absent", "--out", str(tmp_path / "c")]) == 2
+
+
+def test_a_second_run_in_the_same_process_does_not_write_into_the_first_runs_log(
+    finished_run: Path, tmp_path: Path
+) -> None:
+    before = (finished_run / "train.log").read_text()
+    second = Trainer(load_config(write_config(tmp_path / "tiny.yaml")), tmp_path / "second")
+    logging.getLogger("r3d_ros.train").info("a line of the second run")
+    second.close_log()
+    assert (finished_run / "train.log").read_text() == before
+    assert "a line of the second run" in (second.run_dir / "train.log").read_text()
+
+
+def test_a_run_that_stopped_with_an_error_leaves_its_log_to_the_next_run(tmp_path: Path) -> None:
+    first = Trainer(load_config(write_config(tmp_path / "tiny.yaml")), tmp_path / "first")  # never closed
+    second = Trainer(load_config(write_config(tmp_path / "tiny.yaml")), tmp_path / "second")
+    logging.getLogger("r3d_ros.train").info("a line of the second run")
+    second.close_log()
+    assert "a line of the second run" not in (first.run_dir / "train.log").read_text()
+    assert "a line of the second run" in (second.run_dir / "train.log").read_text()

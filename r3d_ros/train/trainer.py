@@ -102,6 +102,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         self.run_dir = Path(run_dir)
+        self._log_handler: logging.FileHandler | None = None
         if not resume and (self.run_dir / "checkpoint.safetensors").exists():
             raise CheckpointError(
                 f"{self.run_dir} holds an earlier run (checkpoint.safetensors) that a fresh run would overwrite: "
@@ -146,10 +147,27 @@ class Trainer:
         return dataclasses.replace(config, model=model)
 
     def _log_to_file(self) -> None:
-        handler = logging.FileHandler(self.run_dir / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        LOG.addHandler(handler)
+        """Log to this run's train.log, and to no earlier run's.
+
+        A process that trains several runs one after the other (``r3d-experiment``'s workers)
+        would otherwise append every later run's log to each earlier run's file, also after a
+        run that stopped with an error before ``close_log``.
+        """
+        for handler in [h for h in LOG.handlers if getattr(h, "r3d_run_log", False)]:
+            LOG.removeHandler(handler)
+            handler.close()
+        self._log_handler = logging.FileHandler(self.run_dir / "train.log")
+        self._log_handler.r3d_run_log = True  # type: ignore[attr-defined]
+        self._log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        LOG.addHandler(self._log_handler)
         LOG.setLevel(logging.INFO)
+
+    def close_log(self) -> None:
+        """Stop writing to this run's train.log (``train`` does once the run has ended)."""
+        if self._log_handler is not None:
+            LOG.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
 
     def _build(self, resume: bool) -> None:
         config = self.config
@@ -464,4 +482,8 @@ class Trainer:
 
 def train(config: R3DConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train ``config`` into ``run_dir`` and return the last epoch's metrics."""
-    return Trainer(config, run_dir, resume=resume, progress=progress).fit()
+    trainer = Trainer(config, run_dir, resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close_log()
