@@ -246,6 +246,11 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
     return lines
 
 
+def band_when(temporal: Any) -> str:
+    """When the live stack's band applies: a network trained with it reads as it learned."""
+    return "in training as at run time" if temporal.live_history_in_training else "at run time only"
+
+
 def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
     """The card's Markdown."""
     model, metadata = load_model(model_path)
@@ -280,6 +285,12 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         + (
             f", and a second, causal stack of {net.temporal.encoder_layers} encoder layers "
             "(`model.temporal.live_encoder`) reads the window's newest frame from the past alone, as it is read live"
+            + (
+                f", each frame attending to its last {net.temporal.live_history} frames only "
+                f"(`model.temporal.live_history`, {band_when(net.temporal)})"
+                if net.temporal.live_history
+                else ""
+            )
             if net.temporal.live_encoder
             else ""
         )
