@@ -11,7 +11,7 @@ from model_files import camera_frames, write_model
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.runtime.backends import create_backend
 from r3d_ros.runtime.image import RawImage
-from r3d_ros.runtime.input_queue import InputQueue
+from r3d_ros.runtime.input_queue import InputQueue, QueuedImage
 from r3d_ros.runtime.pipeline import AnticipationPipeline, ThrottledLog
 from r3d_ros.runtime.timebase import StampEpoch
 
@@ -140,24 +140,30 @@ def test_a_stamp_never_seen_is_never_rebuilt_below_zero() -> None:
     assert epoch.nanoseconds(-1.0) == 0
 
 
+def queued(*items: tuple[str, int, str]) -> list[QueuedImage]:
+    return [QueuedImage(*item) for item in items]
+
+
 def test_dropping_a_color_image_drops_its_queued_depth() -> None:
     queue = InputQueue(size=3, pair_tolerance_ns=0)
-    for item in [("color", 1, "c1"), ("depth", 1, "d1"), ("color", 2, "c2"), ("depth", 2, "d2")]:
+    for item in queued(("color", 1, "c1"), ("depth", 1, "d1"), ("color", 2, "c2"), ("depth", 2, "d2")):
         queue.put(item)
     remaining = [queue.get(0.0)[1] for _ in range(len(queue))]
-    assert remaining == [("color", 2, "c2"), ("depth", 2, "d2")] and queue.dropped == 2
+    assert remaining == queued(("color", 2, "c2"), ("depth", 2, "d2")) and queue.dropped == 2
 
 
 def test_dropping_a_color_image_drops_its_depth_arriving_later() -> None:
     queue = InputQueue(size=2, pair_tolerance_ns=0)
-    for item in [("color", 1, "c1"), ("color", 2, "c2"), ("color", 3, "c3"), ("depth", 1, "d1"), ("depth", 2, "d2")]:
+    for item in queued(
+        ("color", 1, "c1"), ("color", 2, "c2"), ("color", 3, "c3"), ("depth", 1, "d1"), ("depth", 2, "d2")
+    ):
         queue.put(item)
     remaining = [queue.get(0.0)[1] for _ in range(len(queue))]
-    assert remaining == [("color", 3, "c3")] and queue.dropped == 4
+    assert remaining == queued(("color", 3, "c3")) and queue.dropped == 4
 
 
 def test_approximate_pairs_are_dropped_within_the_slop() -> None:
     queue = InputQueue(size=2, pair_tolerance_ns=5)
-    for item in [("depth", 100, "d"), ("color", 103, "c"), ("color", 200, "c2"), ("color", 300, "c3")]:
+    for item in queued(("depth", 100, "d"), ("color", 103, "c"), ("color", 200, "c2"), ("color", 300, "c3")):
         queue.put(item)
-    assert [queue.get(0.0)[1][1] for _ in range(len(queue))] == [200, 300] and queue.dropped == 2
+    assert [queue.get(0.0)[1].stamp_ns for _ in range(len(queue))] == [200, 300] and queue.dropped == 2

@@ -17,13 +17,13 @@ from typing import Any
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
+from r3d_ros.runtime.action_message import MessageTypes, time_fields, to_message
+from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.timebase import StampEpoch
 
 ACTION_TYPE = "r3d_msgs/msg/AnticipatedAction"
 LABELS_TYPE = "r3d_msgs/msg/ActionLabels"
 MESSAGES = ("ActionSegment", "AnticipatedAction", "ActionLabels")
-NS = 1_000_000_000
 
 
 def message_folder() -> Path:
@@ -49,47 +49,15 @@ def r3d_typestore() -> Any:
     return store
 
 
-def _time(store: Any, ns: int) -> Any:
-    return store.types["builtin_interfaces/msg/Time"](sec=ns // NS, nanosec=ns % NS)
-
-
-def _duration(store: Any, seconds: float) -> Any:
-    sec, nanosec = divmod(round(seconds * NS), NS)
-    return store.types["builtin_interfaces/msg/Duration"](sec=sec, nanosec=nanosec)
-
-
-def _segment(store: Any, segment: SegmentEstimate) -> Any:
-    return store.types["r3d_msgs/msg/ActionSegment"](
-        class_id=segment.class_id,
-        label=segment.label,
-        confidence=float(segment.confidence),
-        start_offset=_duration(store, segment.start_offset_s),
-        duration=_duration(store, segment.duration_s),
-    )
-
-
-def action_message(store: Any, result: Anticipation, epoch: StampEpoch, frame_id: str) -> Any:
-    """The rosbags form of the message the node publishes for ``result``."""
-    import numpy as np
-
-    header = store.types["std_msgs/msg/Header"](stamp=_time(store, epoch.nanoseconds(result.stamp)), frame_id=frame_id)
-    return store.types[ACTION_TYPE](
-        header=header,
-        window_start=_time(store, epoch.nanoseconds(result.window_start)),
-        num_observed_frames=result.num_frames,
-        horizon=_duration(store, result.horizon_s),
-        next_class_id=result.next_class_id,
-        next_label=result.next_label,
-        next_confidence=float(result.next_confidence),
-        next_probabilities=np.asarray(result.next_probabilities, dtype=np.float32),
-        future=[_segment(store, s) for s in result.future],
-        current=_segment(store, result.current),
-        rgb_present=result.rgb_present,
-        depth_present=result.depth_present,
-        rgb_substituted=result.rgb_substituted,
-        depth_substituted=result.depth_substituted,
-        fused_effective_rank=float(result.fused_effective_rank),
-        model_id=result.model_id,
+def message_types(store: Any) -> MessageTypes:
+    """The rosbags classes of ``store`` for the shared Anticipation <-> message mapping."""
+    return MessageTypes(
+        time=store.types["builtin_interfaces/msg/Time"],
+        duration=store.types["builtin_interfaces/msg/Duration"],
+        header=store.types["std_msgs/msg/Header"],
+        segment=store.types["r3d_msgs/msg/ActionSegment"],
+        action=store.types[ACTION_TYPE],
+        float_array=lambda values: values,
     )
 
 
@@ -118,11 +86,10 @@ def write_prediction_bag(
         actions = writer.add_connection(topic, ACTION_TYPE, typestore=store)
         labels = writer.add_connection(f"{topic}/labels", LABELS_TYPE, typestore=store)
         first_stamp, first_log = (stamps[0], log_times[0]) if results else (0, 0)
-        header = store.types["std_msgs/msg/Header"](stamp=_time(store, first_stamp), frame_id=frame_id)
+        types = message_types(store)
+        header = types.header(stamp=types.time(**time_fields(first_stamp)), frame_id=frame_id)
         message = store.types[LABELS_TYPE](header=header, class_names=list(class_names), model_id=model_id)
         writer.write(labels, first_log, store.serialize_cdr(message, LABELS_TYPE))
         for result, log_ns in zip(results, log_times, strict=True):
-            writer.write(
-                actions, log_ns, store.serialize_cdr(action_message(store, result, epoch, frame_id), ACTION_TYPE)
-            )
+            writer.write(actions, log_ns, store.serialize_cdr(to_message(types, result, epoch, frame_id), ACTION_TYPE))
     return path

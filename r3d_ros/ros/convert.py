@@ -13,28 +13,20 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from r3d_msgs.msg import ActionLabels, ActionSegment, AnticipatedAction
-from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
+from r3d_ros.runtime.action_message import MessageTypes, stamp_ns, time_fields, to_message
+from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.image import RawImage
 from r3d_ros.runtime.timebase import StampEpoch
-
-NS_PER_S = 1_000_000_000
 
 
 def time_to_ns(stamp: Time) -> int:
     """builtin_interfaces/Time -> integer nanoseconds."""
-    return stamp.sec * NS_PER_S + stamp.nanosec
+    return stamp_ns(stamp)
 
 
 def ns_to_time(ns: int) -> Time:
     """Integer nanoseconds -> builtin_interfaces/Time."""
-    sec, nanosec = divmod(ns, NS_PER_S)
-    return Time(sec=sec, nanosec=nanosec)
-
-
-def seconds_to_duration(seconds: float) -> Duration:
-    """Seconds (may be negative) -> builtin_interfaces/Duration with nanosec in [0, 1e9)."""
-    sec, nanosec = divmod(round(seconds * NS_PER_S), NS_PER_S)
-    return Duration(sec=sec, nanosec=nanosec)
+    return Time(**time_fields(ns))
 
 
 def image_to_raw(message: Image) -> RawImage:
@@ -44,37 +36,20 @@ def image_to_raw(message: Image) -> RawImage:
     )
 
 
-def segment_message(segment: SegmentEstimate) -> ActionSegment:
-    """Core segment -> r3d_msgs/ActionSegment."""
-    return ActionSegment(
-        class_id=segment.class_id,
-        label=segment.label,
-        confidence=float(segment.confidence),
-        start_offset=seconds_to_duration(segment.start_offset_s),
-        duration=seconds_to_duration(segment.duration_s),
-    )
+# The message mapping itself lives in the ROS-free core (shared with the bag writer and the online reader).
+RCLPY_TYPES = MessageTypes(
+    time=Time,
+    duration=Duration,
+    header=Header,
+    segment=ActionSegment,
+    action=AnticipatedAction,
+    float_array=lambda values: [float(value) for value in values],
+)
 
 
 def anticipation_message(result: Anticipation, epoch: StampEpoch, frame_id: str) -> AnticipatedAction:
     """Core anticipation -> r3d_msgs/AnticipatedAction stamped with the last frame's stamp."""
-    return AnticipatedAction(
-        header=Header(stamp=ns_to_time(epoch.nanoseconds(result.stamp)), frame_id=frame_id),
-        window_start=ns_to_time(epoch.nanoseconds(result.window_start)),
-        num_observed_frames=result.num_frames,
-        horizon=seconds_to_duration(result.horizon_s),
-        next_class_id=result.next_class_id,
-        next_label=result.next_label,
-        next_confidence=float(result.next_confidence),
-        next_probabilities=[float(p) for p in result.next_probabilities],
-        future=[segment_message(s) for s in result.future],
-        current=segment_message(result.current),
-        rgb_present=result.rgb_present,
-        depth_present=result.depth_present,
-        rgb_substituted=result.rgb_substituted,
-        depth_substituted=result.depth_substituted,
-        fused_effective_rank=float(result.fused_effective_rank),
-        model_id=result.model_id,
-    )
+    return to_message(RCLPY_TYPES, result, epoch, frame_id)
 
 
 def labels_message(class_names: list[str], model_id: str, stamp: Time, frame_id: str = "") -> ActionLabels:

@@ -58,7 +58,7 @@ from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
 from r3d_ros.runtime.compressed import decode_compressed_color, decode_compressed_depth
 from r3d_ros.runtime.health import WARN, Snapshot, StreamMonitor, assess
 from r3d_ros.runtime.image import ImageError, decode_color, decode_depth
-from r3d_ros.runtime.input_queue import InputQueue
+from r3d_ros.runtime.input_queue import Compressed, InputQueue, QueuedImage
 from r3d_ros.runtime.overlay import depth_status, render_overlay
 from r3d_ros.runtime.pipeline import AnticipationPipeline
 from r3d_ros.runtime.sync import pair_tolerance_ns
@@ -342,8 +342,10 @@ class AnticipationNode(LifecycleNode):
         self.stats.arrival_age_ms[stream].append((self.get_clock().now().nanoseconds - stamp_ns) * 1e-6)
         if stream == "color" and not self.frame_id:
             self.frame_id = message.header.frame_id
-        payload = (message.format, message.data) if isinstance(message, CompressedImage) else image_to_raw(message)
-        self.queue.put((stream, stamp_ns, payload))
+        payload = (
+            Compressed(message.format, message.data) if isinstance(message, CompressedImage) else image_to_raw(message)
+        )
+        self.queue.put(QueuedImage(stream, stamp_ns, payload))
 
     def _read_realsense(self) -> None:
         from r3d_ros.runtime.realsense import RealSenseConfig, RealSenseSource
@@ -370,9 +372,10 @@ class AnticipationNode(LifecycleNode):
                 frame = source.read()
                 if frame is None:
                     continue
+                stamp_ns = round(frame.stamp_s * 1e9)
                 for stream in ("color", "depth") if frame.depth is not None else ("color",):
-                    self.stats.arrived(stream, round(frame.stamp_s * 1e9))
-                self.queue.put(("pair", round(frame.stamp_s * 1e9), (frame.color, frame.depth, frame.depth_scale)))
+                    self.stats.arrived(stream, stamp_ns)
+                self.queue.put(QueuedImage("pair", stamp_ns, (frame.color, frame.depth, frame.depth_scale)))
         except Exception as error:  # the reader must never die silently
             self._record_error(f"RealSense input stopped: {error}")
         finally:
@@ -397,9 +400,9 @@ class AnticipationNode(LifecycleNode):
     def _process(self, stream: str, stamp_ns: int, payload: Any) -> None:
         stamp = self.epoch.seconds(stamp_ns)
         started = time.perf_counter()
-        if isinstance(payload, tuple) and stream in DECODERS:  # (format, data) of a compressed image
+        if isinstance(payload, Compressed):
             try:
-                payload = DECODERS[stream](payload[1], payload[0])
+                payload = DECODERS[stream](payload.data, payload.format)
             except ImageError as error:
                 self.pipeline.anticipator.count_invalid(error)
                 self.pipeline.invalid_log(f"dropped an undecodable {stream} image at {stamp:.3f} s: {error}")

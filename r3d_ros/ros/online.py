@@ -51,14 +51,14 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from r3d_msgs.msg import ActionSegment, AnticipatedAction
+from r3d_msgs.msg import AnticipatedAction
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.rosbag import header_stamp_ns, open_bag, raw_image, read_messages, select_topics
 from r3d_ros.eval.replay import RecordingClock, Replay
 from r3d_ros.ros.convert import ns_to_time, time_to_ns
 from r3d_ros.ros.dds_profile import large_image_transport
-from r3d_ros.runtime.anticipator import Anticipation, SegmentEstimate
+from r3d_ros.runtime.action_message import from_message
 from r3d_ros.runtime.image import ImageError
 from r3d_ros.runtime.timebase import StampEpoch
 
@@ -77,39 +77,6 @@ NODE_COUNTS = (
     "received_color", "received_depth", "processed",
 )  # fmt: skip
 _RUNS = itertools.count(1)
-
-
-def _seconds(duration) -> float:
-    return duration.sec + duration.nanosec * 1e-9
-
-
-def _segment(message: ActionSegment) -> SegmentEstimate:
-    return SegmentEstimate(
-        message.class_id, message.label, message.confidence, _seconds(message.start_offset), _seconds(message.duration)
-    )
-
-
-def to_anticipation(message: AnticipatedAction, epoch: StampEpoch) -> Anticipation:
-    """A received message in the core form the scoring code reads."""
-    return Anticipation(
-        stamp=epoch.seconds(time_to_ns(message.header.stamp)),
-        window_start=epoch.seconds(time_to_ns(message.window_start)),
-        num_frames=message.num_observed_frames,
-        horizon_s=_seconds(message.horizon),
-        next_class_id=message.next_class_id,
-        next_label=message.next_label,
-        next_confidence=message.next_confidence,
-        next_probabilities=np.asarray(message.next_probabilities, dtype=np.float32),
-        future=[_segment(s) for s in message.future],
-        current=_segment(message.current),
-        rgb_present=message.rgb_present,
-        depth_present=message.depth_present,
-        rgb_substituted=message.rgb_substituted,
-        depth_substituted=message.depth_substituted,
-        depth_missing_fraction=0.0 if message.depth_present else 1.0,
-        fused_effective_rank=message.fused_effective_rank,
-        model_id=message.model_id,
-    )
 
 
 def _image_message(image, stamp_ns: int, frame_id: str) -> Image:
@@ -383,7 +350,7 @@ class Player:
     def replay(self, played: Played, node_counts: dict[str, int]) -> Replay:
         """The received anticipations, placed on the recording's time line, as a Replay."""
         frames = played.clock.locate(time_to_ns(message.header.stamp) for message, _ in self.received)
-        anticipations = [to_anticipation(message, played.epoch) for message, _ in self.received]
+        anticipations = [from_message(message, played.epoch) for message, _ in self.received]
         latency = [
             (wall - played.publish_wall[frame]) * 1e3
             for (_, wall), frame in zip(self.received, frames, strict=True)

@@ -13,33 +13,51 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 # Dropped stamps remembered so a partner arriving later is dropped too.
 REMEMBERED_DROPS = 64
 PARTNER = {"color": "depth", "depth": "color"}
 
-Item = tuple[str, int, Any]  # (stream: color | depth | pair, stamp in ns, payload)
+
+class Compressed(NamedTuple):
+    """A compressed image as it arrived: the worker decodes it, so the callback never waits on a codec."""
+
+    format: str
+    data: bytes | bytearray | memoryview
+
+
+class QueuedImage(NamedTuple):
+    """One input waiting for the worker.
+
+    ``stream`` is ``color`` or ``depth`` for a subscribed image (``payload`` a RawImage or
+    :class:`Compressed`), or ``pair`` for a RealSense frame that carries both (``payload``
+    ``(color, depth or None, depth_scale)``).
+    """
+
+    stream: str
+    stamp_ns: int
+    payload: Any
 
 
 class InputQueue:
-    """Drop-oldest queue of ``(stream, stamp_ns, payload)`` items, pairs dropped together."""
+    """Drop-oldest queue of :class:`QueuedImage` items, pairs dropped together."""
 
     def __init__(self, size: int, pair_tolerance_ns: int) -> None:
         self.size = size
         self.pair_tolerance_ns = pair_tolerance_ns
         self.dropped = 0  # images dropped (each image of a pair counts)
-        self._items: collections.deque[tuple[float, Item]] = collections.deque()
+        self._items: collections.deque[tuple[float, QueuedImage]] = collections.deque()
         self._dropped_stamps: collections.deque[tuple[str, int]] = collections.deque(maxlen=REMEMBERED_DROPS)
         self._ready = threading.Condition()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def _is_partner(self, item: Item, stream: str, stamp_ns: int) -> bool:
-        return item[0] == PARTNER.get(stream) and abs(item[1] - stamp_ns) <= self.pair_tolerance_ns
+    def _is_partner(self, item: QueuedImage, stream: str, stamp_ns: int) -> bool:
+        return item.stream == PARTNER.get(stream) and abs(item.stamp_ns - stamp_ns) <= self.pair_tolerance_ns
 
-    def put(self, item: Item) -> None:
+    def put(self, item: QueuedImage) -> None:
         """Queue ``item``, dropping the oldest frame (and its partner) when full."""
         with self._ready:
             if self._partner_was_dropped(item):
@@ -53,7 +71,7 @@ class InputQueue:
             self._items.append((time.monotonic(), item))
             self._ready.notify()
 
-    def _partner_was_dropped(self, item: Item) -> bool:
+    def _partner_was_dropped(self, item: QueuedImage) -> bool:
         return any(self._is_partner(item, stream, ns) for stream, ns in self._dropped_stamps)
 
     def _drop_oldest(self) -> None:
@@ -64,7 +82,7 @@ class InputQueue:
             self._dropped_stamps.append((stream, stamp_ns))  # the partner has not arrived yet
         self._items = kept
 
-    def get(self, timeout_s: float) -> tuple[float, Item] | None:
+    def get(self, timeout_s: float) -> tuple[float, QueuedImage] | None:
         """The oldest ``(monotonic time queued, item)``, or None after ``timeout_s`` or :meth:`wake`."""
         with self._ready:
             if not self._items:
