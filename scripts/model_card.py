@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ SEEDS = ROOT / "docs" / "experiment" / "model_seeds"
 PER_RUN = ("train.seed", "train.depth_limit.levels", "train.rgb_limit.levels", "data.cache_dir",
            "model.max_depth_noise", "model.max_rgb_noise")  # fmt: skip
 CARD = ROOT / "models" / "README.md"
+# How a training run's log names the model it wrote.
+WRITTEN_ID = re.compile(r"model written to .* \(id ([0-9a-f]{12})\)")
 CELLS = ("a0.2_b0.1", "a0.2_b0.5", "a0.3_b0.1", "a0.3_b0.5")
 ROWS = (  # (summary entry, what the row is)
     ("fused/trained/both", "this model"),
@@ -116,9 +119,10 @@ def timing_line(run: Path) -> str:
     if (run / "timing.json").is_file():
         timing = minutes(run / "timing.json")
         return (
-            f"`r3d-train` took {timing['total_seconds']:.0f} minutes of wall time in all: "
-            f"{timing['data_seconds']:.0f} rendering and preparing the videos, {timing['train_seconds']:.0f} "
-            f"pretraining and training (evaluations included), {timing['limit_seconds']:.0f} measuring the noise "
+            f"`r3d-train` took {timing['total_seconds']:.1f} minutes of wall time in all: "
+            f"{timing['data_seconds']:.1f} rendering and preparing the videos (or reading them from a cache), "
+            f"{timing['train_seconds']:.1f} pretraining and training (evaluations included), "
+            f"{timing['limit_seconds']:.1f} measuring the noise "
             f"limits (`{where}/timing.json`); {conditions}"
         )
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -131,30 +135,56 @@ def timing_line(run: Path) -> str:
     )
 
 
-def reproduction_lines(model_id: str) -> list[str]:
-    """Reruns of the recipe that gave these very weights, with their clocks, fastest first.
+def reproduction_lines(model_id: str, shipped: dict[str, Any]) -> list[str]:
+    """Reruns of the shipped recipe under docs/experiment/reproduce/, with their clocks, fastest first.
 
-    A reproduction counts only if its own train.log says it wrote this model id, so the card
-    cannot quote the time of another model's run. Each rerun ran the code of its day
-    (docs/experiment.md says which), so the clocks differ for the same weights.
+    A rerun that wrote this model id (its own train.log says so) gave these very weights. A rerun
+    of the very same settings, seed included, that wrote another id ran on a machine whose CPU or
+    software sums differently (training is bit for bit only on the same ones): it times the recipe
+    and is another draw of it, and the card says so rather than quote it as these weights' time.
+    Each rerun ran the code of its day (docs/experiment.md says which), so the clocks differ.
     """
-    reruns = []
+    same, other = [], []
     for log in sorted(REPRODUCTIONS.glob("*/train.log")):
-        if f"(id {model_id})" not in log.read_text() or not (log.parent / "timing.json").is_file():
+        run = log.parent
+        written = WRITTEN_ID.findall(log.read_text())
+        if not written or not (run / "timing.json").is_file():
             continue
-        timing = minutes(log.parent / "timing.json")
-        reruns.append(
-            (
-                timing["total_seconds"],
-                f"{timing['total_seconds']:.0f} minutes in all ({timing['data_seconds']:.0f} data, "
-                f"{timing['train_seconds']:.0f} training, {timing['limit_seconds']:.0f} limits; "
-                f"`{log.parent.relative_to(ROOT)}/timing.json`)",
-            )
+        if written[-1] != model_id and not rerun_of(shipped, run / "config.yaml"):
+            continue
+        timing = minutes(run / "timing.json")
+        text = (
+            f"{timing['total_seconds']:.1f} minutes in all ({timing['data_seconds']:.1f} data, "
+            f"{timing['train_seconds']:.1f} training, {timing['limit_seconds']:.1f} limits; "
+            f"`{run.relative_to(ROOT)}/timing.json`"
         )
-    if not reruns:
-        return []
-    clocks = "; ".join(text for _, text in sorted(reruns))
-    return [f"Trained again from its config, it gave the same model id each time: {clocks}."]
+        if written[-1] == model_id:
+            same.append((timing["total_seconds"], text + ")"))
+        else:
+            other.append((timing["total_seconds"], text + f", id `{written[-1]}`)"))
+    lines = []
+    if same:
+        clocks = "; ".join(text for _, text in sorted(same))
+        lines.append(f"Trained again from its config, it gave the same model id each time: {clocks}.")
+    if other:
+        clocks = "; ".join(text for _, text in sorted(other))
+        lines.append(
+            "Trained again from its config, seed included, on a machine whose CPU sums differently, it gave "
+            f"other weights, another draw of the recipe: {clocks}."
+        )
+    return lines
+
+
+def rerun_of(shipped: dict[str, Any], run_config: Path) -> bool:
+    """Whether a run's config.yaml is the shipped one's in every setting but where its videos were cached.
+
+    The noise limits are compared as levels: the values in the shipped file were measured after its run.
+    """
+    if not run_config.is_file():
+        return False
+    other = recipe(run_config)
+    free = ("data.cache_dir", "model.max_depth_noise", "model.max_rgb_noise")
+    return all(shipped.get(k) == other.get(k) for k in set(shipped) | set(other) if k not in free)
 
 
 def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -431,7 +461,7 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         )
         + (", an auxiliary per-frame classifier on each modality's tokens." if train.rsc.enabled else "."),
         "",
-        " ".join([timing_line(run), *reproduction_lines(metadata["model_id"])]),
+        " ".join([timing_line(run), *reproduction_lines(metadata["model_id"], flat(to_dict(config)))]),
         "",
         "## Metrics on held-out benchmark seeds",
         "",

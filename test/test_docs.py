@@ -47,6 +47,21 @@ def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Pa
         card.same_recipe(shipped, run_config)
 
 
+def test_model_card_quotes_a_rerun_as_another_draw_only_when_every_setting_and_the_seed_match(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("model_card", ROOT / "scripts" / "model_card.py")
+    card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(card)
+    shipped = card.recipe(card.SEEDS / "runs" / "fused-seed1" / "config.yaml")
+    rerun = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
+    rerun["data"]["cache_dir"] = str(tmp_path / "cache")
+    run_config = tmp_path / "config.yaml"
+    run_config.write_text(yaml.safe_dump(rerun))
+    assert card.rerun_of(shipped, run_config)  # where the videos were cached does not change the recipe
+    rerun["train"]["seed"] = 5
+    run_config.write_text(yaml.safe_dump(rerun))
+    assert not card.rerun_of(shipped, run_config)  # another seed is another draw on purpose, not a rerun
+
+
 def test_params_file_lists_every_node_parameter_with_its_default() -> None:
     values = yaml.safe_load((ROOT / "config" / "anticipate.yaml").read_text())["/**"]["ros__parameters"]
     assert values == {p.name: p.default for p in PARAMETERS}
