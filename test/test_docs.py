@@ -6,6 +6,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -31,10 +32,16 @@ def test_model_card_is_generated_from_the_shipped_model_and_its_evaluation() -> 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Path) -> None:
+def model_card() -> ModuleType:
+    """scripts/model_card.py as a module (scripts are not a package)."""
     spec = importlib.util.spec_from_file_location("model_card", ROOT / "scripts" / "model_card.py")
     card = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(card)
+    return card
+
+
+def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Path) -> None:
+    card = model_card()
     shipped = card.recipe(card.SEEDS / "runs" / "fused-seed1" / "config.yaml")
     other = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
     other["train"]["seed"] = 5
@@ -48,9 +55,7 @@ def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Pa
 
 
 def test_model_card_quotes_a_rerun_as_another_draw_only_when_every_setting_and_the_seed_match(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("model_card", ROOT / "scripts" / "model_card.py")
-    card = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(card)
+    card = model_card()
     shipped = card.recipe(card.SEEDS / "runs" / "fused-seed1" / "config.yaml")
     rerun = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
     rerun["data"]["cache_dir"] = str(tmp_path / "cache")
