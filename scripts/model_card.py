@@ -180,11 +180,8 @@ def rerun_of(shipped: dict[str, Any], run_config: Path) -> bool:
 
     The noise limits are compared as levels: the values in the shipped file were measured after its run.
     """
-    if not run_config.is_file():
-        return False
-    other = recipe(run_config)
     free = ("data.cache_dir", "model.max_depth_noise", "model.max_rgb_noise")
-    return all(shipped.get(k) == other.get(k) for k in set(shipped) | set(other) if k not in free)
+    return run_config.is_file() and not recipe_differences(shipped, run_config, free)
 
 
 def flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -204,10 +201,15 @@ def recipe(run_config: Path) -> dict[str, Any]:
     return flat(to_dict(config_from_dict(read_yaml(run_config))))
 
 
+def recipe_differences(shipped: dict[str, Any], run_config: Path, free: tuple[str, ...]) -> list[str]:
+    """The settings, ``free`` ones aside, where a run's config.yaml is not the shipped recipe."""
+    other = recipe(run_config)
+    return sorted(k for k in set(shipped) | set(other) if k not in free and shipped.get(k) != other.get(k))
+
+
 def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
     """Raise ValueError naming the settings where a training seed's run is not the shipped recipe."""
-    other = recipe(run_config)
-    differ = sorted(k for k in set(shipped) | set(other) if k not in PER_RUN and shipped.get(k) != other.get(k))
+    differ = recipe_differences(shipped, run_config, PER_RUN)
     if differ:
         where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config
         raise ValueError(f"{where} is not the shipped recipe (differs in {', '.join(differ)})")
