@@ -736,6 +736,12 @@ class TrainConfig:
     # frame recognised with the least context (no frame after it).
     recent_frames: int = 0
     recent_weight: float = 1.0
+    # Frames within ``boundary_frames`` of a change of action, on either side (the old action's last
+    # frames and the new one's first), count ``boundary_weight`` times in the segmentation terms. Every
+    # action ramps in from and out to the same stance, so these few frames are where a change is told
+    # at all; an anticipation that starts in an action's first frames reads its class from them.
+    boundary_frames: int = 0
+    boundary_weight: float = 1.0
     # Per-frame probability of removing depth (or RGB) during training, so the fusion
     # head learns to work with substituted (EBR) or zeroed inputs.
     modality_dropout_depth: float = 0.0
@@ -778,6 +784,8 @@ class TrainConfig:
         check(self.min_observed >= 1, "min_observed", f"must be >= 1, got {self.min_observed}")
         check(self.recent_frames >= 0, "recent_frames", f"must be >= 0, got {self.recent_frames}")
         check(self.recent_weight > 0, "recent_weight", f"must be > 0, got {self.recent_weight}")
+        check(self.boundary_frames >= 0, "boundary_frames", f"must be >= 0, got {self.boundary_frames}")
+        check(self.boundary_weight > 0, "boundary_weight", f"must be > 0, got {self.boundary_weight}")
         check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         check(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         check(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")

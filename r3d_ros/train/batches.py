@@ -52,10 +52,12 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
+    near_change = []  # (S, W) segmentation weights of the windows' frames near a change of action
     rgb_frames, depth_frames = [], []
     augmentation = Augmentation.of(train, config.model.input)
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
+        video_weights = boundary_weights(video.labels, train.boundary_frames, train.boundary_weight)
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
             start = max(0, int(end) - window)
             length = int(end) - start
@@ -65,6 +67,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             seg = np.full(window, IGNORE, dtype=np.int64)
             seg[:length] = targets.segmentation
             indices.append(row)
+            near_change.append(np.r_[video_weights[start : int(end)], np.ones(window - length, np.float32)])
             masks.append(np.arange(window) < length)
             segmentation.append(seg)
             future.append(targets.future)
@@ -91,9 +94,31 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             torch.from_numpy(np.stack(segmentation)),
             torch.from_numpy(np.stack(future)),
             torch.tensor(next_action, dtype=torch.int64),
-            recent_weights(np.stack(masks), train.recent_frames, train.recent_weight),
+            segmentation_weights(
+                recent_weights(np.stack(masks), train.recent_frames, train.recent_weight),
+                np.stack(near_change) if train.boundary_frames and train.boundary_weight != 1.0 else None,
+            ),
         ),
     )
+
+
+def boundary_weights(labels: np.ndarray, frames: int, weight: float) -> np.ndarray:
+    """(T,) weights of a video's frames: ``weight`` within ``frames`` of a change of label (either side), else 1.
+
+    Computed on the whole video, so a window that starts inside a segment has no boundary at its first frame.
+    """
+    weights = np.ones(len(labels), np.float32)
+    for change in np.flatnonzero(np.diff(labels) != 0) + 1:
+        weights[max(0, change - frames) : change + frames] = weight
+    return weights
+
+
+def segmentation_weights(recent: torch.Tensor | None, near_change: np.ndarray | None) -> torch.Tensor | None:
+    """The product of the recent-frame and near-change weights (None when neither is on)."""
+    if near_change is None:
+        return recent
+    boundary = torch.from_numpy(near_change.astype(np.float32))
+    return boundary if recent is None else recent * boundary
 
 
 def recent_weights(masks: np.ndarray, frames: int, weight: float) -> torch.Tensor | None:
