@@ -739,7 +739,9 @@ class TrainConfig:
     # Frames within ``boundary_frames`` of a change of action, on either side (the old action's last
     # frames and the new one's first), count ``boundary_weight`` times in the segmentation terms. Every
     # action ramps in from and out to the same stance, so these few frames are where a change is told
-    # at all; an anticipation that starts in an action's first frames reads its class from them.
+    # at all; an anticipation that starts in an action's first frames reads its class from them. Off in
+    # the shipped recipe: 5 frames at weight 2 read no onset sooner and lost at alpha 0.2 over three
+    # draws (docs/experiment.md, "Frames near a change of action weighted twice in training").
     boundary_frames: int = 0
     boundary_weight: float = 1.0
     # Per-frame probability of removing depth (or RGB) during training, so the fusion
