@@ -86,12 +86,12 @@ def collect(model: torch.nn.Module, seeds: list[int], cache: str | None, frames:
     return [np.stack(column) for column in zip(*rows, strict=True)]
 
 
-def probe_predictions(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, classes: int) -> np.ndarray:
+def probe_predictions(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
     """Test predictions of an L2-regularised multinomial logistic regression on standardised inputs."""
     mean, scale = train_x.mean(0), train_x.std(0) + 1e-6
     x = torch.from_numpy((train_x - mean) / scale).float()
     y = torch.from_numpy(train_y).long()
-    layer = torch.nn.Linear(x.shape[1], classes)
+    layer = torch.nn.Linear(x.shape[1], int(train_y.max()) + 1)
     optimiser = torch.optim.LBFGS(layer.parameters(), max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -124,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.train_seeds} ({fitted} frames), scored on seeds {args.test_seeds} ({scored} frames)\n")
     print("| target | chance (most frequent) | " + " | ".join(INPUTS) + " | the model, window ending there |")
     print("|---|---:|" + "---:|" * (len(INPUTS) + 1))
-    count = int(max(train[classes].max(), test[classes].max())) + 1
     beginning = test[sides] == 1
     rows = (
         ("side: ending or beginning", sides, np.ones_like(beginning)),
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         chance = float((test[column][scored] == np.bincount(train[column]).argmax()).mean())
         scores = []
         for i in range(len(INPUTS)):
-            predicted = probe_predictions(train[i], train[column], test[i], max(count, 2))
+            predicted = probe_predictions(train[i], train[column], test[i])
             scores.append(float((predicted[scored] == test[column][scored]).mean()))
         own = f"{(test[-1][scored] == test[classes][scored]).mean():.3f}" if column == classes else "-"
         print(f"| {name} | {chance:.3f} | " + " | ".join(f"{score:.3f}" for score in scores) + f" | {own} |")

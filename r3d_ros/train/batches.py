@@ -52,12 +52,10 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     window, horizon = timing.window, timing.horizon_frames
     total = sum(len(v) for v in videos)
     indices, masks, segmentation, future, next_action, rgb_present, depth_present = [], [], [], [], [], [], []
-    near_change = []  # (S, W) segmentation weights of the windows' frames near a change of action
     rgb_frames, depth_frames = [], []
     augmentation = Augmentation.of(train, config.model.input)
     offset = 0
     for video, rng in zip(videos, rngs, strict=True):
-        video_weights = boundary_weights(video.labels, train.boundary_frames, train.boundary_weight)
         for end in sample_window_ends(len(video), train.windows_per_video, train.min_observed, rng):
             start = max(0, int(end) - window)
             length = int(end) - start
@@ -67,7 +65,6 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             seg = np.full(window, IGNORE, dtype=np.int64)
             seg[:length] = targets.segmentation
             indices.append(row)
-            near_change.append(np.r_[video_weights[start : int(end)], np.ones(window - length, np.float32)])
             masks.append(np.arange(window) < length)
             segmentation.append(seg)
             future.append(targets.future)
@@ -82,6 +79,10 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
         rgb_frames.append(rgb_frame)
         depth_frames.append(depth_frame)
     labels = np.concatenate([v.labels for v in videos])
+    near_change = None  # (S, W) weights of the windows' frames near a change of action, through their indices
+    if train.boundary_frames and train.boundary_weight != 1.0:
+        weights = [boundary_weights(v.labels, train.boundary_frames, train.boundary_weight) for v in videos]
+        near_change = np.concatenate([*weights, np.ones(1, np.float32)])[np.stack(indices)]  # padding: 1
     return Batch(
         rgb=torch.from_numpy(np.concatenate(rgb_frames)).float(),
         depth=torch.from_numpy(np.concatenate(depth_frames)).float(),
@@ -96,7 +97,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
             torch.tensor(next_action, dtype=torch.int64),
             segmentation_weights(
                 recent_weights(np.stack(masks), train.recent_frames, train.recent_weight),
-                np.stack(near_change) if train.boundary_frames and train.boundary_weight != 1.0 else None,
+                near_change,
             ),
         ),
     )
