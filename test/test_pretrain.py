@@ -126,6 +126,24 @@ def test_pretraining_teaches_each_encoder_to_classify_single_frames(tiny) -> Non
         assert last > max(2 * chance, first + 0.2), (modality, first, last)
 
 
+def test_heads_passed_in_are_the_ones_trained(tiny) -> None:
+    config, videos = tiny
+    torch.manual_seed(0)
+    model = R3DModel(config)
+    heads = torch.nn.ModuleDict(
+        {name: torch.nn.Linear(config.model.token_dim, config.model.num_classes) for name in ("rgb", "depth")}
+    )
+    before = {name: head.weight.detach().clone() for name, head in heads.items()}
+    pretrain_encoders(
+        model, videos, FramePretrainConfig(epochs=1, batch_frames=32, lr=3e-3), augmentation(), 0,
+        torch.device("cpu"),
+        DistributedContext(),
+        heads,
+    )  # fmt: skip
+    for name, head in heads.items():
+        assert not torch.equal(head.weight, before[name]), name
+
+
 def test_a_run_records_pretraining_and_counts_its_time(tmp_path: Path) -> None:
     overrides = {"train.epochs": 1, "train.pretrain": {"epochs": 2}, "model.future_decoder": "grammar_filter"}
     config = load_config(write_config(tmp_path / "tiny.yaml", **overrides))

@@ -90,13 +90,21 @@ def pretrain_encoders(
     seed: int,
     device: torch.device,
     dist: DistributedContext,
+    heads: nn.ModuleDict | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model``'s RGB and depth encoders as per-frame classifiers; one row of statistics per epoch."""
+    """Train ``model``'s RGB and depth encoders as per-frame classifiers; one row of statistics per epoch.
+
+    ``heads`` ("rgb" and "depth": linear token -> class) are made here when not
+    given; a caller that passes its own keeps them trained (a probe scoring
+    the encoders on frames they never saw).
+    """
     num_classes = model.config.model.num_classes
     token_dim = model.config.model.token_dim
     torch.manual_seed(seed * 1_000_003 + 104_729)
     encoders = {"rgb": model.rgb_encoder, "depth": model.depth_encoder}
-    heads = nn.ModuleDict({name: nn.Linear(token_dim, num_classes) for name in encoders}).to(device)
+    if heads is None:
+        heads = nn.ModuleDict({name: nn.Linear(token_dim, num_classes) for name in encoders})
+    heads = heads.to(device)
     parameters = [p for module in (*encoders.values(), heads) for p in module.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=model.config.train.weight_decay)
     epochs = [
