@@ -19,6 +19,7 @@ recipe), to weigh against the 60-minute training budget.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -34,7 +35,6 @@ from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.augment import Augmentation
 from r3d_ros.train.distributed import DistributedContext
 from r3d_ros.train.pretrain import pretrain_encoders
-from r3d_ros.train.trainer import Trainer
 
 ONSET_FRAMES = 3  # frames 1..3 of an action
 
@@ -94,7 +94,7 @@ def main() -> None:
     )
     torch.set_num_threads(config.train.threads or 1)
     train_set, test_set = load_datasets(config.data)
-    config = Trainer._with_classes(config, train_set.class_names)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, class_names=train_set.class_names))
     size, fps, cache = config.model.input, config.anticipation.fps, config.data.cache_dir
     train_videos = prepare_dataset(train_set, size, fps, cache, False, 1)
     test_videos = prepare_dataset(test_set, size, fps, cache, False, 1)
