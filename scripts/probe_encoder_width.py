@@ -10,8 +10,10 @@ wider encoder, this pretrains the RGB and depth encoders of the given width
 exactly as ``r3d-train`` does (``train.pretrain``, the recipe's augmentations)
 on the first ``--videos`` training videos, then scores the per-frame heads on
 the recipe's test videos (no augmentation): over all labelled frames, and over
-the frames 1-3 of an action. If a wider encoder is not better here, where it
-has nothing but the frame to go on, it will not be better in the full model.
+the frames 1-3 of an action. A width that is not better here, where it has
+nothing but the frame to go on, has little to offer the full model; one that is
+better still has to be judged in the full model (the temporal stacks may already
+recover what a sharper frame adds).
 The wall time of the pretraining is printed beside it (one thread, as the
 recipe), to weigh against the 60-minute training budget.
 """
@@ -30,7 +32,9 @@ from torch import nn
 
 from r3d_ros.config import load_config
 from r3d_ros.data.prepared import prepare_dataset
+from r3d_ros.data.sampling import run_lengths
 from r3d_ros.data.sources import load_datasets
+from r3d_ros.eval.anticipation import encode_video
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.train.augment import Augmentation
 from r3d_ros.train.distributed import DistributedContext
@@ -41,10 +45,7 @@ ONSET_FRAMES = 3  # frames 1..3 of an action
 
 def frames_into_action(labels: np.ndarray) -> np.ndarray:
     """For every frame, how many frames its action has lasted there (1 on the first frame)."""
-    age = np.ones(len(labels), dtype=int)
-    for i in range(1, len(labels)):
-        age[i] = age[i - 1] + 1 if labels[i] == labels[i - 1] else 1
-    return age
+    return np.concatenate([np.arange(1, length + 1) for _, length in run_lengths(labels)])
 
 
 @torch.no_grad()
@@ -56,10 +57,8 @@ def score(model: R3DModel, heads: nn.ModuleDict, videos: list) -> dict[str, floa
     for video in videos:
         labels = torch.from_numpy(video.labels)
         onset = torch.from_numpy(frames_into_action(video.labels) <= ONSET_FRAMES)
-        tokens = {
-            "rgb": model.rgb_encoder(torch.from_numpy(video.rgb).float()),
-            "depth": model.depth_encoder(torch.from_numpy(video.depth).float()),
-        }
+        features = encode_video(model, video, torch.device("cpu"))
+        tokens = {"rgb": features.rgb_encoded, "depth": features.depth_encoded}
         for name, head in heads.items():
             keep = labels >= 0
             if name == "depth":
@@ -119,7 +118,7 @@ def main() -> None:
         "channels": args.channels,
         "videos": args.videos,
         "epochs": args.epochs,
-        "encoder_parameters": sum(p.numel() for p in model.rgb_encoder.parameters()),
+        "rgb_encoder_parameters": sum(p.numel() for p in model.rgb_encoder.parameters()),
         "pretrain_seconds": round(seconds, 1),
         "training_frames_accuracy": {k: round(v, 4) for k, v in rows[-1].items() if "accuracy" in k},
         "test_accuracy": {k: round(v, 4) for k, v in score(model, heads, test_videos).items()},
