@@ -190,6 +190,7 @@ def main() -> None:
         "videos": args.videos,
         "epochs": args.epochs,
         "pair_gap": args.pair_gap,
+        "seed": config.train.seed,
         "rgb_encoder_parameters": sum(p.numel() for p in model.rgb_encoder.parameters()),
         "pretrain_seconds": round(seconds, 1),
         "training_frames_accuracy": {k: round(v, 4) for k, v in rows[-1].items() if "accuracy" in k},
