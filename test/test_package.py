@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
@@ -35,6 +36,17 @@ def test_core_imports_without_ros() -> None:
     result = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_ros_adapters_do_not_import_the_evaluation_package() -> None:
+    """The node and its adapters reach the core through runtime/, data/ and model/, never eval/."""
+    offenders = []
+    for path in sorted((ROOT / "r3d_ros" / "ros").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.name}: {name}" for name in names if name.startswith("r3d_ros.eval")]
+    assert offenders == []
 
 
 def test_package_xml_declares_the_ros_dependencies() -> None:

@@ -34,7 +34,7 @@ from r3d_ros.config import ConfigError, RuntimeConfig, StreamConfig
 from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.labels import LabelFileError, read_label_file
 from r3d_ros.eval.prediction_bag import write_prediction_bag
-from r3d_ros.eval.replay import Replay, replay_bag
+from r3d_ros.eval.replay import replay_bag
 from r3d_ros.eval.report import (
     VIDEO_CODECS,
     Timeline,
@@ -47,6 +47,7 @@ from r3d_ros.eval.report import (
 )
 from r3d_ros.model.checkpoint import ModelFileError
 from r3d_ros.runtime.backends import BackendError, LoadedModel, create_backend
+from r3d_ros.runtime.recording import Replay
 from r3d_ros.shipped import DEFAULT_MODEL, shipped_file
 
 LOG = logging.getLogger("r3d_ros.eval")

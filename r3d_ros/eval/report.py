@@ -3,7 +3,7 @@
 Metrics (all computed from the anticipations, wherever they came from: offline
 replay or the live node), on the recording's time line: each anticipation's
 time is that of the color frame it was computed at, in seconds since the
-recording's first color frame (see :class:`~r3d_ros.eval.replay.RecordingClock`),
+recording's first color frame (see :class:`~r3d_ros.runtime.recording.RecordingClock`),
 the clock the label files use:
 
 - observed-action accuracy: the ``current`` action of each tick against the
@@ -46,11 +46,11 @@ from r3d_ros.data.labels import LabelFileError, Segment
 from r3d_ros.data.rosbag import open_bag, raw_image, read_messages
 from r3d_ros.data.sampling import protocol_window
 from r3d_ros.eval.anticipation import ClassAccuracy, protocol_key
-from r3d_ros.eval.replay import Replay
 from r3d_ros.model.decode import PredictedSegment, segments_to_frames
 from r3d_ros.runtime.anticipator import Anticipation
 from r3d_ros.runtime.image import ImageError, decode_color
 from r3d_ros.runtime.overlay import depth_status, label_band, render_overlay
+from r3d_ros.runtime.recording import Replay
 
 # A label may end this long after the last frame (the last frame's duration, rounding).
 LABEL_SLACK_S = 1.0

@@ -13,7 +13,7 @@ Messages are published in bag order at ``rate`` x the recording's pace; with
 times, as ``ros2 bag play --clock`` does, and keeps it running after the last
 message so the node's timers still fire. Every published anticipation is
 converted back to the core form and placed on the recording's time line
-(:class:`~r3d_ros.eval.replay.RecordingClock`), so it is scored exactly like
+(:class:`~r3d_ros.runtime.recording.RecordingClock`), so it is scored exactly like
 offline replay. After the last message the evaluator waits until the node's
 diagnostics counts stop changing and compares the number of anticipations the
 node says it published with the number it received: a missing one, or a node
@@ -55,11 +55,11 @@ from r3d_msgs.msg import AnticipatedAction
 from r3d_ros.config import RuntimeConfig, StreamConfig
 from r3d_ros.data.errors import DatasetError
 from r3d_ros.data.rosbag import header_stamp_ns, open_bag, raw_image, read_messages, select_topics
-from r3d_ros.eval.replay import RecordingClock, Replay
 from r3d_ros.ros.convert import ns_to_time, time_to_ns
 from r3d_ros.ros.dds_profile import large_image_transport
 from r3d_ros.runtime.action_message import from_message
 from r3d_ros.runtime.image import ImageError
+from r3d_ros.runtime.recording import RecordingClock, Replay
 from r3d_ros.runtime.timebase import StampEpoch
 
 LOG = logging.getLogger("r3d_ros.eval")
