@@ -24,7 +24,7 @@ from r3d_ros.model.ebr import ExplicitBasisReallocation
 from r3d_ros.model.encoders import DepthEncoder, RGBEncoder
 from r3d_ros.model.fuser import build_fuser
 from r3d_ros.model.grammar import ActionGrammar, GrammarFilter
-from r3d_ros.model.temporal import TemporalAnticipator, TemporalOutput
+from r3d_ros.model.temporal import TemporalNetwork, TemporalOutput
 
 
 @dataclass
@@ -63,7 +63,7 @@ class R3DModel(nn.Module):
         self.ebr = ExplicitBasisReallocation(model.token_dim, model.ebr) if model.ebr.enabled else None
         self.fuser = build_fuser(model.token_dim, model.fuser)
         timing = config.anticipation
-        self.temporal = TemporalAnticipator(
+        self.temporal = TemporalNetwork(
             model.token_dim, model.num_classes, timing.window, timing.horizon_frames, model.temporal
         )
         if model.uses_grammar:  # filled from the training labels (set_grammar); travels in the file
@@ -161,7 +161,7 @@ class R3DModel(nn.Module):
     def forward_temporal(self, tokens: torch.Tensor, mask: torch.Tensor, learned_future: bool = True) -> TemporalOutput:
         """Temporal path over (B, T, C) cached fused tokens and a (B, T) bool mask of real frames.
 
-        ``learned_future=False`` leaves the future decoder out (see :class:`TemporalAnticipator`).
+        ``learned_future=False`` leaves the future decoder out (see :class:`TemporalNetwork`).
         """
         return self.temporal(tokens, mask, learned_future)
 

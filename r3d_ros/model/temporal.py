@@ -54,7 +54,7 @@ class TemporalOutput:
     live_logits: torch.Tensor | None = None  # (B, T, K): the causal live stack's classes (training mode only)
 
 
-class TemporalAnticipator(nn.Module):
+class TemporalNetwork(nn.Module):
     """Encoder over observed tokens; decoder with a next-action query and one query per block of future frames."""
 
     def __init__(self, token_dim: int, num_classes: int, max_len: int, future_len: int, config: TemporalConfig) -> None:
