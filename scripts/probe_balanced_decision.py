@@ -4,9 +4,10 @@ r"""Is the per-frame argmax of a forecast the right decision for MoC? ``r3d-eval
         --seeds 0 50 51 52 53 54 --cache out/cache --out runs/balanced/dev
 
 MoC averages the per-class accuracy of the predicted frames, so a frame of a
-rare class counts for more than a frame of a common one. The expected MoC of a
-forecast is then highest for the class whose probability, divided by how often
-that class occurs, is largest, not for the most probable class. Both the model's
+rare class counts for more than a frame of a common one. Taking each class's
+number of scored frames as fixed, the expected MoC of a forecast is then highest
+for the class whose probability, divided by how often that class occurs, is
+largest, not for the most probable class. Both the model's
 decoding and every reference predictor (the grammar oracle included) take the
 plain most probable class. This runs ``r3d-eval-model`` with its arguments after
 replacing that decision, for the model and every reference predictor alike, by
