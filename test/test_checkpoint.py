@@ -78,7 +78,7 @@ def test_a_bad_after_training_value_is_refused_naming_the_setting(saved: tuple[P
     with pytest.raises(ConfigError, match="max_depth_noise"):
         set_model_setting(path, "max_depth_noise", -1.0)
     with pytest.raises(ConfigError, match="filter_newest_weight"):
-        set_model_setting(path, "filter_newest_weight", 1.5)
+        set_model_setting(path, "filter_newest_weight", 4.5)
 
 
 def test_a_setting_the_weights_depend_on_is_refused_after_training(saved: tuple[Path, R3DModel, str]) -> None:

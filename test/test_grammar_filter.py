@@ -85,6 +85,18 @@ def test_the_newest_frame_counts_with_its_own_weight() -> None:
     np.testing.assert_allclose(posterior, GrammarFilter(GRAMMAR, 0.5).posterior(newest_squared), atol=1e-12)
 
 
+def test_a_newest_frame_weight_above_one_sharpens_that_frame() -> None:
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal((40, K)) * 3.0
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    newest_squared = probabilities.copy()  # weight 1 on the squared row is weight 2 on the row
+    newest_squared[-1] = probabilities[-1] ** 2 / (probabilities[-1] ** 2).sum()
+    posterior = GrammarFilter(GRAMMAR, 0.5, newest_weight=2.0).posterior(probabilities)
+    np.testing.assert_allclose(
+        posterior, GrammarFilter(GRAMMAR, 0.5, newest_weight=1.0).posterior(newest_squared), atol=1e-12
+    )
+
+
 def test_full_weight_on_the_newest_frame_makes_a_just_started_action_more_likely() -> None:
     onset = probabilities_of([2] * 20 + [7], confidence=0.95)
     onset[-1] = 0.4 / (K - 1)
@@ -164,8 +176,8 @@ def test_an_evidence_weight_outside_zero_to_one_is_named(weight: str) -> None:
         load_config(overrides=[f"model.filter_evidence_weight={weight}"])
 
 
-@pytest.mark.parametrize("weight", ["0", "1.5"])
-def test_a_newest_frame_weight_outside_zero_to_one_is_named(weight: str) -> None:
+@pytest.mark.parametrize("weight", ["0", "4.5", "-1"])
+def test_a_newest_frame_weight_outside_zero_to_four_is_named(weight: str) -> None:
     with pytest.raises(ConfigError, match="filter_newest_weight"):
         load_config(overrides=[f"model.filter_newest_weight={weight}"])
 

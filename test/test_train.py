@@ -327,10 +327,11 @@ def test_a_filter_weight_override_changes_only_how_the_filter_weighs_frames(
 
 
 @pytest.mark.parametrize(
-    ("option", "field"), [("--evidence-weight", "filter_evidence_weight"), ("--newest-weight", "filter_newest_weight")]
+    ("option", "field", "bad"),
+    [("--evidence-weight", "filter_evidence_weight", "1.5"), ("--newest-weight", "filter_newest_weight", "4.5")],
 )
-def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, tmp_path: Path, caplog) -> None:
-    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", option, "fused=1.5"]
+def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, bad: str, tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", option, f"fused={bad}"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
     assert field in caplog.text
 

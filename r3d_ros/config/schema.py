@@ -25,6 +25,9 @@ def check(condition: bool, name: str, message: str) -> None:
 SYNC_POLICY: Literal["exact", "approximate"] = "approximate"
 SYNC_SLOP_S = 0.005
 DEPTH_TIMEOUT_S = 0.3
+# The largest exponent on the grammar filter's newest frame: weights up to 2 were measured
+# (docs/experiment.md, "The newest frame's weight above 1"); 4 leaves room without inviting typos.
+MAX_NEWEST_WEIGHT = 4.0
 
 
 def setting(default: Any, doc: str, *, low: float | None = None, high: float | None = None, live: bool = False) -> Any:
@@ -219,6 +222,7 @@ class ModelConfig:
     # grammar_filter: exponent on the window's newest frame (None: filter_evidence_weight). The
     # newest frame is the only evidence of an action that has just started; tempered like the
     # older frames, whose context it shares, it holds the filter on the previous action longer.
+    # Above 1 it counts as more than one observation: the live stack's reading sharpened.
     filter_newest_weight: float | None = None
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
     # model does better without depth, measured after training (train.depth_limit, or
@@ -245,9 +249,9 @@ class ModelConfig:
             f"must be in (0, 1], got {self.filter_evidence_weight}",
         )
         check(
-            self.filter_newest_weight is None or 0 < self.filter_newest_weight <= 1,
+            self.filter_newest_weight is None or 0 < self.filter_newest_weight <= MAX_NEWEST_WEIGHT,
             "filter_newest_weight",
-            f"must be empty or in (0, 1], got {self.filter_newest_weight}",
+            f"must be empty or in (0, {MAX_NEWEST_WEIGHT:g}], got {self.filter_newest_weight}",
         )
         check(
             self.token_dim % self.fuser.attention_heads == 0,

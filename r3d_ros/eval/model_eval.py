@@ -429,7 +429,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=W",
-        help="decode model NAME with another filter_newest_weight (in (0, 1]: the exponent on the window's\n"
+        help="decode model NAME with another filter_newest_weight (in (0, 4]: the exponent on the window's\n"
         "newest frame) than it was saved with",
     )
     parser.add_argument(
