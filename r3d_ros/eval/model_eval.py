@@ -38,6 +38,7 @@ import torch
 
 from r3d_ros.config import ConfigError, ModelConfig, StreamConfig, SyntheticConfig
 from r3d_ros.config.loader import from_dict, to_dict
+from r3d_ros.config.schema import MAX_NEWEST_WEIGHT
 from r3d_ros.data.prepared import PreparedVideo, iter_prepared, prepare_dataset
 from r3d_ros.data.synthetic import DEPTH_ONLY_CLASSES, arms_in_depth, generate_synthetic
 from r3d_ros.eval.anticipation import evaluate_anticipation, protocol_key
@@ -429,8 +430,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=W",
-        help="decode model NAME with another filter_newest_weight (in (0, 4]: the exponent on the window's\n"
-        "newest frame) than it was saved with",
+        help=f"decode model NAME with another filter_newest_weight (in (0, {MAX_NEWEST_WEIGHT:g}]: the exponent\n"
+        "on the window's newest frame) than it was saved with",
     )
     parser.add_argument(
         "--live-history",
