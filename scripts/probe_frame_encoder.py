@@ -129,7 +129,7 @@ def score(model: R3DModel, heads: nn.ModuleDict, videos: list) -> dict[str, floa
 
 
 def main() -> None:
-    """Pretrain one width on the first training videos and score it on the test videos."""
+    """Pretrain one width (and input) on the first training videos and score it on the test videos."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="config/train/default.yaml")
     parser.add_argument("--set", action="append", default=[], help="config override, as r3d-train's --set")
@@ -141,6 +141,8 @@ def main() -> None:
     )
     parser.add_argument("--out", required=True, help="JSON file for the result")
     args = parser.parse_args()
+    if args.pair_gap < 0:
+        parser.error(f"--pair-gap must be >= 0, got {args.pair_gap}")
     widths = "[" + ", ".join(str(c) for c in args.channels) + "]"
     config = load_config(
         args.config,
@@ -161,8 +163,6 @@ def main() -> None:
     augmentation = Augmentation.of(config.train, size)
     torch.manual_seed(config.train.seed)
     model = R3DModel(config)
-    if args.pair_gap < 0:
-        parser.error(f"--pair-gap must be >= 0, got {args.pair_gap}")
     if args.pair_gap:
         train_videos = [with_earlier_frame(v, args.pair_gap) for v in train_videos]
         test_videos = [with_earlier_frame(v, args.pair_gap) for v in test_videos]
