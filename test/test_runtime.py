@@ -15,7 +15,7 @@ from model_files import camera_frames, write_model
 from r3d_ros.config import RuntimeConfig
 from r3d_ros.model import R3DModel, save_model
 from r3d_ros.model.grammar import ActionGrammar
-from r3d_ros.runtime.anticipator import MISSING_DEPTH_PENALTY, StreamingAnticipator
+from r3d_ros.runtime.anticipator import MISSING_DEPTH_PENALTY, Pushed, StreamingAnticipator
 from r3d_ros.runtime.backends import BackendError, check_finite, choose_backend, create_backend
 from r3d_ros.runtime.backends.onnx_backend import OnnxRuntimeBackend
 from r3d_ros.runtime.backends.tensorrt_backend import engine_key
@@ -112,7 +112,7 @@ def test_streaming_tick_equals_the_batch_forward(model_file: Path, tmp_path: Pat
     frames = list(camera_frames(30, fps=10.0))  # already at the model rate: every frame is used
     inputs = [preprocess_frame(c, d, loaded.model.config.model.input) for _, c, d in frames]
     for stamp, color, depth in frames:
-        assert stream.push(stamp, color, depth) == "used"
+        assert stream.push(stamp, color, depth).outcome == "used"
     window = loaded.model.config.anticipation.window
     last = inputs[-window:]
     rgb = torch.from_numpy(np.stack([f.rgb for f in last]))[None]
@@ -149,7 +149,7 @@ def test_onnxruntime_and_torch_backends_anticipate_alike(model_file: Path, tmp_p
 
 def test_frames_are_subsampled_to_the_model_rate(model_file: Path, tmp_path: Path) -> None:
     stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
-    outcomes = [stream.push(stamp, c, d) for stamp, c, d in camera_frames(60, fps=30.0)]
+    outcomes = [stream.push(stamp, c, d).outcome for stamp, c, d in camera_frames(60, fps=30.0)]
     assert outcomes.count("used") == 20 and outcomes.count("skipped") == 40
 
 
@@ -233,11 +233,10 @@ def test_stream_resets_cleanly_with_a_log_line(
     model_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, second_stamp, second_size, reason
 ) -> None:
     stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
-    for stamp, color, depth in camera_frames(10, fps=10.0):
-        stream.push(stamp, color, depth)
+    assert not any(stream.push(stamp, color, depth).reset for stamp, color, depth in camera_frames(10, fps=10.0))
     color = RawImage.from_array(np.zeros((*second_size, 3), np.uint8), "rgb8")
     with caplog.at_level(logging.WARNING):
-        assert stream.push(0.9 + second_stamp, color, None) == "used"
+        assert stream.push(0.9 + second_stamp, color, None) == Pushed("used", reset=True)
     assert reason in caplog.text
     assert stream.stats.resets == 1 and stream.count == 1
 
@@ -245,10 +244,11 @@ def test_stream_resets_cleanly_with_a_log_line(
 def test_malformed_image_is_counted_and_dropped(model_file: Path, tmp_path: Path) -> None:
     stream = StreamingAnticipator(create_backend(model_file, runtime(tmp_path, "torch")))
     bad = RawImage(b"\0" * 10, 60, 80, "rgb8", 240)
-    assert stream.push(0.0, bad, None) == "invalid"
-    assert stream.stats.invalid == 1 and "expected step*height" in stream.stats.last_invalid_reason
+    pushed = stream.push(0.0, bad, None)
+    assert pushed.outcome == "invalid" and "expected step*height" in pushed.invalid_reason
+    assert stream.stats.invalid == 1 and stream.stats.last_invalid_reason == pushed.invalid_reason
     _, color, depth = next(camera_frames(1))
-    assert stream.push(0.1, color, depth) == "used"
+    assert stream.push(0.1, color, depth).outcome == "used"
 
 
 def test_nan_never_reaches_a_network() -> None:

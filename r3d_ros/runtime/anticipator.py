@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -86,6 +87,14 @@ class StreamStats:
     last_invalid_reason: str = ""
 
 
+class Pushed(NamedTuple):
+    """What became of one offered frame, so a caller acts on it without reading the counters."""
+
+    outcome: Literal["used", "skipped", "invalid"]  # taken in, skipped by the rate limiter, or refused
+    reset: bool = False  # the buffered window was dropped first (time went back, a gap, a new resolution)
+    invalid_reason: str = ""  # why an ``invalid`` frame was refused
+
+
 class StreamingAnticipator:
     """Per-frame work once per frame, temporal model per tick."""
 
@@ -139,7 +148,9 @@ class StreamingAnticipator:
         self.log.warning("anticipation buffer reset: %s", reason)
         self._clear()
 
-    def _check_continuity(self, stamp: float, color: RawImage) -> None:
+    def _check_continuity(self, stamp: float, color: RawImage) -> bool:
+        """Reset the window where this frame cannot follow the last one; returns whether it did."""
+        resets = self.stats.resets
         if self.last_stamp is not None:
             if stamp < self.last_stamp:
                 self.reset(f"time went backwards by {self.last_stamp - stamp:.3f} s (bag loop or clock jump)")
@@ -153,6 +164,7 @@ class StreamingAnticipator:
             self.reset(f"color resolution changed from {before} to {color.width}x{color.height}")
         self.resolution = resolution
         self.last_stamp = stamp
+        return self.stats.resets != resets
 
     def check_frame(self, color: RawImage, depth: RawImage | None) -> None:
         """Raise ImageError when a frame cannot be right, before it costs anything or touches the stream.
@@ -184,8 +196,8 @@ class StreamingAnticipator:
         depth_scale: float = 0.001,
         max_depth_noise: float = 0.0,
         max_rgb_noise: float = 0.0,
-    ) -> str:
-        """Offer one frame; returns ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped).
+    ) -> Pushed:
+        """Offer one frame; returns whether it was ``used``, ``skipped`` (rate) or ``invalid`` (counted, dropped).
 
         Depth noisier than ``max_depth_noise`` (std at 1 m; 0 = keep all) goes in as missing,
         and so does RGB noisier than ``max_rgb_noise`` (at the network's input, 0-255) on a frame with depth.
@@ -199,16 +211,16 @@ class StreamingAnticipator:
             self.check_frame(color, depth)
         except ImageError as error:
             return self.count_invalid(error)
-        self._check_continuity(stamp, color)
+        reset = self._check_continuity(stamp, color)
         if not self.limiter.accept(stamp):
             self.stats.skipped_rate += 1
-            return "skipped"
+            return Pushed("skipped", reset)
         try:
             frame = preprocess_frame(color, depth, self.size, depth_scale, max_depth_noise, max_rgb_noise)
             check_finite("preprocessed rgb", frame.rgb)
             check_finite("preprocessed depth", frame.depth)
         except (ImageError, ValueError) as error:
-            return self.count_invalid(error)
+            return self.count_invalid(error)._replace(reset=reset)
         rgb_present = frame.rgb_present and self.reads_rgb
         depth_present = frame.depth_present and self.reads_depth
         token = self.backend.encode(frame.rgb, frame.depth, rgb_present, depth_present)
@@ -225,13 +237,13 @@ class StreamingAnticipator:
         self.stats.last_rgb_noise = frame.rgb_noise
         if depth is not None:
             self.stats.last_depth_noise = frame.depth_noise
-        return "used"
+        return Pushed("used", reset)
 
-    def count_invalid(self, error: Exception) -> str:
-        """Count a frame refused for ``error`` (also one that could not even be decoded); returns ``invalid``."""
+    def count_invalid(self, error: Exception) -> Pushed:
+        """Count a frame refused for ``error`` (also one that could not even be decoded)."""
         self.stats.invalid += 1
         self.stats.last_invalid_reason = str(error)
-        return "invalid"
+        return Pushed("invalid", invalid_reason=str(error))
 
     def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         order = (np.arange(self.count) + self.head - self.count) % self.window

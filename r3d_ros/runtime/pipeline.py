@@ -195,16 +195,15 @@ class AnticipationPipeline:
         """An already synchronized frame (RealSense source with its device depth scale, or the synchronizer)."""
         if not self.config.use_depth:
             depth = None
-        resets = self.anticipator.stats.resets
         scale = self.config.depth_scale if depth_scale is None else depth_scale
         self.stream_shape = (color.height, color.width)
-        outcome = self.anticipator.push(stamp, color, depth, scale, self.depth_limit, self.rgb_limit)
-        if self.anticipator.stats.resets != resets:
+        pushed = self.anticipator.push(stamp, color, depth, scale, self.depth_limit, self.rgb_limit)
+        if pushed.reset:
             self._restart()
-        if outcome == "invalid":
-            self.invalid_log(f"dropped an invalid frame at {stamp:.3f} s: {self.anticipator.stats.last_invalid_reason}")
+        if pushed.outcome == "invalid":
+            self.invalid_log(f"dropped an invalid frame at {stamp:.3f} s: {pushed.invalid_reason}")
             return []
-        if outcome != "used":
+        if pushed.outcome != "used":
             return []  # the window did not change: a tick now would repeat the last one
         self.last_frame = (color, depth, scale)  # what the next tick shows (the node's debug image)
         if self.next_tick is None:
