@@ -38,6 +38,9 @@ SEEDS = ROOT / "docs" / "experiment" / "model_seeds"
 # Settings a training seed's run may differ in from the shipped one and still be the same recipe.
 PER_RUN = ("train.seed", "train.depth_limit.levels", "train.rgb_limit.levels", "data.cache_dir",
            "model.max_depth_noise", "model.max_rgb_noise")  # fmt: skip
+# Settings written into a finished file that change only how its outputs are decoded (set_model_setting.py):
+# a draw decoded with others is still the same training recipe, and the card says how each draw was decoded.
+DECODING = ("model.filter_evidence_weight", "model.filter_newest_weight")
 CARD = ROOT / "models" / "README.md"
 # How a training run's log names the model it wrote.
 WRITTEN_ID = re.compile(r"model written to .* \(id ([0-9a-f]{12})\)")
@@ -178,9 +181,10 @@ def reproduction_lines(model_id: str, shipped: dict[str, Any]) -> list[str]:
 def rerun_of(shipped: dict[str, Any], run_config: Path) -> bool:
     """Whether a run's config.yaml is the shipped one's in every setting but where its videos were cached.
 
-    The noise limits are compared as levels: the values in the shipped file were measured after its run.
+    The noise limits are compared as levels: the values in the shipped file were measured after its run;
+    the decoding weights may have been set in the file after it too, and do not reach training.
     """
-    free = ("data.cache_dir", "model.max_depth_noise", "model.max_rgb_noise")
+    free = ("data.cache_dir", "model.max_depth_noise", "model.max_rgb_noise", *DECODING)
     return run_config.is_file() and not recipe_differences(shipped, run_config, free)
 
 
@@ -208,8 +212,11 @@ def recipe_differences(shipped: dict[str, Any], run_config: Path, free: tuple[st
 
 
 def same_recipe(shipped: dict[str, Any], run_config: Path) -> None:
-    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe."""
-    differ = recipe_differences(shipped, run_config, PER_RUN)
+    """Raise ValueError naming the settings where a training seed's run is not the shipped recipe.
+
+    The decoding weights are free: they do not reach the weights (training_seed_lines shows them).
+    """
+    differ = recipe_differences(shipped, run_config, PER_RUN + DECODING)
     if differ:
         where = run_config.relative_to(ROOT) if run_config.is_relative_to(ROOT) else run_config
         raise ValueError(f"{where} is not the shipped recipe (differs in {', '.join(differ)})")
@@ -251,9 +258,12 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         "means, and the observed segmentation accuracy, from `r3d-eval-model` "
         f"(`docs/experiment/model_seeds/heldout*/results.json`; seed {shipped['train.seed']} is this model).",
         "",
-        "| test seeds | training seed | " + " | ".join(c.replace("_", " ") for c in cells) + " | observed seg. acc. |",
-        "|---|---|" + "---|" * (len(cells) + 1),
+        "| test seeds | training seed | newest frame's weight | "
+        + " | ".join(c.replace("_", " ") for c in cells)
+        + " | observed seg. acc. |",
+        "|---|---|---|" + "---|" * (len(cells) + 1),
     ]
+    mixed = False
     for name in evaluations:
         ours = json.loads((EXPERIMENT / name / "results.json").read_text())
         theirs = json.loads((SEEDS / name / "results.json").read_text())
@@ -266,16 +276,35 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         )
         ours, theirs = ours["summary"], theirs["summary"]
         draws = {shipped["train.seed"]: ratios(ours["fused/trained/both"])}
+        weights = {shipped["train.seed"]: newest_weight(shipped)}
         for key in sorted(k for k in theirs if k.endswith("/trained/both")):
             seed = int(key.split("/")[0].removeprefix("seed"))
-            same_recipe(shipped, SEEDS / "runs" / f"fused-seed{seed}" / "config.yaml")
+            run_config = SEEDS / "runs" / f"fused-seed{seed}" / "config.yaml"
+            same_recipe(shipped, run_config)
             draws[seed] = ratios(theirs[key])
+            weights[seed] = newest_weight(recipe(run_config))
         for seed, values in draws.items():
-            lines.append(f"| {label} | {seed} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+            lines.append(f"| {label} | {seed} | {weights[seed]:g} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+        if len(set(weights.values())) > 1:
+            mixed = True
+            continue
         table = np.array(list(draws.values()))
         spread = [f"{m:.3f} ± {s:.3f}" for m, s in zip(table.mean(0), table.std(0), strict=True)]
-        lines.append(f"| {label} | mean ± std over {len(draws)} | " + " | ".join(spread) + " |")
+        lines.append(f"| {label} | mean ± std over {len(draws)} | | " + " | ".join(spread) + " |")
+    if mixed:
+        lines += [
+            "",
+            "The draws were decoded with different weights on the newest frame (`model.filter_newest_weight`, set "
+            "after training; the weights do not depend on it), so no spread over them is given: the other seeds' "
+            "files were evaluated before this model's weight was raised, and are not kept to be decoded again.",
+        ]
     return lines
+
+
+def newest_weight(settings: dict[str, Any]) -> float:
+    """The grammar filter's exponent on the newest frame (the older frames' when the setting is empty)."""
+    value = settings["model.filter_newest_weight"]
+    return settings["model.filter_evidence_weight"] if value is None else value
 
 
 def band_when(temporal: Any) -> str:
