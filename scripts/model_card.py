@@ -258,7 +258,7 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         "means, and the observed segmentation accuracy, from `r3d-eval-model` "
         f"(`docs/experiment/model_seeds/heldout*/results.json`; seed {shipped['train.seed']} is this model).",
         "",
-        "| test seeds | training seed | newest frame's weight | "
+        "| test seeds | training seed | filter weights (older / newest frame) | "
         + " | ".join(c.replace("_", " ") for c in cells)
         + " | observed seg. acc. |",
         "|---|---|---|" + "---|" * (len(cells) + 1),
@@ -276,15 +276,15 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         )
         ours, theirs = ours["summary"], theirs["summary"]
         draws = {shipped["train.seed"]: ratios(ours["fused/trained/both"])}
-        weights = {shipped["train.seed"]: newest_weight(shipped)}
+        weights = {shipped["train.seed"]: filter_weights(shipped)}
         for key in sorted(k for k in theirs if k.endswith("/trained/both")):
             seed = int(key.split("/")[0].removeprefix("seed"))
             run_config = SEEDS / "runs" / f"fused-seed{seed}" / "config.yaml"
             same_recipe(shipped, run_config)
             draws[seed] = ratios(theirs[key])
-            weights[seed] = newest_weight(recipe(run_config))
+            weights[seed] = filter_weights(recipe(run_config))
         for seed, values in draws.items():
-            lines.append(f"| {label} | {seed} | {weights[seed]:g} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+            lines.append(f"| {label} | {seed} | {weights[seed]} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
         if len(set(weights.values())) > 1:
             mixed = True
             continue
@@ -294,17 +294,18 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
     if mixed:
         lines += [
             "",
-            "The draws were decoded with different weights on the newest frame (`model.filter_newest_weight`, set "
-            "after training; the weights do not depend on it), so no spread over them is given: the other seeds' "
-            "files were evaluated before this model's weight was raised, and are not kept to be decoded again.",
+            "The draws were decoded with different grammar-filter weights (`model.filter_evidence_weight`, "
+            "`model.filter_newest_weight`: set after training, the network's weights do not depend on them), so no "
+            "spread over them is given; decoding them alike (`r3d-eval-model --evidence-weight / --newest-weight`) "
+            "would give one.",
         ]
     return lines
 
 
-def newest_weight(settings: dict[str, Any]) -> float:
-    """The grammar filter's exponent on the newest frame (the older frames' when the setting is empty)."""
-    value = settings["model.filter_newest_weight"]
-    return settings["model.filter_evidence_weight"] if value is None else value
+def filter_weights(settings: dict[str, Any]) -> str:
+    """The grammar filter's exponents, older frames / newest frame (the older frames' when the latter is empty)."""
+    older, newest = settings["model.filter_evidence_weight"], settings["model.filter_newest_weight"]
+    return f"{older:g} / {older if newest is None else newest:g}"
 
 
 def band_when(temporal: Any) -> str:

@@ -62,7 +62,7 @@ def test_model_card_takes_a_draw_decoded_with_another_newest_weight_as_the_same_
     run_config = tmp_path / "config.yaml"
     run_config.write_text(yaml.safe_dump(other))
     card.same_recipe(shipped, run_config)
-    assert card.newest_weight(card.recipe(run_config)) == 3.0
+    assert card.filter_weights(card.recipe(run_config)) == "0.5 / 3"
 
 
 def test_model_card_quotes_a_rerun_as_another_draw_only_when_every_setting_and_the_seed_match(tmp_path: Path) -> None:
