@@ -40,7 +40,7 @@ PER_RUN = ("train.seed", "train.depth_limit.levels", "train.rgb_limit.levels", "
            "model.max_depth_noise", "model.max_rgb_noise")  # fmt: skip
 # Settings written into a finished file that change only how its outputs are decoded (set_model_setting.py):
 # a draw decoded with others is still the same training recipe, and the card says how each draw was decoded.
-DECODING = ("model.filter_evidence_weight", "model.filter_newest_weight")
+DECODING = ("model.filter_evidence_weight", "model.filter_newest_weight", "model.temporal.live_frames")
 CARD = ROOT / "models" / "README.md"
 # How a training run's log names the model it wrote.
 WRITTEN_ID = re.compile(r"model written to .* \(id ([0-9a-f]{12})\)")
@@ -258,7 +258,7 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         "means, and the observed segmentation accuracy, from `r3d-eval-model` "
         f"(`docs/experiment/model_seeds/heldout*/results.json`; seed {shipped['train.seed']} is this model).",
         "",
-        "| test seeds | training seed | filter weights (older / newest frame) | "
+        "| test seeds | training seed | decoded with: filter weights (older / newest frame); live frames | "
         + " | ".join(c.replace("_", " ") for c in cells)
         + " | observed seg. acc. |",
         "|---|---|---|" + "---|" * (len(cells) + 1),
@@ -274,15 +274,17 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         label = (
             f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
         )
+        our_decoding, their_decoding = ours.get("decoding", {}), theirs.get("decoding", {})
         ours, theirs = ours["summary"], theirs["summary"]
         draws = {shipped["train.seed"]: ratios(ours["fused/trained/both"])}
-        weights = {shipped["train.seed"]: filter_weights(shipped)}
+        weights = {shipped["train.seed"]: decoded_with(our_decoding.get("fused", shipped))}
         for key in sorted(k for k in theirs if k.endswith("/trained/both")):
-            seed = int(key.split("/")[0].removeprefix("seed"))
+            name = key.split("/")[0]
+            seed = int(name.removeprefix("seed"))
             run_config = SEEDS / "runs" / f"fused-seed{seed}" / "config.yaml"
             same_recipe(shipped, run_config)
             draws[seed] = ratios(theirs[key])
-            weights[seed] = filter_weights(recipe(run_config))
+            weights[seed] = decoded_with(their_decoding.get(name, recipe(run_config)))
         for seed, values in draws.items():
             lines.append(f"| {label} | {seed} | {weights[seed]} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
         if len(set(weights.values())) > 1:
@@ -294,18 +296,33 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
     if mixed:
         lines += [
             "",
-            "The draws were decoded with different grammar-filter weights (`model.filter_evidence_weight`, "
-            "`model.filter_newest_weight`: set after training, the network's weights do not depend on them), so no "
-            "spread over them is given; decoding them alike (`r3d-eval-model --evidence-weight / --newest-weight`) "
-            "would give one.",
+            "The draws were decoded differently (`model.filter_evidence_weight`, `model.filter_newest_weight`, "
+            "`model.temporal.live_frames`: set after training, the network's weights do not depend on them), so no "
+            "spread over them is given; decoding them alike (`r3d-eval-model --evidence-weight / --newest-weight / "
+            "--live-frames`) would give one.",
         ]
     return lines
 
 
-def filter_weights(settings: dict[str, Any]) -> str:
-    """The grammar filter's exponents, older frames / newest frame (the older frames' when the latter is empty)."""
+def decoded_with(settings: dict[str, Any]) -> str:
+    """How a draw was decoded: the filter's exponents (older / newest frame) and the frames read from the live stack.
+
+    The newest frame's exponent is the older frames' when it is empty. ``settings`` is an evaluation's
+    record of the draw (r3d-eval-model's ``decoding``) or, for evaluations written before it kept one,
+    the draw's config.
+    """
     older, newest = settings["model.filter_evidence_weight"], settings["model.filter_newest_weight"]
-    return f"{older:g} / {older if newest is None else newest:g}"
+    return f"{older:g} / {older if newest is None else newest:g}; {settings['model.temporal.live_frames']}"
+
+
+def live_rows(temporal: Any) -> str:
+    """Which window frames the live stack reads at run time."""
+    if temporal.live_frames == 1:
+        return "the window's newest frame"
+    return (
+        f"the window's newest {temporal.live_frames} frames (`model.temporal.live_frames`; the older ones keep "
+        "the bidirectional stack's reading)"
+    )
 
 
 def band_when(temporal: Any) -> str:
@@ -346,7 +363,9 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
         f"observed window and anticipates the future"
         + (
             f", and a second, causal stack of {net.temporal.encoder_layers} encoder layers "
-            "(`model.temporal.live_encoder`) reads the window's newest frame from the past alone, as it is read live"
+            "(`model.temporal.live_encoder`) reads "
+            + live_rows(net.temporal)
+            + " from the past alone, as it is read live"
             + (
                 f", each frame attending to its last {net.temporal.live_history} frames only "
                 f"(`model.temporal.live_history`, {band_when(net.temporal)})"

@@ -52,25 +52,29 @@ def test_a_recorded_filter_weight_changes_the_config_not_the_weights(saved: tupl
     assert load_model(path)[0].config.model.filter_newest_weight is None
 
 
-def test_a_recorded_live_history_changes_how_the_live_stack_is_read_not_the_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "frames"), [("live_history", 4), ("live_frames", 3)])
+def test_a_recorded_live_reading_changes_how_the_live_stack_is_read_not_the_weights(
+    setting: str, frames: int, tmp_path: Path
+) -> None:
     path = tmp_path / "live.safetensors"
     model_id = save_model(path, R3DModel(small_config("model.temporal.live_encoder=true")).eval())
-    assert set_model_setting(path, "live_history", 4) == model_id
+    assert set_model_setting(path, setting, frames) == model_id
     loaded, metadata = load_model(path)
-    assert loaded.config.model.temporal.live_history == 4 and loaded.temporal.live_history == 4
+    assert getattr(loaded.config.model.temporal, setting) == frames and getattr(loaded.temporal, setting) == frames
     assert metadata["model_id"] == model_id
 
 
-def test_a_live_history_is_refused_for_a_model_without_a_live_stack_or_in_part_frames(
-    saved: tuple[Path, R3DModel, str], tmp_path: Path
+@pytest.mark.parametrize(("setting", "bad"), [("live_history", -1), ("live_frames", 0)])
+def test_a_live_reading_is_refused_for_a_model_without_a_live_stack_or_in_part_frames(
+    setting: str, bad: int, saved: tuple[Path, R3DModel, str], tmp_path: Path
 ) -> None:
-    with pytest.raises(ConfigError, match="live_history"):
-        set_model_setting(saved[0], "live_history", 4)  # the EBR model has no live encoder
+    with pytest.raises(ConfigError, match=setting):
+        set_model_setting(saved[0], setting, 4)  # the EBR model has no live encoder
     path = tmp_path / "live.safetensors"
     save_model(path, R3DModel(small_config("model.temporal.live_encoder=true")).eval())
-    for bad in (2.5, -1):
-        with pytest.raises(ConfigError, match="live_history"):
-            set_model_setting(path, "live_history", bad)
+    for value in (2.5, bad):
+        with pytest.raises(ConfigError, match=setting):
+            set_model_setting(path, setting, value)
 
 
 def test_a_bad_after_training_value_is_refused_naming_the_setting(saved: tuple[Path, R3DModel, str]) -> None:

@@ -54,15 +54,16 @@ def test_model_card_refuses_another_recipes_draw_as_a_training_seed(tmp_path: Pa
         card.same_recipe(shipped, run_config)
 
 
-def test_model_card_takes_a_draw_decoded_with_another_newest_weight_as_the_same_recipe(tmp_path: Path) -> None:
+def test_model_card_takes_a_draw_decoded_another_way_as_the_same_recipe(tmp_path: Path) -> None:
     card = model_card()
     shipped = card.recipe(card.SEEDS / "runs" / "fused-seed1" / "config.yaml")
     other = yaml.safe_load((card.SEEDS / "runs" / "fused-seed1" / "config.yaml").read_text())
-    other["model"]["filter_newest_weight"] = 3.0  # set after training: the weights do not depend on it
+    other["model"]["filter_newest_weight"] = 3.0  # set after training: the weights do not depend on them
+    other["model"]["temporal"]["live_frames"] = 4
     run_config = tmp_path / "config.yaml"
     run_config.write_text(yaml.safe_dump(other))
     card.same_recipe(shipped, run_config)
-    assert card.filter_weights(card.recipe(run_config)) == "0.5 / 3"
+    assert card.decoded_with(card.recipe(run_config)) == "0.5 / 3; 4"
 
 
 def test_model_card_quotes_a_rerun_as_another_draw_only_when_every_setting_and_the_seed_match(tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ def test_padding_never_enters_batchnorm_statistics(config: R3DConfig) -> None:
     "overrides",
     [(), ("model.ebr.enabled=true",), ("model.fuser.kind=concat",), ("model.fuser.pool=concat",),
      ("model.fuser.pool=gated",), ("model.temporal.causal=true",), ("model.temporal.live_encoder=true",),
-     ("model.temporal.live_encoder=true", "model.temporal.live_history=3")],
+     ("model.temporal.live_encoder=true", "model.temporal.live_history=3"),
+     ("model.temporal.live_encoder=true", "model.temporal.live_history=3", "model.temporal.live_frames=4")],
 )  # fmt: skip
 def test_streaming_one_frame_at_a_time_equals_batch_forward(overrides: tuple[str, ...]) -> None:
     config = small_config(*overrides)
@@ -121,6 +122,27 @@ def test_the_live_encoder_reads_only_each_windows_newest_frame_in_eval_mode() ->
     torch.testing.assert_close(live.segmentation_logits[~newest], trained.segmentation_logits[~newest])
     torch.testing.assert_close(live.segmentation_logits[newest], trained.live_logits[newest])
     assert not torch.allclose(trained.segmentation_logits[newest], trained.live_logits[newest])
+
+
+def test_live_frames_reads_each_windows_newest_frames_from_the_live_encoder() -> None:
+    band = ("model.temporal.live_history=3", "model.temporal.live_history_in_training=true")
+    model = R3DModel(small_config(*LIVE, *band, "model.temporal.live_frames=4"))
+    tokens = torch.randn(3, 12, model.config.model.token_dim)
+    mask = torch.ones(3, 12, dtype=torch.bool)
+    mask[1, 7:] = False  # 7 real frames
+    mask[2, 2:] = False  # 2 real frames: fewer than live_frames
+    with torch.no_grad():
+        trained = model.train().forward_temporal(tokens, mask)  # every row's live logits (no dropout)
+        read = model.eval().forward_temporal(tokens, mask)
+    live = torch.zeros(3, 12, dtype=torch.bool)
+    live[0, 8:], live[1, 3:7], live[2, :2] = True, True, True
+    torch.testing.assert_close(read.segmentation_logits[live], trained.live_logits[live], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(read.segmentation_logits[~live], trained.segmentation_logits[~live])
+
+
+def test_live_frames_without_a_live_encoder_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="live_frames"):
+        small_config("model.temporal.live_frames=2")
 
 
 def test_the_live_encoder_reads_each_frame_from_the_past_alone() -> None:

@@ -59,6 +59,7 @@ def test_export_writes_checked_graphs_that_match_pytorch(model_file: Path, tmp_p
         "model.temporal.causal=true",
         "model.temporal.live_encoder=true",
         "model.temporal.live_encoder=true,model.temporal.live_history=3",
+        "model.temporal.live_encoder=true,model.temporal.live_history=3,model.temporal.live_frames=4",
         "model.fuser.pool=concat",
         "model.fuser.pool=gated",
     ],
@@ -71,7 +72,10 @@ def test_a_model_of_each_variant_exports_graphs_that_match_pytorch(override: str
     assert max(result.max_abs_error.values()) < 1e-4
 
 
-def test_a_live_history_set_after_export_gets_its_own_graph_not_the_cached_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("setting", "frames", "changed_row"), [("live_history", 3, -1), ("live_frames", 4, -2)])
+def test_a_live_reading_set_after_export_gets_its_own_graph_not_the_cached_one(
+    setting: str, frames: int, changed_row: int, tmp_path: Path
+) -> None:
     from r3d_ros.model import load_model
     from r3d_ros.model.checkpoint import set_model_setting
 
@@ -79,13 +83,13 @@ def test_a_live_history_set_after_export_gets_its_own_graph_not_the_cached_one(t
     tokens = np.random.default_rng(0).standard_normal((12, 32)).astype(np.float32)
     mask = np.ones(12, dtype=bool)
     before = create_backend(path, runtime(tmp_path, "onnxruntime")).backend.temporal(tokens, mask).segmentation
-    set_model_setting(path, "live_history", 3)
+    set_model_setting(path, setting, frames)
     after = create_backend(path, runtime(tmp_path, "onnxruntime")).backend.temporal(tokens, mask).segmentation
     model, _ = load_model(path)
     with torch.no_grad():
         expected = model.forward_temporal(torch.from_numpy(tokens)[None], torch.from_numpy(mask)[None])
     np.testing.assert_allclose(after, expected.segmentation_logits[0].numpy(), atol=1e-4)
-    assert not np.allclose(after[-1], before[-1], atol=1e-3)
+    assert not np.allclose(after[changed_row], before[changed_row], atol=1e-3)
     assert len(list((tmp_path / "cache").glob("*.temporal.onnx"))) == 2
 
 

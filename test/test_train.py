@@ -336,6 +336,27 @@ def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, bad
     assert field in caplog.text
 
 
+@pytest.mark.parametrize(("option", "field", "bad"), [("--live-history", "live_history", "-1"),
+                                                     ("--live-frames", "live_frames", "0")])  # fmt: skip
+def test_model_evaluation_names_a_bad_live_reading(option: str, field: str, bad: str, tmp_path: Path, caplog) -> None:
+    arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", option, f"fused={bad}"]
+    assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
+    assert field in caplog.text
+
+
+def test_model_evaluation_records_how_each_model_was_decoded_options_included(tmp_path: Path) -> None:
+    shipped = ROOT / "models" / "r3d_default.safetensors"
+    arguments = ["--model", f"as_saved={shipped}", "--model", f"read={shipped}", "--live-frames", "read=3"]
+    arguments += ["--newest-weight", "read=1", "--seeds", "7", "--num-test", "1", "--out", str(tmp_path)]
+    assert model_eval.main(arguments) == 0
+    decoding = json.loads((tmp_path / "results.json").read_text())["decoding"]
+    saved = load_model(shipped)[0].config.model
+    assert decoding["as_saved"]["model.temporal.live_frames"] == saved.temporal.live_frames
+    assert decoding["as_saved"]["model.filter_newest_weight"] == saved.filter_newest_weight
+    assert decoding["read"]["model.temporal.live_frames"] == 3 and decoding["read"]["model.filter_newest_weight"] == 1
+    assert decoding["read"]["model.future_decoder"] == saved.future_decoder
+
+
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:
     arguments = ["--model", f"fused={finished_run / 'model.safetensors'}", "--variant", "bad:rgb_nois=3"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2

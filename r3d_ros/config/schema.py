@@ -165,7 +165,7 @@ class TemporalConfig:
     causal: bool = False
     # A second encoder stack over the same tokens, causal, with its own segmentation head: it is
     # trained to segment every frame from the past alone, and at run time the window's newest
-    # frame is read from it while the older frames keep the bidirectional encoder's reading
+    # frame (live_frames of them) is read from it while the older frames keep the bidirectional encoder's reading
     # (docs/experiment.md, "A causal live frame for the bidirectional network").
     live_encoder: bool = False
     # At run time (eval mode), frames the live stack's every frame attends to, itself included (0: all
@@ -177,6 +177,12 @@ class TemporalConfig:
     # Train the live stack with that band too (every frame from its last live_history frames), instead of
     # from its whole past: the network then learns the reading it is given at run time.
     live_history_in_training: bool = False
+    # At run time, the window's newest frames read from the live stack (1: the newest alone); the older ones
+    # keep the bidirectional stack's reading. The bidirectional reading of a frame needs frames after it in
+    # view: in the window's last few it sees few or none and reads worse than the live stack. Training is
+    # unchanged, so it is a way to read a trained network (docs/experiment.md, "The window's newest frames
+    # read from the live stack").
+    live_frames: int = 1
 
     def __post_init__(self) -> None:
         check(self.live_history >= 0, "live_history", f"must be >= 0 (0: the whole window), got {self.live_history}")
@@ -184,6 +190,12 @@ class TemporalConfig:
             not self.live_history_in_training or self.live_history > 0,
             "live_history_in_training",
             "needs a live_history > 0 to train with",
+        )
+        check(self.live_frames >= 1, "live_frames", f"must be >= 1 (the newest frame), got {self.live_frames}")
+        check(
+            self.live_frames == 1 or self.live_encoder,
+            "live_frames",
+            "reads frames from the live stack: it needs live_encoder true",
         )
         check(
             not self.live_encoder or (self.use_encoder and self.encoder_layers > 0 and not self.causal),

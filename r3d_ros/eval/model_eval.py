@@ -442,6 +442,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "to at run time, 0 = all) than it was saved with",
     )
     parser.add_argument(
+        "--live-frames",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="read model NAME's newest N window frames from its live stack (model.temporal.live_frames, 1 = the\n"
+        "newest alone) instead of the number it was saved with",
+    )
+    parser.add_argument(
         "--max-depth-noise",
         type=float,
         default=StreamConfig().max_depth_noise,
@@ -502,17 +510,21 @@ def with_decoder(model: R3DModel, decoder: str) -> R3DModel:
     return model
 
 
-def with_live_history(model: R3DModel, text: str) -> R3DModel:
-    """``model`` reading its live stack with ``text`` frames of history; the weights are unchanged."""
-    try:
-        frames = int(text)
-    except ValueError:
-        raise ConfigError(f"--live-history: expected a whole number of frames, got {text!r}") from None
-    try:
-        model.set_live_history(frames)
-    except ConfigError as error:
-        raise ConfigError(f"--live-history: {error}") from None
-    return model
+def live_override(option: str, setting: str) -> Callable[[R3DModel, str], R3DModel]:
+    """An override that reads a model's live stack with another whole-number ``setting``; the weights are unchanged."""
+
+    def apply(model: R3DModel, text: str) -> R3DModel:
+        try:
+            frames = int(text)
+        except ValueError:
+            raise ConfigError(f"{option}: expected a whole number of frames, got {text!r}") from None
+        try:
+            getattr(model, f"set_{setting}")(frames)
+        except ConfigError as error:
+            raise ConfigError(f"{option}: {error}") from None
+        return model
+
+    return apply
 
 
 def filter_override(option: str, field: str) -> Callable[[R3DModel, str], R3DModel]:
@@ -533,6 +545,28 @@ def filter_override(option: str, field: str) -> Callable[[R3DModel, str], R3DMod
         return model
 
     return apply
+
+
+# How a model was read after its network: set after training (scripts/set_model_setting.py) or by this
+# command's options, so an evaluation records them beside its numbers; the model file alone may say otherwise.
+DECODING = (
+    "model.future_decoder",
+    "model.filter_evidence_weight",
+    "model.filter_newest_weight",
+    "model.temporal.live_history",
+    "model.temporal.live_frames",
+)
+
+
+def decoding(model: R3DModel) -> dict[str, object]:
+    """The :data:`DECODING` settings ``model`` was scored with, by their config paths."""
+    out = {}
+    for path in DECODING:
+        value: object = model.config
+        for part in path.split("."):
+            value = getattr(value, part)
+        out[path] = value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -556,7 +590,11 @@ def main(argv: list[str] | None = None) -> int:
         ("--newest-weight", "filter_newest_weight", args.newest_weight),
     ):
         overrides += [(option, item, filter_override(option, field)) for item in items]
-    overrides += [("--live-history", item, with_live_history) for item in args.live_history]
+    for option, setting, items in (
+        ("--live-history", "live_history", args.live_history),
+        ("--live-frames", "live_frames", args.live_frames),
+    ):
+        overrides += [(option, item, live_override(option, setting)) for item in items]
     for option, item, apply in overrides:
         name, _, value = item.partition("=")
         if name not in models:
@@ -634,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_rgb_noise": args.max_rgb_noise,
         "rgb_limits": rgb_limits,
         "variants": {k: to_dict(v) for k, v in variants.items()},
+        "decoding": {name: decoding(model) for name, model in models.items()},
         "summary": summary,
     }
     (args.out / "results.json").write_text(json.dumps(results | {"targets": checks}, indent=1))

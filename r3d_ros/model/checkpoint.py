@@ -126,6 +126,7 @@ AFTER_TRAINING_SETTINGS = (
     "filter_evidence_weight",
     "filter_newest_weight",
     "live_history",
+    "live_frames",
 )
 
 
@@ -140,10 +141,10 @@ def set_model_setting(path: str | Path, setting: str, value: float | None) -> st
     if setting not in AFTER_TRAINING_SETTINGS:
         raise ValueError(f"model.{setting} is not set after training (one of {', '.join(AFTER_TRAINING_SETTINGS)})")
     model, metadata = load_model(path)
-    if setting == "live_history":  # model.temporal.live_history: how the live stack is read
+    if setting in ("live_history", "live_frames"):  # model.temporal.*: how the live stack is read
         if value is None or value != int(value):
-            raise ConfigError(f"model.temporal.live_history: expected a whole number of frames, got {value}")
-        model.set_live_history(int(value))
+            raise ConfigError(f"model.temporal.{setting}: expected a whole number of frames, got {value}")
+        getattr(model, f"set_{setting}")(int(value))
     else:
         settings = dataclasses.replace(model.config.model, **{setting: value})
         model.config = dataclasses.replace(model.config, model=settings)

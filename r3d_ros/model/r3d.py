@@ -95,11 +95,21 @@ class R3DModel(nn.Module):
 
         Training does not depend on it, so a trained network can be read either way; the weights are unchanged.
         """
+        self._set_live_reading("live_history", frames)
+
+    def set_live_frames(self, frames: int) -> None:
+        """Read the window's newest ``frames`` from the live stack at run time (``model.temporal.live_frames``).
+
+        Like the history, a way to read a trained network: the weights are unchanged.
+        """
+        self._set_live_reading("live_frames", frames)
+
+    def _set_live_reading(self, setting: str, frames: int) -> None:
         if self.temporal.live_encoder is None:
-            raise ConfigError("model.temporal.live_history: the model has no live encoder (temporal.live_encoder)")
-        temporal = dataclasses.replace(self.config.model.temporal, live_history=frames)
+            raise ConfigError(f"model.temporal.{setting}: the model has no live encoder (temporal.live_encoder)")
+        temporal = dataclasses.replace(self.config.model.temporal, **{setting: frames})
         self.config = dataclasses.replace(self.config, model=dataclasses.replace(self.config.model, temporal=temporal))
-        self.temporal.live_history = frames
+        setattr(self.temporal, setting, frames)
 
     def set_grammar(self, grammar: ActionGrammar) -> None:
         """Store ``grammar`` (durations past the buffer's length are folded into its last entry)."""

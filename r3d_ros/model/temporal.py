@@ -23,8 +23,10 @@ With ``causal`` the encoder masks every frame's view of later frames, so each
 frame is segmented from the past alone, as the last one always is. With
 ``live_encoder`` a second, causal encoder stack with its own segmentation head
 runs beside the bidirectional one: trained on every frame, it is the reading of
-the window's newest frame in eval mode, while the older frames keep the
-bidirectional reading (the frames after them in view).
+the window's newest ``live_frames`` frames in eval mode, while the older frames
+keep the bidirectional reading (enough frames after them in view; at the
+window's edge the bidirectional stack sees few or none, and reads worse than
+the live stack).
 
 Positions count back from the last real frame (0 = now), so "how long ago" means
 the same whether the window is full or the recording has just started.
@@ -83,7 +85,7 @@ class TemporalNetwork(nn.Module):
         self.next_head = nn.Linear(dim, num_classes)
         self.future_head = nn.Linear(dim, num_classes)
         self.live_encoder = self.live_head = None
-        self.live_history = config.live_history
+        self.live_history, self.live_frames = config.live_history, config.live_frames
         self.trained_history = config.live_history if config.live_history_in_training else 0
         if config.live_encoder:  # created last, so the other modules start as without it
             layer = nn.TransformerEncoderLayer(
@@ -116,29 +118,33 @@ class TemporalNetwork(nn.Module):
         """
         return None if history else padding
 
-    def live_newest(
-        self, projected: torch.Tensor, hidden: torch.Tensor, padding: torch.Tensor, last_index: torch.Tensor
+    def live_last(
+        self, projected: torch.Tensor, hidden: torch.Tensor, padding: torch.Tensor, rows: torch.Tensor
     ) -> torch.Tensor:
-        """(B, 1, K) the live stack's logits of each window's newest frame, its last layer run for that row alone.
+        """(B, N, K) the live stack's logits of each window's ``rows`` (B, N, 1), its last layer run for them alone.
 
         Run time reads nothing else from the live stack, so its last layer's query,
-        feed-forward and head run for one row instead of the window's; the earlier
-        layers still run for every frame, whose states the last layer attends to.
-        The last layer hides from the newest frame what its row of ``hidden`` hides
-        (later frames, and with ``live_history`` older ones past the band) and the
-        padding. Eval mode only: dropout is left out.
+        feed-forward and head run for the window's newest ``live_frames`` rows instead
+        of all of them; the earlier layers still run for every frame, whose states the
+        last layer attends to. Each row's last layer hides what its row of ``hidden``
+        hides (later frames, and with ``live_history`` older ones past the band) and
+        the padding. Eval mode only: dropout is left out.
         """
         *early, last = self.live_encoder.layers
         x = projected
         for layer in early:
             x = layer(x, src_mask=hidden, src_key_padding_mask=self.live_padding(padding, self.live_history))
-        row = last_index.expand(-1, -1, x.shape[-1])
+        index = rows.expand(-1, -1, x.shape[-1])
         states = last.norm1(x)
-        keys_hidden = padding | hidden[last_index[:, 0, 0]]  # the newest frame's row of the mask
+        keys_hidden = padding[:, None, :] | hidden[rows[..., 0]]  # (B, N, T): each row's line of the mask
         attended = last.self_attn(
-            states.gather(1, row), states, states, key_padding_mask=keys_hidden, need_weights=False
+            states.gather(1, index),
+            states,
+            states,
+            attn_mask=keys_hidden.repeat_interleave(last.self_attn.num_heads, dim=0),
+            need_weights=False,
         )
-        x = x.gather(1, row) + attended[0]
+        x = x.gather(1, index) + attended[0]
         x = x + last.linear2(last.activation(last.linear1(last.norm2(x))))
         return self.live_head(self.live_encoder.norm(x))
 
@@ -202,8 +208,10 @@ class TemporalNetwork(nn.Module):
             hidden = self.live_mask(length, x.device, self.trained_history)
             live_padding = self.live_padding(padding, self.trained_history)
             live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=live_padding))
-        elif self.live_encoder is not None:  # the newest frame as the causal stack reads it at run time
+        elif self.live_encoder is not None:  # the newest frames as the causal stack reads them at run time
             hidden = self.live_mask(length, x.device, self.live_history)
-            newest = last_index.expand(-1, -1, segmentation.shape[-1])
-            segmentation = segmentation.scatter(1, newest, self.live_newest(projected, hidden, padding, last_index))
+            back = torch.arange(self.live_frames - 1, -1, -1, device=x.device)[None, :, None]
+            rows = (last_index - back).clamp(min=0)  # (B, N, 1); a window shorter than N repeats its first frame
+            read = self.live_last(projected, hidden, padding, rows)
+            segmentation = segmentation.scatter(1, rows.expand(-1, -1, segmentation.shape[-1]), read)
         return TemporalOutput(segmentation, future_logits, next_logits, live)

@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import torch
 
+from r3d_ros.config import TemporalConfig
 from r3d_ros.model.checkpoint import atomic_write
 from r3d_ros.model.r3d import R3DModel
 from r3d_ros.runtime.graphs import (
@@ -50,15 +51,19 @@ class ExportResult:
     max_abs_error: dict[str, float]
 
 
-def onnx_paths(out_dir: str | Path, model_id: str, live_history: int = 0) -> tuple[Path, Path]:
+def onnx_paths(out_dir: str | Path, model_id: str, temporal: TemporalConfig | None = None) -> tuple[Path, Path]:
     """File names of a model's exported graphs (the model id and the graphs' layout are part of the name).
 
-    So is a ``model.temporal.live_history`` other than 0: it changes the temporal graph but not the
-    weights, so the model id alone would hand a model file whose setting was changed after training
-    (``scripts/set_model_setting.py``) the graph cached before the change.
+    So are the ``temporal`` settings read after training: a ``live_history`` other than 0 and a
+    ``live_frames`` other than 1 change the temporal graph but not the weights, so the model id alone
+    would hand a model file whose setting was changed (``scripts/set_model_setting.py``) the graph
+    cached before the change.
     """
-    history = f".h{live_history}" if live_history else ""
-    stem = Path(out_dir) / f"r3d-{model_id}.g{GRAPH_LAYOUT}{history}"
+    reading = ""
+    if temporal is not None:
+        reading += f".h{temporal.live_history}" if temporal.live_history else ""
+        reading += f".f{temporal.live_frames}" if temporal.live_frames != 1 else ""
+    stem = Path(out_dir) / f"r3d-{model_id}.g{GRAPH_LAYOUT}{reading}"
     return stem.with_name(f"{stem.name}.per_frame.onnx"), stem.with_name(f"{stem.name}.temporal.onnx")
 
 
@@ -151,7 +156,7 @@ def export_model(
     """Write, check, tag and verify both graphs of ``model``."""
     model = model.cpu().eval()
     shapes = GraphShapes.of(model)
-    per_frame, temporal = onnx_paths(out_dir, model_id, model.config.model.temporal.live_history)
+    per_frame, temporal = onnx_paths(out_dir, model_id, model.config.model.temporal)
     try:
         _export(PerFrameGraph(model), shapes.per_frame_example(), per_frame, PER_FRAME_INPUTS, PER_FRAME_OUTPUTS)
         _export(TemporalGraph(model), shapes.temporal_example(), temporal, TEMPORAL_INPUTS, shapes.temporal_outputs)

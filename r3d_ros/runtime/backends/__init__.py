@@ -69,7 +69,7 @@ def exported_graphs(model: R3DModel, model_id: str, cache_dir: Path) -> tuple[Pa
     """The model's ONNX graphs in ``cache_dir``, exported now if absent."""
     from r3d_ros.runtime.export import export_model, onnx_paths
 
-    per_frame, temporal = onnx_paths(cache_dir, model_id, model.config.model.temporal.live_history)
+    per_frame, temporal = onnx_paths(cache_dir, model_id, model.config.model.temporal)
     if not (per_frame.is_file() and temporal.is_file()):
         LOG.info("exporting ONNX graphs of model %s to %s", model_id, cache_dir)
         export_model(model, model_id, cache_dir)
