@@ -1,4 +1,4 @@
-"""Near-change weighting of the segmentation terms: which frames it weighs, in videos and in training windows."""
+"""Per-frame targets read through the training windows' indices: near-change weights, and remaining frames."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import torch
 
 from r3d_ros.config import ConfigError, TrainConfig, load_config
 from r3d_ros.data.prepared import PreparedVideo
+from r3d_ros.data.sampling import remaining_after
+from r3d_ros.model.losses import IGNORE
 from r3d_ros.train.batches import boundary_weights, make_batch, segmentation_weights
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "train" / "default.yaml"
@@ -76,3 +78,21 @@ def test_bad_boundary_settings_are_refused_by_name() -> None:
         TrainConfig(boundary_frames=-1)
     with pytest.raises(ConfigError, match="boundary_weight"):
         TrainConfig(boundary_weight=0.0)
+
+
+def test_training_windows_carry_each_frames_remaining_frames_when_the_model_has_the_head() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    model = dataclasses.replace(config.model, temporal=dataclasses.replace(config.model.temporal, remaining_frames=6))
+    batch = make_batch([video()], dataclasses.replace(config, model=model), [np.random.default_rng(0)])
+    expected = remaining_after(video().labels, 6)
+    targets = batch.targets.remaining
+    for row, real, window_targets in zip(
+        batch.window_index.numpy(), batch.window_mask.numpy(), targets.numpy(), strict=True
+    ):
+        np.testing.assert_array_equal(window_targets[real], expected[row[real]])
+        assert (window_targets[~real] == IGNORE).all()
+
+
+def test_no_remaining_targets_without_the_head() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert make_batch([video()], config, [np.random.default_rng(0)]).targets.remaining is None

@@ -187,7 +187,47 @@ def test_a_newest_frame_weight_outside_zero_to_four_is_named(weight: str) -> Non
     [(["model.future_decoder=head"], "head"),
      (["model.future_decoder=grammar_filter"], "grammar_filter (evidence weight 0.5, newest frame 0.5)"),
      (["model.future_decoder=grammar_filter", "model.filter_newest_weight=1.0"],
-      "grammar_filter (evidence weight 0.5, newest frame 1)")],
+      "grammar_filter (evidence weight 0.5, newest frame 1)"),
+     (["model.future_decoder=grammar_filter", "model.temporal.live_encoder=true", "model.temporal.remaining_frames=8"],
+      "grammar_filter (evidence weight 0.5, newest frame 0.5, remaining 1)")],
 )  # fmt: skip
 def test_the_decoding_is_described_with_the_weights_the_model_id_leaves_out(overrides, described) -> None:
     assert load_config(overrides=overrides).model.decoding == described
+
+
+def test_remaining_evidence_at_one_frame_ends_the_current_action_there() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=1.0)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 25 + [7] * 9))
+    evidence = np.full(48, 1e-9)
+    evidence[10] = 1.0  # ten more frames of the current action (19 in all, in its range), then the next
+    future = grammar_filter.future(posterior, 30, evidence)
+    np.testing.assert_allclose(future, GRAMMAR.future_after(7, 10, 30), atol=2e-3)
+
+
+def test_uniform_remaining_evidence_leaves_the_chains_forecast() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 25 + [7] * 9, confidence=0.7))
+    np.testing.assert_allclose(
+        grammar_filter.future(posterior, 40, np.full(16, 1 / 16)), grammar_filter.future(posterior, 40), atol=1e-12
+    )
+
+
+def test_remaining_evidence_moves_when_the_action_ends_not_which_action_it_is() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 25 + [7] * 9, confidence=0.7))
+    evidence = np.linspace(1.0, 0.01, 48)  # soon rather than late
+    without, shifted = grammar_filter.future(posterior, 40), grammar_filter.future(posterior, 40, evidence)
+    assert shifted[:, 7].sum() < without[:, 7].sum()  # the current action ends sooner
+    np.testing.assert_allclose(shifted[0], without[0], atol=1e-4)  # each class keeps P(it is going on now)
+
+
+def test_a_remaining_weight_of_zero_reads_no_remaining_evidence() -> None:
+    grammar_filter = GrammarFilter(GRAMMAR, evidence_weight=0.5, remaining_weight=0.0)
+    posterior = grammar_filter.posterior(probabilities_of([2] * 25 + [7] * 9, confidence=0.7))
+    evidence = np.linspace(1.0, 0.01, 48)
+    np.testing.assert_array_equal(grammar_filter.future(posterior, 40, evidence), grammar_filter.future(posterior, 40))
+
+
+def test_a_negative_remaining_weight_is_named() -> None:
+    with pytest.raises(ConfigError, match="filter_remaining_weight"):
+        load_config(overrides=["model.filter_remaining_weight=-1"])

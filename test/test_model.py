@@ -302,6 +302,52 @@ def test_the_live_encoder_is_trained_on_every_labelled_frame() -> None:
     assert torch.count_nonzero(out.temporal.live_logits.grad[1, 6:]) == 0
 
 
+REMAINING = (*LIVE, "model.temporal.remaining_frames=6")
+
+
+def test_the_remaining_head_is_trained_on_every_frame_whose_remaining_time_is_known() -> None:
+    config = small_config(*REMAINING)
+    model = R3DModel(config).train()
+    rgb, depth = frames(2, 12, config)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 6:] = False
+    segmentation = torch.randint(0, K, (2, 12))
+    segmentation[~mask] = IGNORE
+    remaining = torch.randint(0, 6, (2, 12))
+    remaining[~mask] = IGNORE
+    remaining[0, 10:] = IGNORE  # the recording ends inside that action
+    targets = AnticipationTargets(segmentation, torch.randint(0, K, (2, config.anticipation.horizon_frames)),
+                                  torch.tensor([1, 2]), remaining=remaining)  # fmt: skip
+    out = model(rgb, depth, mask)
+    assert out.temporal.remaining_logits.shape == (2, 12, 6)
+    out.temporal.remaining_logits.retain_grad()
+    losses = anticipation_losses(out.temporal, targets)
+    losses["total"].backward()
+    parts = sum(losses[k] for k in ("segmentation", "future", "next", "live_segmentation", "remaining"))
+    torch.testing.assert_close(losses["total"].detach(), parts.detach())
+    grad = out.temporal.remaining_logits.grad
+    assert torch.count_nonzero(grad[0, :10]) > 0
+    assert torch.count_nonzero(grad[0, 10:]) == 0 and torch.count_nonzero(grad[1, 6:]) == 0
+
+
+def test_the_remaining_head_reads_each_windows_newest_frame_in_eval_mode() -> None:
+    model = R3DModel(small_config(*REMAINING, "model.temporal.live_frames=3"))
+    tokens = torch.randn(2, 12, model.config.model.token_dim)
+    mask = torch.ones(2, 12, dtype=torch.bool)
+    mask[1, 7:] = False
+    with torch.no_grad():
+        trained = model.train().forward_temporal(tokens, mask)  # every row's (no dropout)
+        read = model.eval().forward_temporal(tokens, mask)
+    assert read.remaining_logits.shape == (2, 6)
+    expected = torch.stack([trained.remaining_logits[0, 11], trained.remaining_logits[1, 6]])
+    torch.testing.assert_close(read.remaining_logits, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_remaining_head_without_a_live_encoder_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="remaining_frames"):
+        small_config("model.temporal.remaining_frames=6")
+
+
 def test_positions_count_back_from_the_last_real_frame(config: R3DConfig) -> None:
     model = R3DModel(config)
     mask = torch.tensor([[True, True, True, False, False], [True] * 5])

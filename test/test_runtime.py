@@ -168,13 +168,23 @@ def test_probabilities_sum_to_one_and_segments_cover_the_horizon(model_file: Pat
     assert result.current.start_offset_s <= 0.0
 
 
-def grammar_model_file(path: Path, decoder: str = "grammar_filter") -> Path:
-    """A seeded untrained model whose future is decoded by a grammar estimated from random label runs."""
+def grammar_model_file(path: Path, decoder: str = "grammar_filter", *overrides: str, ends_now: bool = False) -> Path:
+    """A seeded untrained model whose future is decoded by a grammar estimated from random label runs.
+
+    ``ends_now``: its remaining-frames head (``model.temporal.remaining_frames`` in ``overrides``)
+    says the current action ends after the newest frame, whatever the window.
+    """
     torch.manual_seed(0)
-    model = R3DModel(small_config(f"model.future_decoder={decoder}", "model.temporal.live_encoder=true"))
+    model = R3DModel(small_config(f"model.future_decoder={decoder}", "model.temporal.live_encoder=true", *overrides))
     rng = np.random.default_rng(0)
     labels = [np.repeat(rng.integers(model.config.model.num_classes, size=12), rng.integers(3, 9, size=12))]
     model.set_grammar(ActionGrammar.estimate(labels, model.config.model.num_classes, model.config.anticipation.fps))
+    if ends_now:
+        with torch.no_grad():
+            model.temporal.remaining_head.weight.zero_()
+            model.temporal.remaining_head.bias.copy_(
+                torch.tensor([30.0] + [0.0] * (model.temporal.remaining_head.out_features - 1))
+            )
     save_model(path, model.eval())
     return path
 
@@ -227,6 +237,39 @@ def test_a_grammar_filter_model_streams_with_onnxruntime(tmp_path: Path) -> None
     assert -window_s - 1e-6 <= result.current.start_offset_s <= 0.0
     assert 0.0 < result.current.confidence <= 1.0
     assert sum(s.duration_s for s in result.future) == pytest.approx(result.horizon_s, abs=1e-6)
+
+
+REMAINING_HEAD = "model.temporal.remaining_frames=8"
+
+
+def test_a_remaining_head_is_a_graph_output_that_matches_pytorch(tmp_path: Path) -> None:
+    from r3d_ros.model import load_model
+
+    model, metadata = load_model(
+        grammar_model_file(tmp_path / "remaining.safetensors", "grammar_filter", REMAINING_HEAD)
+    )
+    result = export_model(model, metadata["model_id"], tmp_path)
+    assert [output.name for output in onnx.load(str(result.temporal)).graph.output] == ["segmentation", "remaining"]
+    assert max(result.max_abs_error.values()) < 1e-4
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_a_tick_ends_the_current_action_where_the_remaining_head_says(backend: str, tmp_path: Path) -> None:
+    results = {}
+    for ends_now in (False, True):
+        path = grammar_model_file(
+            tmp_path / f"{ends_now}.safetensors", "grammar_filter", REMAINING_HEAD, ends_now=ends_now
+        )
+        stream = StreamingAnticipator(create_backend(path, runtime(tmp_path / str(ends_now), backend)))
+        for stamp, color, depth in camera_frames(40):
+            stream.push(stamp, color, depth)
+        tokens, mask = _window(stream)
+        assert stream.backend.temporal(tokens, mask).remaining.shape == (8,)
+        results[ends_now] = stream.tick()
+    chain, ends_now = results[False], results[True]
+    assert ends_now.current.class_id == chain.current.class_id
+    assert ends_now.future[0].class_id != chain.current.class_id  # the next action from the first future frame
+    assert chain.future[0].class_id == chain.current.class_id
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from r3d_ros.data.sampling import protocol_window, run_lengths, window_targets
+from r3d_ros.data.sampling import protocol_window, remaining_after, run_lengths, window_targets
 from r3d_ros.eval.anticipation import ClassAccuracy
 from r3d_ros.model.decode import future_probabilities, future_segments, next_action, segments_to_frames, softmax
 from r3d_ros.model.grammar import ActionGrammar
@@ -48,6 +48,26 @@ def test_window_targets_cover_only_the_last_window_frames() -> None:
     labels = np.array([0] * 10 + [1] * 10)
     targets = window_targets(labels, end=15, window=8, horizon=4)
     assert targets.segmentation.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
+
+
+def test_remaining_frames_count_down_to_each_actions_last_frame() -> None:
+    labels = np.array([0, 0, 0, 2, 2, 1, 1, 1, 1])
+    np.testing.assert_array_equal(remaining_after(labels, cap=10)[:5], [2, 1, 0, 1, 0])
+
+
+def test_remaining_frames_are_capped_at_the_last_bin() -> None:
+    labels = np.array([3] * 12 + [1])
+    np.testing.assert_array_equal(remaining_after(labels, cap=5)[:10], [4] * 8 + [3, 2])
+
+
+def test_remaining_frames_of_the_action_the_recording_cuts_are_known_only_past_the_cap() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 1, 1])
+    np.testing.assert_array_equal(remaining_after(labels, cap=4), [1, 0, 3, 3, IGNORE, IGNORE, IGNORE])
+
+
+def test_unlabelled_frames_have_no_remaining_target() -> None:
+    labels = np.array([0, -1, -1, 2, 2])
+    assert list(remaining_after(labels, cap=8)[:3]) == [0, IGNORE, IGNORE]
 
 
 def test_protocol_window_observes_alpha_and_predicts_beta() -> None:

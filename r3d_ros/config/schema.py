@@ -183,8 +183,21 @@ class TemporalConfig:
     # unchanged, so it is a way to read a trained network (docs/experiment.md, "The window's newest frames
     # read from the live stack").
     live_frames: int = 1
+    # A second head on the live stack (0: none): for every frame, how many more frames its action goes on,
+    # as a distribution over 0 .. remaining_frames - 1 (the last bin: that many or more). Trained on every
+    # frame as the live stack's segmentation is; at run time the newest frame's distribution tells the
+    # grammar filter when the current action ends (model.filter_remaining_weight), which the chain's
+    # duration distribution alone cannot: an action's frames show how far into it the person is
+    # (docs/experiment.md, "When the current action ends").
+    remaining_frames: int = 0
 
     def __post_init__(self) -> None:
+        check(self.remaining_frames >= 0, "remaining_frames", f"must be >= 0 (0: no head), got {self.remaining_frames}")
+        check(
+            self.remaining_frames == 0 or self.live_encoder,
+            "remaining_frames",
+            "is a head of the live stack: it needs live_encoder true",
+        )
         check(self.live_history >= 0, "live_history", f"must be >= 0 (0: the whole window), got {self.live_history}")
         check(
             not self.live_history_in_training or self.live_history > 0,
@@ -236,6 +249,9 @@ class ModelConfig:
     # older frames, whose context it shares, it holds the filter on the previous action longer.
     # Above 1 it counts as more than one observation: the live stack's reading sharpened.
     filter_newest_weight: float | None = None
+    # grammar_filter with a remaining-frames head (temporal.remaining_frames): exponent on the head's
+    # distribution of when the current action ends, multiplied into the chain's (0: the head is not read).
+    filter_remaining_weight: float = 1.0
     # Depth noise (std of a reading at 1 m, m; r3d_ros/runtime/depth_noise.py) past which this
     # model does better without depth, measured after training (train.depth_limit, or
     # scripts/measure_noise_limit.py --write on the synthetic benchmark, or scripts/set_model_setting.py);
@@ -266,6 +282,11 @@ class ModelConfig:
             f"must be empty or in (0, {MAX_NEWEST_WEIGHT:g}], got {self.filter_newest_weight}",
         )
         check(
+            self.filter_remaining_weight >= 0,
+            "filter_remaining_weight",
+            f"must be >= 0 (0: the remaining-frames head is not read), got {self.filter_remaining_weight}",
+        )
+        check(
             self.token_dim % self.fuser.attention_heads == 0,
             "token_dim",
             f"must be a multiple of fuser.attention_heads={self.fuser.attention_heads}",
@@ -287,7 +308,8 @@ class ModelConfig:
         if self.future_decoder != "grammar_filter":
             return self.future_decoder
         newest = self.filter_evidence_weight if self.filter_newest_weight is None else self.filter_newest_weight
-        return f"grammar_filter (evidence weight {self.filter_evidence_weight:g}, newest frame {newest:g})"
+        remaining = f", remaining {self.filter_remaining_weight:g}" if self.temporal.remaining_frames else ""
+        return f"grammar_filter (evidence weight {self.filter_evidence_weight:g}, newest frame {newest:g}{remaining})"
 
 
 @dataclass
@@ -747,6 +769,7 @@ class TrainConfig:
     loss_segmentation: float = 1.0  # weight of the observed-segmentation cross-entropy
     loss_future: float = 1.0  # weight of the cross-entropy of the class at each future frame
     loss_next: float = 0.5  # weight of the next-action cross-entropy
+    loss_remaining: float = 1.0  # weight of the remaining-frames cross-entropy (model.temporal.remaining_frames)
     # The last ``recent_frames`` observed frames of each window count ``recent_weight`` times in the
     # segmentation loss: the current action (the last frame) drives every forecast, and it is the
     # frame recognised with the least context (no frame after it).

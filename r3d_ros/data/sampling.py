@@ -60,6 +60,24 @@ def window_targets(labels: np.ndarray, end: int, window: int, horizon: int) -> W
     return WindowTargets(segmentation, future, next_action_after(labels, end))
 
 
+def remaining_after(labels: np.ndarray, cap: int) -> np.ndarray:
+    """(T,) frames each frame's action goes on after it, at most ``cap - 1`` (the last bin: that many or more).
+
+    IGNORE on unlabelled frames, and where the recording ends before the action does
+    and before ``cap - 1`` more frames: how long it would have gone on is unknown.
+    """
+    remaining = np.full(len(labels), IGNORE, dtype=np.int64)
+    start = 0
+    for label, length in run_lengths(labels):
+        after = np.arange(length - 1, -1, -1)
+        if start + length == len(labels):  # the recording ends inside this action: at least this many
+            after = np.where(after >= cap - 1, cap - 1, IGNORE)
+        if label >= 0:
+            remaining[start : start + length] = np.minimum(after, cap - 1)
+        start += length
+    return remaining
+
+
 def sample_window_ends(num_frames: int, count: int, min_observed: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` observation ends, uniform over the frames that leave something to predict."""
     low = min(min_observed, num_frames - 1)

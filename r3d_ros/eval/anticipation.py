@@ -192,7 +192,8 @@ def evaluate_anticipation(
         interior.add(seg[~near], observed_labels[~near])
         boundary.add(seg[near], observed_labels[near])
         future_logits = output.future_logits[0].cpu().numpy() if learned_future else None
-        reading = read_window(seg_logits, future_logits, grammar, grammar_filter, horizon)
+        remaining_logits = None if output.remaining_logits is None else output.remaining_logits[0].cpu().numpy()
+        reading = read_window(seg_logits, future_logits, grammar, grammar_filter, horizon, remaining_logits)
         segments = future_segments(reading.future)
         remaining = round(segments[0].duration * horizon) if segments[0].class_id == reading.current else 0
         truth_next = next_action_after(video.labels, observed)

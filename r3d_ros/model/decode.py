@@ -59,11 +59,13 @@ def read_window(
     grammar: ActionGrammar | None,
     grammar_filter: GrammarFilter | None = None,
     future_frames: int | None = None,
+    remaining_logits: np.ndarray | None = None,
 ) -> WindowReading:
     """The current action and the future from (T, K) observed and (F, K) future logits of one window.
 
     A model decoded by its grammar has no future logits at run time (None): ``future_frames``
-    then gives F, which is otherwise the logits' length.
+    then gives F, which is otherwise the logits' length. ``remaining_logits`` (R,): the newest
+    frame's remaining-frames head, read by the grammar filter (None: the model has none).
     """
     if future_frames is None:
         if future_logits is None:
@@ -72,7 +74,8 @@ def read_window(
     if grammar_filter is not None:
         posterior = grammar_filter.posterior(softmax(segmentation_logits))
         current, age, confidence = grammar_filter.current(posterior)
-        future = grammar_filter.future(posterior, future_frames)
+        evidence = None if remaining_logits is None else softmax(remaining_logits)
+        future = grammar_filter.future(posterior, future_frames, evidence)
         return WindowReading(current, min(max(age, 1), len(segmentation_logits)), confidence, future)
     current, elapsed = current_action(segmentation_logits.argmax(-1))
     confidence = float(softmax(segmentation_logits[-1])[current])

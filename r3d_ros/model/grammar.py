@@ -165,8 +165,14 @@ class GrammarFilter:
     restart the run and the forecast with it).
     """
 
-    def __init__(self, grammar: ActionGrammar, evidence_weight: float, newest_weight: float | None = None) -> None:
-        self.grammar, self.evidence_weight = grammar, evidence_weight
+    def __init__(
+        self,
+        grammar: ActionGrammar,
+        evidence_weight: float,
+        newest_weight: float | None = None,
+        remaining_weight: float = 1.0,
+    ) -> None:
+        self.grammar, self.evidence_weight, self.remaining_weight = grammar, evidence_weight, remaining_weight
         self.newest_weight = evidence_weight if newest_weight is None else newest_weight
         pmf = grammar.duration_pmf
         at_least = np.cumsum(pmf[:, ::-1], axis=1)[:, ::-1]  # P(D >= a), a = 0..L-1; exactly 0 past the support
@@ -269,7 +275,9 @@ class GrammarFilter:
         current = int(marginal.argmax())
         return current, int(posterior[current].argmax()), float(marginal[current])
 
-    def future(self, posterior: np.ndarray, num_frames: int) -> np.ndarray:
+    def future(
+        self, posterior: np.ndarray, num_frames: int, remaining_evidence: np.ndarray | None = None
+    ) -> np.ndarray:
         """(num_frames, K) class marginals of the next frames: the grammar's forecast mixed over P(class, age).
 
         The mixture of :meth:`ActionGrammar.future_after` over P(class, remaining
@@ -277,8 +285,14 @@ class GrammarFilter:
         convolved with the forecast for "ends now". The convolutions of all
         classes are one product of spectra (the forecasts' spectra are computed
         once per horizon), not one ``np.convolve`` per class pair in every tick.
+
+        ``remaining_evidence`` (R,): the network's distribution of how many more frames the
+        newest frame's action goes on (its last bin: that many or more). The chain knows the
+        current action's age only; the frames also show how far into it the person is.
         """
         remaining = np.matmul(posterior[:, None, :], self._remaining)[:, 0]  # (K, R): P(class, r more frames)
+        if remaining_evidence is not None and self.remaining_weight > 0:
+            remaining = self._with_evidence(remaining, remaining_evidence)
         weights = np.zeros((len(remaining), num_frames))
         kept = min(num_frames, remaining.shape[1])
         weights[:, :kept] = remaining[:, :kept]
@@ -292,6 +306,16 @@ class GrammarFilter:
             mixed = np.einsum("cb,ckb->kb", np.fft.rfft(weights[likely], n=2 * num_frames), spectra)
             forecast += np.fft.irfft(mixed, n=2 * num_frames)[:, :num_frames].T
         return forecast / max(forecast.sum(axis=1, keepdims=True).mean(), 1e-12)
+
+    def _with_evidence(self, remaining: np.ndarray, evidence: np.ndarray) -> np.ndarray:
+        """P(class, r) times the evidence on r raised to ``remaining_weight``, each class keeping its probability.
+
+        The evidence says when the action now going on ends, whichever it is, not which one it is.
+        """
+        bins = np.minimum(np.arange(remaining.shape[1]), len(evidence) - 1)
+        weighted = remaining * np.asarray(evidence, dtype=np.float64)[bins] ** self.remaining_weight
+        kept, mass = weighted.sum(axis=1, keepdims=True), remaining.sum(axis=1, keepdims=True)
+        return np.where(kept > 1e-300, weighted * (mass / np.maximum(kept, 1e-300)), remaining)
 
     def _ends_now_spectra(self, num_frames: int) -> np.ndarray:
         """(K, K, bins) spectra of every class's "ends now" forecast, zero-padded to twice the horizon."""

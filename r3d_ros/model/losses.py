@@ -28,12 +28,16 @@ class AnticipationTargets:
     next_action: torch.Tensor  # (B,) long: class of the segment after the current one, or IGNORE
     # (B, T) float: weight of each observed frame in the segmentation term (None: all 1).
     segmentation_weight: torch.Tensor | None = None
+    # (B, T) long: frames each observed frame's action goes on after it, capped at the head's last bin,
+    # IGNORE where unknown (None: the model has no remaining-frames head).
+    remaining: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> AnticipationTargets:
         """Move every tensor to ``device``."""
         weight = None if self.segmentation_weight is None else self.segmentation_weight.to(device)
+        remaining = None if self.remaining is None else self.remaining.to(device)
         return AnticipationTargets(
-            self.segmentation.to(device), self.future.to(device), self.next_action.to(device), weight
+            self.segmentation.to(device), self.future.to(device), self.next_action.to(device), weight, remaining
         )
 
 
@@ -44,6 +48,7 @@ class LossWeights:
     segmentation: float = 1.0
     future: float = 1.0
     next: float = 0.5
+    remaining: float = 1.0
 
 
 TERMS = {"segmentation": "segmentation", "future": "future", "next": "next_action"}
@@ -55,6 +60,8 @@ def loss_counts(targets: AnticipationTargets) -> dict[str, torch.Tensor]:
     The segmentation term counts its frames by their weights, so it stays a weighted mean.
     """
     counts = {term: (getattr(targets, field) != IGNORE).sum() for term, field in TERMS.items()}
+    if targets.remaining is not None:
+        counts["remaining"] = (targets.remaining != IGNORE).sum()
     if targets.segmentation_weight is not None:
         counts["segmentation"] = (targets.segmentation_weight * (targets.segmentation != IGNORE)).sum()
     return counts
@@ -100,4 +107,11 @@ def anticipation_losses(
             per_target = per_target * targets.segmentation_weight.reshape(-1)
         terms["live_segmentation"] = weights.segmentation * per_target.sum() / counts["segmentation"].clamp_min(1e-6)
         terms["total"] = terms["total"] + terms["live_segmentation"]
+    if output.remaining_logits is not None and targets.remaining is not None:  # every frame's remaining frames
+        flat_logits = output.remaining_logits.reshape(-1, output.remaining_logits.shape[-1])
+        flat_targets = targets.remaining.reshape(-1)
+        summed = F.cross_entropy(flat_logits, flat_targets, ignore_index=IGNORE, reduction="sum")
+        count = (flat_targets != IGNORE).sum() if counts.get("remaining") is None else counts["remaining"]
+        terms["remaining"] = weights.remaining * summed / count.clamp_min(1e-6)
+        terms["total"] = terms["total"] + terms["remaining"]
     return terms

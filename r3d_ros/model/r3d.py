@@ -88,7 +88,9 @@ class R3DModel(nn.Module):
         if self.config.model.future_decoder != "grammar_filter":
             return None
         model = self.config.model
-        return GrammarFilter(self.grammar, model.filter_evidence_weight, model.filter_newest_weight)
+        return GrammarFilter(
+            self.grammar, model.filter_evidence_weight, model.filter_newest_weight, model.filter_remaining_weight
+        )
 
     def set_live_history(self, frames: int) -> None:
         """Read the live stack with ``frames`` of history at run time (``model.temporal.live_history``; 0 = all).

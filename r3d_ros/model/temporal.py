@@ -54,6 +54,9 @@ class TemporalOutput:
     future_logits: torch.Tensor | None  # (B, F, K): class at each of the next F model frames
     next_logits: torch.Tensor | None  # (B, K): class of the action after the current one
     live_logits: torch.Tensor | None = None  # (B, T, K): the causal live stack's classes (training mode only)
+    # The live stack's remaining-frames logits (model.temporal.remaining_frames): (B, T, R) for every frame
+    # in training mode, (B, R) for the newest frame in eval mode; None without the head.
+    remaining_logits: torch.Tensor | None = None
 
 
 class TemporalNetwork(nn.Module):
@@ -84,7 +87,7 @@ class TemporalNetwork(nn.Module):
         self.decoder = nn.TransformerDecoder(layer, config.decoder_layers, norm=nn.LayerNorm(dim))
         self.next_head = nn.Linear(dim, num_classes)
         self.future_head = nn.Linear(dim, num_classes)
-        self.live_encoder = self.live_head = None
+        self.live_encoder = self.live_head = self.remaining_head = None
         self.live_history, self.live_frames = config.live_history, config.live_frames
         self.trained_history = config.live_history if config.live_history_in_training else 0
         if config.live_encoder:  # created last, so the other modules start as without it
@@ -95,6 +98,8 @@ class TemporalNetwork(nn.Module):
                 layer, config.encoder_layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False
             )
             self.live_head = nn.Linear(dim, num_classes)
+            if config.remaining_frames:
+                self.remaining_head = nn.Linear(dim, config.remaining_frames)
 
     @staticmethod
     def live_mask(length: int, device: torch.device, history: int = 0) -> torch.Tensor:
@@ -121,7 +126,7 @@ class TemporalNetwork(nn.Module):
     def live_last(
         self, projected: torch.Tensor, hidden: torch.Tensor, padding: torch.Tensor, rows: torch.Tensor
     ) -> torch.Tensor:
-        """(B, N, K) the live stack's logits of each window's ``rows`` (B, N, 1), its last layer run for them alone.
+        """(B, N, D) the live stack's final states of the window's ``rows`` (B, N, 1), its last layer run for them only.
 
         Run time reads nothing else from the live stack, so its last layer's query,
         feed-forward and head run for the window's newest ``live_frames`` rows instead
@@ -146,7 +151,7 @@ class TemporalNetwork(nn.Module):
         )
         x = x.gather(1, index) + attended[0]
         x = x + last.linear2(last.activation(last.linear1(last.norm2(x))))
-        return self.live_head(self.live_encoder.norm(x))
+        return self.live_encoder.norm(x)
 
     def frame_logits(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, T, K) logits of every frame from the bidirectional stack, and from the live stack (None without one).
@@ -203,15 +208,21 @@ class TemporalNetwork(nn.Module):
             future_logits = self.future_head(decoded[:, 1:]).repeat_interleave(self.future_stride, dim=1)
             future_logits, next_logits = future_logits[:, : self.future_len], self.next_head(decoded[:, 0])
         segmentation = self.segmentation_head(x)
-        live = None
+        live = remaining = None
         if self.live_encoder is not None and self.training:  # every frame, its past in view (or its band)
             hidden = self.live_mask(length, x.device, self.trained_history)
             live_padding = self.live_padding(padding, self.trained_history)
-            live = self.live_head(self.live_encoder(projected, mask=hidden, src_key_padding_mask=live_padding))
+            states = self.live_encoder(projected, mask=hidden, src_key_padding_mask=live_padding)
+            live = self.live_head(states)
+            if self.remaining_head is not None:
+                remaining = self.remaining_head(states)
         elif self.live_encoder is not None:  # the newest frames as the causal stack reads them at run time
             hidden = self.live_mask(length, x.device, self.live_history)
             back = torch.arange(self.live_frames - 1, -1, -1, device=x.device)[None, :, None]
             rows = (last_index - back).clamp(min=0)  # (B, N, 1); a window shorter than N repeats its first frame
-            read = self.live_last(projected, hidden, padding, rows)
+            states = self.live_last(projected, hidden, padding, rows)
+            read = self.live_head(states)
             segmentation = segmentation.scatter(1, rows.expand(-1, -1, segmentation.shape[-1]), read)
-        return TemporalOutput(segmentation, future_logits, next_logits, live)
+            if self.remaining_head is not None:
+                remaining = self.remaining_head(states[:, -1])  # the newest row is the last
+        return TemporalOutput(segmentation, future_logits, next_logits, live, remaining)

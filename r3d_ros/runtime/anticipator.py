@@ -267,6 +267,7 @@ class StreamingAnticipator:
             self.grammar,
             self.grammar_filter,
             self.backend.shapes.future_frames,
+            result.remaining,
         )
         current = self._current_segment(reading, stamps, penalty)
         next_id, probabilities = next_action(result.next, current.class_id, self.grammar)

@@ -11,7 +11,9 @@ TensorRT) runs the same function with the same shapes:
   (1, W, K), ``future`` (1, F, K) and ``next`` (1, K), all logits. A model that
   decodes the future with its action grammar reads only the segmentation at run
   time, so its graph has that output alone: the learned future decoder it leaves
-  out is about half of the graph's cost.
+  out is about half of the graph's cost. A model with a remaining-frames head
+  (``model.temporal.remaining_frames``) adds ``remaining`` (1, R): how many more
+  frames the newest frame's action goes on, logits.
 
 H, W (image), C (token_dim), W (window), K (classes) and F (future frames) come
 from the model's config.
@@ -30,8 +32,9 @@ PER_FRAME_INPUTS = ("rgb", "depth", "rgb_present", "depth_present")
 PER_FRAME_OUTPUTS = ("fused",)
 TEMPORAL_INPUTS = ("tokens", "mask")
 TEMPORAL_OUTPUTS = ("segmentation", "future", "next")
+REMAINING_OUTPUT = "remaining"
 # Part of the exported files' names: graphs exported by an older layout are not found, so they are exported again.
-GRAPH_LAYOUT = 2
+GRAPH_LAYOUT = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class GraphShapes:
     num_classes: int
     future_frames: int
     learned_future: bool = True  # the temporal graph outputs the future decoder's logits (no grammar decodes them)
+    remaining_frames: int = 0  # bins of the remaining-frames output (0: the model has no such head)
 
     @classmethod
     def of(cls, model: R3DModel) -> GraphShapes:
@@ -58,12 +62,14 @@ class GraphShapes:
             config.model.num_classes,
             config.anticipation.horizon_frames,
             not config.model.uses_grammar,
+            config.model.temporal.remaining_frames,
         )
 
     @property
     def temporal_outputs(self) -> tuple[str, ...]:
         """Names of the temporal graph's outputs, in order."""
-        return TEMPORAL_OUTPUTS if self.learned_future else TEMPORAL_OUTPUTS[:1]
+        names = TEMPORAL_OUTPUTS if self.learned_future else TEMPORAL_OUTPUTS[:1]
+        return names + ((REMAINING_OUTPUT,) if self.remaining_frames else ())
 
     def per_frame_example(self) -> tuple[torch.Tensor, ...]:
         """Random inputs of the per-frame graph."""
@@ -105,8 +111,15 @@ class TemporalGraph(nn.Module):
         self.learned_future = GraphShapes.of(model).learned_future
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(1, W, C), (1, W) -> segmentation logits, then future and next-action logits if the model reads them."""
+        """(1, W, C), (1, W) -> the outputs named by ``GraphShapes.temporal_outputs``, in their order.
+
+        Segmentation logits; the future and next-action logits if the model reads them; the
+        remaining-frames logits if it has that head.
+        """
         output = self.model.forward_temporal(tokens, mask, self.learned_future)
-        if not self.learned_future:
-            return (output.segmentation_logits,)
-        return output.segmentation_logits, output.future_logits, output.next_logits
+        outputs = (output.segmentation_logits,)
+        if self.learned_future:
+            outputs += (output.future_logits, output.next_logits)
+        if output.remaining_logits is not None:
+            outputs += (output.remaining_logits,)
+        return outputs

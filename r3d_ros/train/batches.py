@@ -18,7 +18,7 @@ import torch
 
 from r3d_ros.config import R3DConfig
 from r3d_ros.data.prepared import PreparedVideo
-from r3d_ros.data.sampling import sample_window_ends, window_targets
+from r3d_ros.data.sampling import remaining_after, sample_window_ends, window_targets
 from r3d_ros.model.losses import IGNORE, AnticipationTargets
 from r3d_ros.train.augment import Augmentation
 
@@ -83,6 +83,11 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
     if train.boundary_frames and train.boundary_weight != 1.0:
         weights = [boundary_weights(v.labels, train.boundary_frames, train.boundary_weight) for v in videos]
         near_change = np.concatenate([*weights, np.ones(1, np.float32)])[np.stack(indices)]  # padding: 1
+    remaining = None  # (S, W) frames each window frame's action goes on after it, through their indices
+    if config.model.temporal.remaining_frames:
+        cap = config.model.temporal.remaining_frames
+        after = [remaining_after(v.labels, cap) for v in videos]
+        remaining = torch.from_numpy(np.concatenate([*after, np.full(1, IGNORE)])[np.stack(indices)])  # padding
     return Batch(
         rgb=torch.from_numpy(np.concatenate(rgb_frames)).float(),
         depth=torch.from_numpy(np.concatenate(depth_frames)).float(),
@@ -99,6 +104,7 @@ def make_batch(videos: Sequence[PreparedVideo], config: R3DConfig, rngs: Sequenc
                 recent_weights(np.stack(masks), train.recent_frames, train.recent_weight),
                 near_change,
             ),
+            remaining,
         ),
     )
 

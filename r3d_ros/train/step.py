@@ -31,7 +31,8 @@ class TrainStep(nn.Module):
         # A frozen teacher (train.teacher), kept in a tuple so it is no submodule: never optimised or saved.
         self.teacher = (teacher,) if teacher is not None else ()
         self.config = config.train
-        self.weights = LossWeights(config.train.loss_segmentation, config.train.loss_future, config.train.loss_next)
+        train = config.train
+        self.weights = LossWeights(train.loss_segmentation, train.loss_future, train.loss_next, train.loss_remaining)
         needs_heads = config.train.rsc.enabled or config.train.distill.enabled
         self.aux = AuxiliaryHeads(config.model.token_dim, config.model.num_classes) if needs_heads else None
 

@@ -28,6 +28,13 @@ class TemporalResult:
     # The learned heads' logits; None for a model whose action grammar decodes the future (its graph leaves them out).
     future: np.ndarray | None = None  # (F, K) logits of the class at each of the next F frames
     next: np.ndarray | None = None  # (K,) logits of the action after the current one
+    # (R,) logits of how many more frames the newest frame's action goes on; None without that head.
+    remaining: np.ndarray | None = None
+
+    @classmethod
+    def named(cls, names: tuple[str, ...], outputs: list[np.ndarray]) -> TemporalResult:
+        """The result from the graph's outputs in the order of ``names`` (``GraphShapes.temporal_outputs``)."""
+        return cls(**dict(zip(names, outputs, strict=True)))
 
 
 def check_finite(name: str, array: np.ndarray) -> None:

@@ -95,7 +95,8 @@ class OnnxRuntimeBackend(Backend):
     def temporal(self, tokens: np.ndarray, mask: np.ndarray) -> TemporalResult:
         """Temporal graph on one padded window."""
         feeds = {"tokens": np.ascontiguousarray(tokens, dtype=np.float32)[None], "mask": np.asarray(mask, bool)[None]}
-        return TemporalResult(*(output[0] for output in self.temporal_session.run(None, feeds)))
+        outputs = self.temporal_session.run(None, feeds)
+        return TemporalResult.named(self.shapes.temporal_outputs, [output[0] for output in outputs])
 
     def describe(self) -> str:
         """Backend and execution providers."""

@@ -214,7 +214,8 @@ class TensorRTBackend(Backend):
     def temporal(self, tokens: np.ndarray, mask: np.ndarray) -> TemporalResult:
         """Temporal engine on one padded window."""
         outputs = self.temporal_runner.run(dict(zip(TEMPORAL_INPUTS, (tokens.astype(np.float32), mask), strict=True)))
-        return TemporalResult(*(outputs[name][0].astype(np.float32) for name in self.shapes.temporal_outputs))
+        names = self.shapes.temporal_outputs
+        return TemporalResult.named(names, [outputs[name][0].astype(np.float32) for name in names])
 
     def describe(self) -> str:
         """Backend and precision."""

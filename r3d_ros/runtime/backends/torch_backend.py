@@ -49,7 +49,7 @@ class TorchBackend(Backend):
         outputs = self.temporal_graph(
             self._tensor(tokens), torch.from_numpy(np.asarray(mask, dtype=bool))[None].to(self.device)
         )
-        return TemporalResult(*(output[0].cpu().numpy() for output in outputs))
+        return TemporalResult.named(self.shapes.temporal_outputs, [output[0].cpu().numpy() for output in outputs])
 
     def describe(self) -> str:
         """Backend and device."""
