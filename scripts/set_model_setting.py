@@ -10,8 +10,8 @@ std of a depth reading at 1 m in m; ``max_rgb_noise``, std of the RGB noise at
 the network's input, 0-255; measured by r3d-train's ``train.depth_limit`` /
 ``train.rgb_limit`` or scripts/measure_noise_limit.py, docs/experiment.md) and
 how the grammar filter weighs the network's per-frame outputs
-(``filter_evidence_weight``, ``filter_newest_weight``, chosen with
-``r3d-eval-model --evidence-weight / --newest-weight``). The weights, and so the
+(``filter_evidence_weight``, ``filter_newest_weight``, ``filter_remaining_weight``,
+chosen with ``r3d-eval-model --evidence-weight / --newest-weight / --remaining-weight``). The weights, and so the
 model id, are unchanged. ``none`` empties ``filter_newest_weight`` (the newest
 frame weighed like the others).
 """

@@ -50,6 +50,8 @@ def test_a_recorded_filter_weight_changes_the_config_not_the_weights(saved: tupl
     assert load_model(path)[0].config.model.filter_newest_weight == 1.0
     assert set_model_setting(path, "filter_newest_weight", None) == model_id
     assert load_model(path)[0].config.model.filter_newest_weight is None
+    assert set_model_setting(path, "filter_remaining_weight", 0.5) == model_id
+    assert load_model(path)[0].config.model.filter_remaining_weight == 0.5
 
 
 @pytest.mark.parametrize(("setting", "frames"), [("live_history", 4), ("live_frames", 3)])

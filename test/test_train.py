@@ -328,8 +328,9 @@ def test_a_filter_weight_override_changes_only_how_the_filter_weighs_frames(
 
 @pytest.mark.parametrize(
     ("option", "field", "bad"),
-    [("--evidence-weight", "filter_evidence_weight", "1.5"), ("--newest-weight", "filter_newest_weight", "4.5")],
-)
+    [("--evidence-weight", "filter_evidence_weight", "1.5"), ("--newest-weight", "filter_newest_weight", "4.5"),
+     ("--remaining-weight", "filter_remaining_weight", "-1")],
+)  # fmt: skip
 def test_model_evaluation_names_a_bad_filter_weight(option: str, field: str, bad: str, tmp_path: Path, caplog) -> None:
     arguments = ["--model", f"fused={ROOT / 'models' / 'r3d_default.safetensors'}", option, f"fused={bad}"]
     assert model_eval.main([*arguments, "--out", str(tmp_path)]) == 2
@@ -347,7 +348,8 @@ def test_model_evaluation_names_a_bad_live_reading(option: str, field: str, bad:
 def test_model_evaluation_records_how_each_model_was_decoded_options_included(tmp_path: Path) -> None:
     shipped = ROOT / "models" / "r3d_default.safetensors"
     arguments = ["--model", f"as_saved={shipped}", "--model", f"read={shipped}", "--live-frames", "read=3"]
-    arguments += ["--newest-weight", "read=1", "--seeds", "7", "--num-test", "1", "--out", str(tmp_path)]
+    arguments += ["--newest-weight", "read=1", "--remaining-weight", "read=0.5"]
+    arguments += ["--seeds", "7", "--num-test", "1", "--out", str(tmp_path)]
     assert model_eval.main(arguments) == 0
     decoding = json.loads((tmp_path / "results.json").read_text())["decoding"]
     saved = load_model(shipped)[0].config.model
@@ -355,6 +357,7 @@ def test_model_evaluation_records_how_each_model_was_decoded_options_included(tm
     assert decoding["as_saved"]["model.filter_newest_weight"] == saved.filter_newest_weight
     assert decoding["read"]["model.temporal.live_frames"] == 3 and decoding["read"]["model.filter_newest_weight"] == 1
     assert decoding["read"]["model.future_decoder"] == saved.future_decoder
+    assert decoding["read"]["model.filter_remaining_weight"] == 0.5
 
 
 def test_model_evaluation_names_an_unknown_sensor_setting(finished_run: Path, tmp_path: Path) -> None:

@@ -434,6 +434,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "on the window's newest frame) than it was saved with",
     )
     parser.add_argument(
+        "--remaining-weight",
+        action="append",
+        default=[],
+        metavar="NAME=W",
+        help="decode model NAME with another filter_remaining_weight (>= 0: the exponent on its remaining-frames\n"
+        "head's distribution, 0 = the chain's durations alone) than it was saved with",
+    )
+    parser.add_argument(
         "--live-history",
         action="append",
         default=[],
@@ -553,6 +561,7 @@ DECODING = (
     "model.future_decoder",
     "model.filter_evidence_weight",
     "model.filter_newest_weight",
+    "model.filter_remaining_weight",
     "model.temporal.live_history",
     "model.temporal.live_frames",
 )
@@ -588,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     for option, field, items in (
         ("--evidence-weight", "filter_evidence_weight", args.evidence_weight),
         ("--newest-weight", "filter_newest_weight", args.newest_weight),
+        ("--remaining-weight", "filter_remaining_weight", args.remaining_weight),
     ):
         overrides += [(option, item, filter_override(option, field)) for item in items]
     for option, setting, items in (

@@ -125,6 +125,7 @@ AFTER_TRAINING_SETTINGS = (
     "max_rgb_noise",
     "filter_evidence_weight",
     "filter_newest_weight",
+    "filter_remaining_weight",
     "live_history",
     "live_frames",
 )
