@@ -22,6 +22,7 @@ from r3d_ros.eval.reference import (
     reference_table,
     sensed_prediction,
     synthetic_grammar,
+    timed_prediction,
 )
 from r3d_ros.model.grammar import ActionGrammar, current_action
 
@@ -131,6 +132,25 @@ def test_late_oracle_predicts_from_the_label_known_delay_frames_before_the_end()
     )
 
 
+def test_timed_oracle_keeps_the_current_action_exactly_until_it_ends():
+    observed = np.r_[np.full(20, WAVE), np.full(6, KICK)]
+    truth = np.r_[np.full(9, KICK), np.full(21, WAVE)]
+    predicted = timed_prediction(GRAMMAR, observed, truth, 30)
+    np.testing.assert_array_equal(predicted, most_likely(GRAMMAR.future_after(KICK, 9, 30)))
+    assert (predicted[:9] == KICK).all() and predicted[9] != KICK
+
+
+def test_knowing_when_the_action_ends_never_hurts_on_average():
+    keys = ["a0.3_b0.1"]
+    scores = ReferenceScores(GRAMMAR, len(SYNTHETIC_CLASSES), keys)
+    for labels in planned_labels(SyntheticConfig(num_test=48), "test", 48):
+        observed, predicted = protocol_window(len(labels), 0.3, 0.1)
+        true, truth = labels[:observed], labels[observed : observed + predicted]
+        scores.add(keys[0], truth, true, true, 5, truth)
+    out = scores.as_dict()
+    assert out["reference/oracle_timed/a0.3_b0.1"] > out["reference/oracle/a0.3_b0.1"]
+
+
 def test_late_oracle_with_nothing_known_predicts_nothing():
     assert (late_grammar_prediction(GRAMMAR, np.array([WAVE, WAVE]), 5, delay=2) == -1).all()
 
@@ -168,7 +188,7 @@ def test_oracle_beats_continue_and_gaps_telescope():
         ratio = out[f"reference/model/{key}"] / out[f"reference/oracle/{key}"]
         assert out[f"reference/model_fraction_of_oracle/{key}"] == pytest.approx(ratio)
     table = reference_table(out, keys)
-    assert len(table.splitlines()) == 2 + 16
+    assert len(table.splitlines()) == 2 + 17
     assert f"| {out['reference/oracle/a0.3_b0.5']:.3f} |" in table
 
 

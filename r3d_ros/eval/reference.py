@@ -37,6 +37,15 @@ It knows nothing else a missing modality hides: without RGB, sleeves take every
 arm motion out of both modalities, not only push / pull's, so there it is an
 oracle that knows more than the frames show, above the limit.
 
+The oracle is not the best any model can do, either: it knows the current
+action's age, not when it will end, and forecasts the end from the duration
+distribution. The frames can show more. On the synthetic benchmark every
+action ramps in and out of the neutral stance over a quarter of its length, so
+the figure's motion shows how far into its action it is. The *timed* oracle is
+also told how many more frames the current action goes on (the truth's first
+run), and forecasts the chain from there: the ceiling of what knowing when an
+action ends is worth, above what any camera-based model can reach.
+
 All durations are in frames; future frame 0 is the first frame after the observation.
 """
 
@@ -58,6 +67,7 @@ PREDICTORS = {
     "model": "model",
     "oracle": "grammar oracle (true observed labels)",
     "oracle_sensed": "grammar oracle told only what the sensors show (twins merged where unseen)",
+    "oracle_timed": "grammar oracle also told when the current action ends",
     **{
         f"oracle_late_{d}": f"grammar oracle, true labels known {d} frame{'s' if d > 1 else ''} late"
         for d in LATE_DELAYS
@@ -198,6 +208,23 @@ def sensed_prediction(
     return most_likely(future)
 
 
+def timed_prediction(
+    grammar: ActionGrammar, observed_labels: np.ndarray, truth_future: np.ndarray, num_frames: int
+) -> np.ndarray:
+    """The grammar oracle also told how many more frames the current action goes on (read from the truth).
+
+    The current action lasts exactly its run at the start of ``truth_future`` (all of it when
+    the run fills the horizon: what comes after is not scored), then the chain's argmax.
+    """
+    current, _ = current_action(observed_labels)
+    if current == UNLABELED:
+        return np.full(num_frames, UNLABELED, dtype=np.int64)
+    future = np.asarray(truth_future)[:num_frames]
+    other = np.flatnonzero(future != current)
+    remaining = int(other[0]) if len(other) else num_frames
+    return most_likely(grammar.future_after(current, remaining, num_frames))
+
+
 def continue_prediction(observed_labels: np.ndarray, num_frames: int) -> np.ndarray:
     """The current action forever: the baseline that knows nothing of the future."""
     return np.full(num_frames, current_action(observed_labels)[0], dtype=np.int64)
@@ -248,6 +275,7 @@ class ReferenceScores:
             "model": np.asarray(model_prediction)[:n],
             "oracle": grammar_prediction(self.grammar, true_observed, n),
             "oracle_sensed": sensed_prediction(self.grammar, self.twins, true_observed, seen, arms_in_depth, n),
+            "oracle_timed": timed_prediction(self.grammar, true_observed, truth_future, n),
             **{
                 f"oracle_late_{delay}": late_grammar_prediction(self.grammar, true_observed, n, delay)
                 for delay in LATE_DELAYS
