@@ -40,7 +40,8 @@ PER_RUN = ("train.seed", "train.depth_limit.levels", "train.rgb_limit.levels", "
            "model.max_depth_noise", "model.max_rgb_noise")  # fmt: skip
 # Settings written into a finished file that change only how its outputs are decoded (set_model_setting.py):
 # a draw decoded with others is still the same training recipe, and the card says how each draw was decoded.
-DECODING = ("model.filter_evidence_weight", "model.filter_newest_weight", "model.temporal.live_frames")
+DECODING = ("model.filter_evidence_weight", "model.filter_newest_weight", "model.temporal.live_frames",
+            "model.filter_remaining_weight")  # fmt: skip
 CARD = ROOT / "models" / "README.md"
 # How a training run's log names the model it wrote.
 WRITTEN_ID = re.compile(r"model written to .* \(id ([0-9a-f]{12})\)")
@@ -258,9 +259,8 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         "means, and the observed segmentation accuracy, from `r3d-eval-model` "
         f"(`docs/experiment/model_seeds/heldout*/results.json`; seed {shipped['train.seed']} is this model).",
         "",
-        "| test seeds | training seed | decoded with: filter weights (older / newest frame); live frames | "
-        + " | ".join(c.replace("_", " ") for c in cells)
-        + " | observed seg. acc. |",
+        "| test seeds | training seed | decoded with: filter weights (older / newest frame); live frames; "
+        "remaining-frames weight | " + " | ".join(c.replace("_", " ") for c in cells) + " | observed seg. acc. |",
         "|---|---|---|" + "---|" * (len(cells) + 1),
     ]
     mixed = False
@@ -297,22 +297,25 @@ def training_seed_lines(config: dict[str, Any]) -> list[str]:
         lines += [
             "",
             "The draws were decoded differently (`model.filter_evidence_weight`, `model.filter_newest_weight`, "
-            "`model.temporal.live_frames`: set after training, the network's weights do not depend on them), so no "
-            "spread over them is given; decoding them alike (`r3d-eval-model --evidence-weight / --newest-weight / "
-            "--live-frames`) would give one.",
+            "`model.temporal.live_frames`, `model.filter_remaining_weight`: set after training, the network's "
+            "weights do not depend on them), so no spread over them is given; decoding them alike (`r3d-eval-model "
+            "--evidence-weight / --newest-weight / --live-frames / --remaining-weight`) would give one.",
         ]
     return lines
 
 
 def decoded_with(settings: dict[str, Any]) -> str:
-    """How a draw was decoded: the filter's exponents (older / newest frame) and the frames read from the live stack.
+    """How a draw was decoded: filter exponents (older / newest frame), live frames, remaining-frames exponent.
 
     The newest frame's exponent is the older frames' when it is empty. ``settings`` is an evaluation's
     record of the draw (r3d-eval-model's ``decoding``) or, for evaluations written before it kept one,
-    the draw's config.
+    the draw's config; an evaluation recorded before the remaining-frames weight existed shows "-" there.
     """
     older, newest = settings["model.filter_evidence_weight"], settings["model.filter_newest_weight"]
-    return f"{older:g} / {older if newest is None else newest:g}; {settings['model.temporal.live_frames']}"
+    remaining = settings.get("model.filter_remaining_weight")
+    return f"{older:g} / {older if newest is None else newest:g}; {settings['model.temporal.live_frames']}; " + (
+        "-" if remaining is None else f"{remaining:g}"
+    )
 
 
 def live_rows(temporal: Any) -> str:
@@ -392,7 +395,15 @@ def render(model_path: Path, results: dict[str, Any], run: Path) -> str:
             )
             + "): the current action, its age and the future come from "
             "P(class, age | window), and the observed frames are labelled by forward-backward smoothing "
-            "(`GrammarFilter` in `r3d_ros/model/grammar.py`).",
+            "(`GrammarFilter` in `r3d_ros/model/grammar.py`)."
+            + (
+                f" When the current action ends comes from the chain's durations given its age times the live "
+                f"stack's remaining-frames head for the newest frame ({net.temporal.remaining_frames} bins, "
+                f"`model.temporal.remaining_frames`; weight {net.filter_remaining_weight:g}, "
+                "`model.filter_remaining_weight`)."
+                if net.temporal.remaining_frames and net.filter_remaining_weight > 0
+                else ""
+            ),
         }.get(net.future_decoder, "the learned future head."),
         f"- Inputs: {net.input.height}x{net.input.width} RGB and depth (centre crop, metres / "
         f"{net.input.max_depth_m:g} m with a valid mask, depth downsampled by `{net.input.depth_downsample}`) at "

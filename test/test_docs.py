@@ -63,7 +63,7 @@ def test_model_card_takes_a_draw_decoded_another_way_as_the_same_recipe(tmp_path
     run_config = tmp_path / "config.yaml"
     run_config.write_text(yaml.safe_dump(other))
     card.same_recipe(shipped, run_config)
-    assert card.decoded_with(card.recipe(run_config)) == "0.5 / 3; 4"
+    assert card.decoded_with(card.recipe(run_config)) == "0.5 / 3; 4; 1"
 
 
 def test_model_card_quotes_a_rerun_as_another_draw_only_when_every_setting_and_the_seed_match(tmp_path: Path) -> None:
