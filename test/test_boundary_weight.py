@@ -94,5 +94,5 @@ def test_training_windows_carry_each_frames_remaining_frames_when_the_model_has_
 
 
 def test_no_remaining_targets_without_the_head() -> None:
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(DEFAULT_CONFIG, overrides=["model.temporal.remaining_frames=0"])
     assert make_batch([video()], config, [np.random.default_rng(0)]).targets.remaining is None
